@@ -1,0 +1,169 @@
+"""Connectivity drift: each person's DMN moves from their own healthy baseline toward a
+pain-adapted pattern, at a rate that grows with pain and with maladaptive coping.
+
+The weekly state is small: an adaptation level split into a reversible part ``a_r`` and an
+irreversible part ``a_s`` (``a = a_r + a_s`` in [0, 1]). Edge-level connectivity is materialized
+only when it is recorded, exactly, from fixed per-person draws. Equations (docs/model.md)::
+
+    in pain:    da/dt = kappa * (I / 10) * exp(gamma * z_c) * (1 - a)
+                a share phi of each increment is irreversible
+    pain-free:  da_r/dt = -rho * a_r,   rho = ln 2 / half-life
+    z_ij = mu_ij + sd_ij * eps_ij + beta_age * (age - age_ref) / 10 * AP_ij
+           + a * (Delta_ij + tau * eta_ij) + lambda * (I / 10) * MI_ij
+    r_ij = tanh(z_ij)
+
+``Delta`` is the pain signature (mPFC-PCC/precuneus coupling falls, other DMN coupling weakens,
+mPFC-insula coupling rises; Baliki 2014), ``AP`` marks anterior-posterior DMN edges (age effect,
+Andrews-Hanna 2007) and ``MI`` mPFC-insula edges (coupling with current pain, Baliki 2014).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.brain import Brain, BrainParams
+from sim.pain import Exposure
+from sim.paramgroup import ParamGroup, param
+
+
+class DriftParams(ParamGroup):
+    """Rate, reversibility and pattern of pain-driven connectivity change."""
+
+    rate: float = param(
+        0.25, unit="1/year at pain 10", plausible="0.05-0.6", ge=0, le=52,
+        source="assumption, calibrated so that the virtual Heukamp study finds CBP > HC "
+        "(docs/model.md, Calibration)",
+        doc="adaptation rate kappa at pain 10 for an average coper",
+    )
+    coping_weight: float = param(
+        0.4, unit="log-rate per coping SD", plausible="0-1", ge=-3, le=3,
+        source="assumption, chosen so that coping carries a sizeable share of the years-with-"
+        "pain effect (brief: mediation share 0.2-0.6 [NF])",
+        doc="gamma: how much maladaptive coping speeds the drift",
+    )
+    relax_half_life: float = param(
+        3.0, unit="years", plausible="1-10", gt=0, le=1000,
+        source="assumption: recovered patients drift back slowly (Hashmi 2013: pain-related "
+        "activity fades in recovered SBP [C])",
+        doc="half-life of the reversible adaptation while pain-free",
+    )
+    irreversible_fraction: float = param(
+        0.2, unit="-", plausible="0-0.5", ge=0, le=1,
+        source="assumption: recovery is incomplete", doc="phi: share of drift that never relaxes",
+    )
+    mpfc_pcc: float = param(
+        -0.35, unit="Fisher z at full adaptation", plausible="-0.6-0", ge=-3, le=3,
+        source="direction: Baliki 2014 mPFC-precuneus falls in CBP [C]; size: assumption",
+        doc="signature change of mPFC-PCC/precuneus edges",
+    )
+    dmn: float = param(
+        -0.15, unit="Fisher z at full adaptation", plausible="-0.3-0", ge=-3, le=3,
+        source="assumption: Heukamp 2024 report DMN graph perturbation [C], direction assumed "
+        "(weaker integration)",
+        doc="signature change of the other within-DMN edges",
+    )
+    mpfc_insula: float = param(
+        0.15, unit="Fisher z at full adaptation", plausible="0-0.4", ge=-3, le=3,
+        source="direction: Baliki 2014, Loggia 2013 DMN-insula up in CBP [C]; size: assumption",
+        doc="signature change of mPFC-anterior insula edges",
+    )
+    pain_mpfc_insula: float = param(
+        0.3, unit="Fisher z at pain 10", plausible="0-0.6", ge=-3, le=3,
+        source="direction: Baliki 2014 mPFC-insula tracks pain intensity, r = 0.75 [C]; "
+        "size: assumption",
+        doc="lambda: state coupling of mPFC-insula edges with current pain",
+    )
+    individual_sd: float = param(
+        0.05, unit="Fisher z", plausible="0-0.15", ge=0, le=1,
+        source="assumption: people differ in where their network drifts",
+        doc="tau: SD of each person's idiosyncratic drift direction per edge",
+    )
+
+
+def signature(brain: Brain, p: DriftParams) -> np.ndarray:
+    """(E,) pain signature Delta in Fisher z at full adaptation."""
+    sets = brain.edge_sets
+    delta = np.where(sets["dmn"], p.dmn, 0.0)
+    delta = np.where(sets["mpfc_pcc"], p.mpfc_pcc, delta)
+    return np.where(sets["mpfc_insula"], p.mpfc_insula, delta)
+
+
+def advance(
+    reversible: np.ndarray,
+    scar: np.ndarray,
+    exposure: Exposure,
+    coping_z: np.ndarray,
+    p: DriftParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptation after one step of pain exposure, exact per constant-pain segment.
+
+    Parameters
+    ----------
+    reversible, scar
+        (N,) reversible and irreversible adaptation before the step.
+    exposure
+        The step's pain timeline from :func:`sim.pain.advance`.
+    coping_z
+        (N,) coping z-score during the step.
+    p
+        Drift parameters.
+
+    Returns
+    -------
+    (reversible, scar)
+        Adaptation after the step.
+    """
+    speed = p.rate * np.exp(p.coping_weight * coping_z) / 10.0
+    relax = np.log(2.0) / p.relax_half_life
+    a_r, a_s = reversible, scar
+    for k, (duration, intensity) in enumerate(zip(exposure.duration, exposure.intensity,
+                                                  strict=True)):
+        if k in Exposure.PAIN_SEGMENTS:
+            total = a_r + a_s
+            gain = (1.0 - total) * -np.expm1(-speed * intensity * duration)
+            a_r = a_r + (1.0 - p.irreversible_fraction) * gain
+            a_s = a_s + p.irreversible_fraction * gain
+        else:
+            a_r = a_r * np.exp(-relax * duration)
+    return a_r, a_s
+
+
+def connectivity(
+    brain: Brain,
+    brain_params: BrainParams,
+    p: DriftParams,
+    baseline: np.ndarray,
+    idiosyncrasy: np.ndarray,
+    adaptation: np.ndarray,
+    pain: np.ndarray,
+    age: np.ndarray,
+) -> np.ndarray:
+    """Materialize (N, E) connectivity (Pearson r) from the compact per-person state.
+
+    Parameters
+    ----------
+    brain
+        Network template (healthy means, SDs, edge sets).
+    brain_params, p
+        Brain and drift parameters.
+    baseline, idiosyncrasy
+        (N, E) standard-normal draws fixed per person: healthy deviation ``eps`` and drift
+        direction ``eta``.
+    adaptation
+        (N,) total adaptation ``a``.
+    pain
+        (N,) current pain intensity (NRS 0-10).
+    age
+        (N,) age in years.
+
+    Returns
+    -------
+    numpy.ndarray
+        (N, E) float64 Pearson r in canonical edge order.
+    """
+    age_shift = brain_params.age_slope * (age - brain_params.reference_age) / 10.0
+    z = brain.healthy_z + brain.healthy_sd_z * baseline
+    z += age_shift[:, None] * brain.edge_sets["anterior_posterior"]
+    z += adaptation[:, None] * (signature(brain, p) + p.individual_sd * idiosyncrasy)
+    z += (p.pain_mpfc_insula * pain / 10.0)[:, None] * brain.edge_sets["mpfc_insula"]
+    return np.tanh(z)

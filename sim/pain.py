@@ -1,0 +1,308 @@
+"""Back-pain episodes in continuous time, advanced over a whole cohort one step at a time.
+
+A person alternates between pain-free spells and episodes. Onsets arrive with a constant hazard
+(first onset, or recurrence after an earlier episode); at onset the episode draws a *course*
+(self-limiting or persistent), a duration and an intensity scale. Because onset times are drawn
+exactly inside the step (inverse of the exponential waiting time) and durations are continuous,
+the process does not depend on the step length except that at most one new episode can start per
+step. Each step is returned as up to four :class:`Exposure` segments (pain, free, pain, free) so
+coping and connectivity can integrate their exact solutions over the same timeline.
+
+Stage of the current episode: none, acute (< 6 weeks), subacute (6-12 weeks), chronic (> 12 weeks).
+Years lived with pain count every week in pain over a life, across episodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit, logit, ndtri
+
+from sim.paramgroup import ParamGroup, param
+
+WEEKS_PER_YEAR = 52.1775
+STAGES = ("none", "acute", "subacute", "chronic")
+N_SEGMENTS = 4
+
+
+class PainParams(ParamGroup):
+    """Episode onset, course, duration and intensity (NRS 0-10)."""
+
+    acute_max_weeks: float = param(
+        6.0, unit="weeks", plausible="4-6", gt=0, source="Wales GP CPD definitions [C]",
+        doc="end of the acute stage",
+    )
+    chronic_min_weeks: float = param(
+        12.0, unit="weeks", plausible="12-26", gt=0,
+        source="Wales GP CPD [C]; Misic eLife 2024 SBP = 6-12 weeks [C]",
+        doc="start of the chronic stage",
+    )
+    onset_rate: float = param(
+        0.06, unit="1/year", plausible="0.03-0.15", ge=0, le=5,
+        source="assumption, chosen so that about 70 % of adults have had an episode by age 40 "
+        "(lifetime prevalence of low back pain is commonly put at 60-80 %)",
+        doc="hazard of a first episode",
+    )
+    female_onset_ratio: float = param(
+        1.2, unit="-", plausible="1.0-1.4", gt=0, le=5,
+        source="assumption (women report back pain somewhat more often)",
+        doc="onset hazard ratio, women vs men",
+    )
+    recurrence_rate: float = param(
+        0.5, unit="1/year", plausible="0.3-1.2", ge=0, le=20,
+        source="Stanton 2008, Machado 2017, da Silva 2019: 24-69 % recur within a year [C]; "
+        "0.5/year gives 39 %",
+        doc="hazard of a new episode after an earlier one has ended",
+    )
+    many_episodes_ratio: float = param(
+        1.9, unit="-", plausible="1.0-3.0", gt=0, le=10,
+        source="Machado 2017: > 2 prior episodes OR 3.18 for recurrence [C]; "
+        "as a hazard ratio at a 33 % base rate",
+        doc="recurrence hazard ratio after three or more episodes",
+    )
+    p_persistent: float = param(
+        0.35, unit="probability", plausible="0.2-0.5", ge=0, le=1,
+        source="calibrated: gives 25-50 % of subacute episodes still present at 6 months "
+        "(Misic 2024 [C]; Hashmi 2013 20/39 [C]) and Itz 2013 share in pain at 12 months",
+        doc="probability that an episode takes the persistent course (average coper)",
+    )
+    coping_odds_ratio: float = param(
+        1.4, unit="per coping SD", plausible="1.0-2.0", gt=0, le=10,
+        source="assumption: catastrophizing predicts chronification; odds ratio per "
+        "SD of the coping score",
+        doc="odds ratio of the persistent course per SD of maladaptive coping",
+    )
+    short_median_weeks: float = param(
+        4.5, unit="weeks", plausible="3-7", gt=0,
+        source="calibrated to Henschke 2008 median recovery 58 days [C] (with persistent share)",
+        doc="median duration of a self-limiting episode",
+    )
+    short_sigma: float = param(
+        0.7, unit="log", plausible="0.4-1.0", gt=0, le=3,
+        source="assumption, chosen so that about 20 % of self-limiting episodes pass 6 weeks",
+        doc="log-SD of self-limiting episode duration",
+    )
+    long_median_years: float = param(
+        2.0, unit="years", plausible="1-5", gt=0,
+        source="assumption, chosen so that chronic patients reach the 10-29 years with pain "
+        "seen in the Heukamp cohort (WCP 2024 poster [C])",
+        doc="median duration of a persistent episode",
+    )
+    long_sigma: float = param(
+        1.3, unit="log", plausible="0.8-1.6", gt=0, le=3,
+        source="assumption (wide: persistent back pain lasts months to decades)",
+        doc="log-SD of persistent episode duration",
+    )
+    onset_intensity: float = param(
+        5.2, unit="NRS 0-10", plausible="4.5-5.7", ge=0, le=10,
+        source="Costa 2012 (52/100 at baseline) [C]; Mehling 2012 5.6 [C]",
+        doc="pain at episode onset",
+    )
+    short_plateau: float = param(
+        0.8, unit="NRS 0-10", plausible="0-1.5", ge=0, le=10,
+        source="calibrated to Costa 2012 acute-onset course 5.2 -> 2.3 at 6 weeks [C]",
+        doc="level a self-limiting episode decays toward",
+    )
+    long_plateau: float = param(
+        2.6, unit="NRS 0-10", plausible="2.3-4.5", ge=0, le=10,
+        source="Costa 2012 persistent cohorts 2.6 at 26 weeks [C]; trial samples (Ashar 2022 4.2) "
+        "select the more severe",
+        doc="level a persistent episode settles at",
+    )
+    short_tau_weeks: float = param(
+        4.0, unit="weeks", plausible="2-8", gt=0,
+        source="calibrated to Costa 2012 / Pengel 2003 (58 % drop within a month) [C]",
+        doc="time constant of early improvement, self-limiting course",
+    )
+    long_tau_weeks: float = param(
+        6.0, unit="weeks", plausible="3-12", gt=0,
+        source="calibrated to Costa 2012 persistent course 5.1 -> 3.3 at 6 weeks [C]",
+        doc="time constant of early improvement, persistent course",
+    )
+    severity_sigma: float = param(
+        0.45, unit="log", plausible="0.2-0.6", ge=0, le=2,
+        source="assumption, chosen so that about a fifth of persistent pain is severe "
+        "(Dunn 2006 severe chronic 21 % [C])",
+        doc="between-person log-SD of pain intensity",
+    )
+    episode_sigma: float = param(
+        0.2, unit="log", plausible="0-0.4", ge=0, le=2,
+        source="assumption", doc="between-episode log-SD of pain intensity",
+    )
+
+
+@dataclass
+class PainState:
+    """Pain state of a cohort, one array entry per person (times in years of simulation)."""
+
+    in_pain: np.ndarray
+    onset: np.ndarray
+    end: np.ndarray
+    persistent: np.ndarray
+    scale: np.ndarray
+    severity: np.ndarray
+    episodes: np.ndarray
+    years_with_pain: np.ndarray
+    female: np.ndarray
+
+    @classmethod
+    def new(cls, severity: np.ndarray, female: np.ndarray) -> PainState:
+        n = severity.size
+        return cls(
+            in_pain=np.zeros(n, bool),
+            onset=np.full(n, np.nan),
+            end=np.full(n, np.nan),
+            persistent=np.zeros(n, bool),
+            scale=np.ones(n),
+            severity=severity,
+            episodes=np.zeros(n, np.int32),
+            years_with_pain=np.zeros(n),
+            female=female,
+        )
+
+
+@dataclass
+class Exposure:
+    """Piecewise-constant pain exposure over one step, up to four segments per person.
+
+    ``duration[k]`` is in years and ``intensity[k]`` on NRS 0-10, in time order. Segments 0 and 2
+    are in pain, 1 and 3 pain-free (intensity 0); unused segments have zero duration.
+    """
+
+    duration: np.ndarray
+    intensity: np.ndarray
+
+    PAIN_SEGMENTS = (0, 2)
+
+    @property
+    def years_in_pain(self) -> np.ndarray:
+        return self.duration[0] + self.duration[2]
+
+
+def draw_severity(u: np.ndarray, p: PainParams) -> np.ndarray:
+    """Personal pain-intensity multiplier (median 1) from uniforms."""
+    return np.exp(p.severity_sigma * ndtri(u))
+
+
+def course_intensity(
+    persistent: np.ndarray, years_since_onset: np.ndarray, level: np.ndarray, p: PainParams
+) -> np.ndarray:
+    """Pain (NRS) of an episode ``years_since_onset`` after onset; ``level`` scales the course.
+
+    The course falls exponentially from the onset intensity toward its plateau:
+    I(tau) = level * (I_plateau + (I_onset - I_plateau) * exp(-tau / tau_course)), clipped to 0-10.
+    """
+    plateau = np.where(persistent, p.long_plateau, p.short_plateau)
+    tau = np.where(persistent, p.long_tau_weeks, p.short_tau_weeks) / WEEKS_PER_YEAR
+    base = plateau + (p.onset_intensity - plateau) * np.exp(-years_since_onset / tau)
+    return np.clip(level * base, 0.0, 10.0)
+
+
+def onset_hazard(state: PainState, p: PainParams) -> np.ndarray:
+    """Yearly hazard of a new episode for each person, given sex and episode history."""
+    first = p.onset_rate * np.where(state.female, p.female_onset_ratio, 1.0)
+    recur = p.recurrence_rate * np.where(state.episodes >= 3, p.many_episodes_ratio, 1.0)
+    return np.where(state.episodes > 0, recur, first)
+
+
+def persistent_probability(coping_z: np.ndarray, p: PainParams) -> np.ndarray:
+    """Probability of the persistent course: logit-linear in the coping z-score."""
+    base = logit(np.clip(p.p_persistent, 1e-12, 1 - 1e-12))
+    return expit(base + np.log(p.coping_odds_ratio) * coping_z)
+
+
+def draw_duration(persistent: np.ndarray, u: np.ndarray, p: PainParams) -> np.ndarray:
+    """Episode duration in years from uniforms (lognormal by course)."""
+    median = np.where(persistent, p.long_median_years, p.short_median_weeks / WEEKS_PER_YEAR)
+    sigma = np.where(persistent, p.long_sigma, p.short_sigma)
+    return median * np.exp(sigma * ndtri(u))
+
+
+def stage(state: PainState, t: float, p: PainParams) -> np.ndarray:
+    """Stage code of the current episode at time ``t``: 0 none, 1 acute, 2 subacute, 3 chronic."""
+    weeks = (t - state.onset) * WEEKS_PER_YEAR
+    code = np.where(weeks < p.acute_max_weeks, 1, np.where(weeks <= p.chronic_min_weeks, 2, 3))
+    return np.where(state.in_pain, code, 0).astype(np.int8)
+
+
+def current_intensity(state: PainState, t: float, p: PainParams) -> np.ndarray:
+    """Pain (NRS 0-10) at time ``t``; 0 for people not in an episode."""
+    level = state.severity * state.scale
+    pain = course_intensity(state.persistent, t - state.onset, level, p)
+    return np.where(state.in_pain, pain, 0.0)
+
+
+def advance(
+    state: PainState,
+    t: float,
+    dt: float,
+    uniforms: np.ndarray,
+    coping_z: np.ndarray,
+    p: PainParams,
+) -> Exposure:
+    """Advance every person's pain process from ``t`` to ``t + dt`` (years), in place.
+
+    Parameters
+    ----------
+    state
+        Cohort pain state, modified in place.
+    t, dt
+        Step start and length in years.
+    uniforms
+        (4, N) uniforms in [0, 1): onset, course, duration, episode intensity. Drawn for everyone
+        every step so that arms of a scenario share their random numbers (common random numbers).
+    coping_z
+        Maladaptive-coping z-score per person, used for the course of a new episode.
+    p
+        Pain parameters.
+
+    Returns
+    -------
+    Exposure
+        The step's pain timeline: segments (pain, free, pain, free).
+    """
+    u_onset, u_course, u_duration, u_scale = uniforms
+    t_end = t + dt
+    was_in_pain = state.in_pain
+    level_old = state.severity * state.scale
+
+    # Segment 1: the episode running at the start of the step, until it ends or the step does.
+    stop1 = np.where(was_in_pain, np.minimum(state.end, t_end), t)
+    len1 = stop1 - t
+    pain1 = course_intensity(state.persistent, (t + stop1) / 2 - state.onset, level_old, p)
+    ended1 = was_in_pain & (state.end <= t_end)
+
+    # Segment 2: pain-free time until an onset, with the exact exponential waiting time.
+    free = ~was_in_pain | ended1
+    hazard = onset_hazard(state, p)
+    exposure = np.where(free, t_end - stop1, 0.0)
+    with np.errstate(divide="ignore"):
+        wait = -np.log1p(-u_onset) / hazard
+    starts = free & (wait < exposure)
+    len2 = np.where(starts, wait, exposure)
+    onset_new = stop1 + len2
+
+    # Segment 3: the new episode, which may also end inside the step; segment 4: the rest.
+    persistent_new = u_course < persistent_probability(coping_z, p)
+    duration = draw_duration(persistent_new, u_duration, p)
+    scale_new = np.exp(p.episode_sigma * ndtri(u_scale))
+    end_new = onset_new + duration
+    stop3 = np.where(starts, np.minimum(end_new, t_end), onset_new)
+    len3 = stop3 - onset_new
+    pain3 = course_intensity(persistent_new, len3 / 2, state.severity * scale_new, p)
+    len4 = np.where(starts, t_end - stop3, 0.0)
+
+    state.years_with_pain += len1 + len3
+    state.episodes += starts
+    state.onset = np.where(starts, onset_new, state.onset)
+    state.end = np.where(starts, end_new, state.end)
+    state.persistent = np.where(starts, persistent_new, state.persistent)
+    state.scale = np.where(starts, scale_new, state.scale)
+    state.in_pain = np.where(starts, end_new > t_end, was_in_pain & ~ended1)
+
+    duration_seg = np.stack([len1, len2, len3, len4])
+    zeros = np.zeros_like(len2)
+    intensity_seg = np.stack([np.where(len1 > 0, pain1, 0.0), zeros, np.where(starts, pain3, 0.0),
+                              zeros])
+    return Exposure(duration=duration_seg, intensity=intensity_seg)

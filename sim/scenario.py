@@ -1,0 +1,215 @@
+"""Scenario files: TOML, validated with pydantic, with one-line errors that name file and field.
+
+A scenario has three sections (schema in ``scenarios/README.md``)::
+
+    [scenario]    name, description, seed, years, dt_weeks, replicates, record_every_years
+    [cohort]      size, age range, female share, share with a pain history, coping distribution
+    [parameters]  any model parameter by dotted name, e.g. "drift.rate" = 0.05
+
+Bad input raises :class:`ScenarioError`, whose message is a single line
+``FILE: FIELD: what is wrong (what is allowed)``; the command line prints it and exits with 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.pain import WEEKS_PER_YEAR
+from sim.parameters import ModelParams, OverrideError, apply_overrides
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class RunSection(_Section):
+    """``[scenario]``: identity, horizon, time step and replication."""
+
+    name: str = Field(pattern=_NAME, description="letters, digits, space, '_', '-', '.'")
+    description: str = ""
+    seed: int = Field(1, ge=0, lt=2**63)
+    years: float = Field(30.0, gt=0, le=200)
+    dt_weeks: float = Field(1.0, gt=0, le=52)
+    replicates: int = Field(1, ge=1, le=10_000)
+    record_every_years: float = Field(1.0, gt=0, le=200)
+
+    @model_validator(mode="after")
+    def _record_grid(self) -> RunSection:
+        if self.record_every_years > self.years:
+            raise ValueError("record_every_years must not exceed years")
+        if self.dt_weeks / WEEKS_PER_YEAR > self.years:
+            raise ValueError("dt_weeks must be shorter than the horizon (years)")
+        return self
+
+    @property
+    def dt_years(self) -> float:
+        return self.dt_weeks / WEEKS_PER_YEAR
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+
+class CohortSection(_Section):
+    """``[cohort]``: who is simulated."""
+
+    size: int = Field(1000, ge=1, le=10_000_000)
+    age_min: float = Field(25.0, ge=18, le=90)
+    age_max: float = Field(55.0, ge=18, le=90)
+    female_share: float = Field(0.5, ge=0, le=1)
+    pain_history_share: float = Field(0.3, ge=0, le=1)
+    history_median_years: float = Field(2.0, gt=0, le=70)
+    coping_mean: float | None = Field(None, gt=0, lt=52)
+    coping_sd: float | None = Field(None, gt=0, lt=26)
+
+    @model_validator(mode="after")
+    def _ages(self) -> CohortSection:
+        if self.age_max < self.age_min:
+            raise ValueError("age_max must be at least age_min")
+        return self
+
+
+class Scenario(_Section):
+    """A validated scenario.
+
+    Examples
+    --------
+    >>> s = Scenario.model_validate({"scenario": {"name": "demo"}, "parameters": {"drift.rate": 0.1}})
+    >>> s.params.drift.rate, s.cohort.size
+    (0.1, 1000)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    scenario: RunSection
+    cohort: CohortSection = Field(default_factory=CohortSection)
+    parameters: dict[str, float | int | bool | str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _overrides(self) -> Scenario:
+        try:
+            apply_overrides(ModelParams(), self.parameters)
+        except OverrideError as exc:
+            raise ValueError(f"[parameters] {exc.name}: {exc.message}") from None
+        return self
+
+    @cached_property
+    def params(self) -> ModelParams:
+        """Model parameters with the scenario's overrides applied."""
+        return apply_overrides(ModelParams(), self.parameters)
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario with every default filled in, including all model parameters."""
+        data = self.model_dump(mode="json")
+        data["parameters"] = self.params.model_dump(mode="json")
+        return data
+
+
+class ScenarioError(ValueError):
+    """Invalid scenario; ``str()`` is one line: ``FILE: FIELD: message``."""
+
+    def __init__(self, source: str, field: str, message: str):
+        self.source, self.field, self.message = source, field, message
+        where = f"{source}: {field}" if field else source
+        super().__init__(f"{where}: {message}")
+
+
+def slugify(name: str) -> str:
+    """A safe folder name: lower case, letters, digits, '-', '_' and '.' only; never '..'.
+
+    Examples
+    --------
+    >>> slugify("CBT + TMS (early)")
+    'cbt-tms-early'
+    >>> slugify("../../etc")
+    'etc'
+    """
+    slug = re.sub(r"[^a-z0-9_.]+", "-", name.lower())
+    slug = re.sub(r"\.{2,}", ".", slug).strip("-.")
+    return slug or "unnamed"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names allowed at the section that ``loc`` points into."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None) if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _describe(err: dict[str, Any]) -> tuple[str, str]:
+    """(field, message) for the first pydantic error, phrased for people."""
+    loc = tuple(err["loc"])
+    field = ".".join(str(p) for p in loc)
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(Scenario, loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return field, f"unknown key; {hint}allowed: {', '.join(allowed)}"
+    if kind == "missing":
+        return field, "required field is missing"
+    if kind == "value_error" and msg.startswith("Value error, [parameters] "):
+        name, _, rest = msg.removeprefix("Value error, [parameters] ").partition(": ")
+        return f"parameters.{name}", rest
+    if kind == "string_pattern_mismatch":
+        return field, "must be 1-64 letters, digits, spaces, '_', '-' or '.' (first a letter/digit)"
+    return field, msg.removeprefix("Value error, ")
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as a dict (e.g. parsed TOML).
+
+    Raises
+    ------
+    ScenarioError
+        With a one-line message naming ``source`` and the offending field.
+    """
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        field, message = _describe(exc.errors()[0])
+        raise ScenarioError(source, field, message) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Parameters
+    ----------
+    path
+        Path to the ``.toml`` file.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        Missing or unreadable file, malformed TOML, or invalid content.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, "", f"cannot read file ({exc.__class__.__name__})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, "", f"malformed TOML: {exc}") from None
+    return parse_scenario(data, source)
