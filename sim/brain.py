@@ -262,7 +262,7 @@ def _seitzman_regions() -> list[dict]:
     """
     from nilearn.datasets import fetch_coords_seitzman_2018
 
-    atlas = fetch_coords_seitzman_2018(verbose=0)
+    atlas = fetch_coords_seitzman_2018()
     rois = atlas.rois[["x", "y", "z"]].to_numpy(dtype=float)
     networks = np.asarray(atlas.networks)
     default = [r for r in _default_regions() if r["subsystem"] != "salience"]

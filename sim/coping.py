@@ -93,8 +93,10 @@ def advance(state: np.ndarray, exposure: Exposure, p: CopingParams) -> np.ndarra
     numpy.ndarray
         (N,) coping state after the step.
     """
-    s = state
+    out = state * np.exp(-p.recovery_rate * exposure.dt)
+    s = state[exposure.rows]
     for duration, intensity in zip(exposure.duration, exposure.intensity, strict=True):
         target = p.sensitization_rate * intensity / 10.0 / p.recovery_rate
         s = target + (s - target) * np.exp(-p.recovery_rate * duration)
-    return s
+    out[exposure.rows] = s
+    return out

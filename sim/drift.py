@@ -20,6 +20,7 @@ Andrews-Hanna 2007) and ``MI`` mPFC-insula edges (coupling with current pain, Ba
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from sim.brain import Brain, BrainParams
 from sim.pain import Exposure
@@ -113,19 +114,23 @@ def advance(
     (reversible, scar)
         Adaptation after the step.
     """
-    speed = p.rate * np.exp(p.coping_weight * coping_z) / 10.0
     relax = np.log(2.0) / p.relax_half_life
-    a_r, a_s = reversible, scar
+    rows = exposure.rows
+    out_r = reversible * np.exp(-relax * exposure.dt)
+    a_r, a_s = reversible[rows], scar[rows]
+    speed = p.rate * np.exp(p.coping_weight * coping_z[rows]) / 10.0
     for k, (duration, intensity) in enumerate(zip(exposure.duration, exposure.intensity,
                                                   strict=True)):
         if k in Exposure.PAIN_SEGMENTS:
-            total = a_r + a_s
-            gain = (1.0 - total) * -np.expm1(-speed * intensity * duration)
+            gain = (1.0 - a_r - a_s) * -np.expm1(-speed * intensity * duration)
             a_r = a_r + (1.0 - p.irreversible_fraction) * gain
             a_s = a_s + p.irreversible_fraction * gain
         else:
             a_r = a_r * np.exp(-relax * duration)
-    return a_r, a_s
+    out_r[rows] = a_r
+    out_s = scar.copy()
+    out_s[rows] = a_s
+    return out_r, out_s
 
 
 def connectivity(
@@ -161,9 +166,24 @@ def connectivity(
     numpy.ndarray
         (N, E) float64 Pearson r in canonical edge order.
     """
-    age_shift = brain_params.age_slope * (age - brain_params.reference_age) / 10.0
-    z = brain.healthy_z + brain.healthy_sd_z * baseline
-    z += age_shift[:, None] * brain.edge_sets["anterior_posterior"]
-    z += adaptation[:, None] * (signature(brain, p) + p.individual_sd * idiosyncrasy)
-    z += (p.pain_mpfc_insula * pain / 10.0)[:, None] * brain.edge_sets["mpfc_insula"]
-    return np.tanh(z)
+    sets = brain.edge_sets
+    return _connectivity_kernel(
+        brain.healthy_z, brain.healthy_sd_z, np.asarray(baseline), np.asarray(idiosyncrasy),
+        brain_params.age_slope * (np.asarray(age, float) - brain_params.reference_age) / 10.0,
+        sets["anterior_posterior"].astype(np.float64), np.asarray(adaptation, float),
+        signature(brain, p), p.individual_sd, p.pain_mpfc_insula * np.asarray(pain, float) / 10.0,
+        sets["mpfc_insula"].astype(np.float64),
+    )
+
+
+@njit(parallel=True, cache=True)
+def _connectivity_kernel(mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift, mi):
+    """r_ij = tanh(mu + sd*eps + age_shift*AP + a*(Delta + tau*eta) + pain_shift*MI)."""
+    n, n_edges = eps.shape
+    out = np.empty((n, n_edges))
+    for i in prange(n):
+        for e in range(n_edges):
+            z = (mu[e] + sd[e] * eps[i, e] + age_shift[i] * ap[e]
+                 + a[i] * (delta[e] + tau * eta[i, e]) + pain_shift[i] * mi[e])
+            out[i, e] = np.tanh(z)
+    return out

@@ -156,17 +156,22 @@ class PainModel(mesa.Model):
         """(N,) stage codes now (index into ``sim.pain.STAGES``)."""
         return pain.stage(self.cohort.pain, self.time_years, self.params.pain)
 
-    def connectivity(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+    def connectivity(
+        self, rows: np.ndarray | slice = slice(None), pain_now: np.ndarray | None = None
+    ) -> np.ndarray:
         """(n, E) current connectivity (Pearson r) of the selected people."""
         c = self.cohort
+        pain_now = self.current_pain()[rows] if pain_now is None else pain_now
         return drift.connectivity(
             self.brain, self.params.brain, self.params.drift, c.baseline[rows],
-            c.idiosyncrasy[rows], c.adaptation[rows], self.current_pain()[rows], self.age[rows],
+            c.idiosyncrasy[rows], c.adaptation[rows], pain_now, self.age[rows],
         )
 
-    def network_outcomes(self, rows: np.ndarray | slice = slice(None)) -> dict[str, np.ndarray]:
+    def network_outcomes(
+        self, rows: np.ndarray | slice = slice(None), pain_now: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         """Graph metrics, perturbation index and edge signature of the selected people."""
-        edges = self.connectivity(rows)
+        edges = self.connectivity(rows, pain_now)
         m = self.params.metrics
         out = metrics_from_edges(edges, self.brain.iu, self.brain.n_regions,
                                  rule=m.threshold_rule, value=m.threshold)
@@ -178,9 +183,11 @@ class PainModel(mesa.Model):
     def snapshot(self) -> dict[str, np.ndarray]:
         """Everything recorded about every person now, as (N,) arrays keyed by column name."""
         c, n = self.cohort, self.cohort.size
+        pain_now = self.current_pain()
         network: dict[str, list[np.ndarray]] = {}
         for start in range(0, n, RECORD_CHUNK):
-            part = self.network_outcomes(slice(start, min(start + RECORD_CHUNK, n)))
+            rows = slice(start, min(start + RECORD_CHUNK, n))
+            part = self.network_outcomes(rows, pain_now[rows])
             for key, value in part.items():
                 network.setdefault(key, []).append(value)
         return {
@@ -190,7 +197,7 @@ class PainModel(mesa.Model):
             "stage": np.asarray(STAGES)[self.stages()],
             "episodes": c.pain.episodes.copy(),
             "years_with_pain": c.pain.years_with_pain.copy(),
-            "pain": self.current_pain(),
+            "pain": pain_now,
             "coping": c.coping,
             "adaptation": c.adaptation,
             **{k: np.concatenate(v) for k, v in network.items()},

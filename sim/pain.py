@@ -42,7 +42,7 @@ class PainParams(ParamGroup):
         0.06, unit="1/year", plausible="0.03-0.15", ge=0, le=5,
         source="assumption, chosen so that about 70 % of adults have had an episode by age 40 "
         "(lifetime prevalence of low back pain is commonly put at 60-80 %)",
-        doc="hazard of a first episode",
+        doc="baseline onset hazard (first episodes; recurrence decays back to it)",
     )
     female_onset_ratio: float = param(
         1.2, unit="-", plausible="1.0-1.4", gt=0, le=5,
@@ -50,19 +50,26 @@ class PainParams(ParamGroup):
         doc="onset hazard ratio, women vs men",
     )
     recurrence_rate: float = param(
-        0.5, unit="1/year", plausible="0.3-1.2", ge=0, le=20,
-        source="Stanton 2008, Machado 2017, da Silva 2019: 24-69 % recur within a year [C]; "
-        "0.5/year gives 39 %",
-        doc="hazard of a new episode after an earlier one has ended",
+        0.8, unit="1/year", plausible="0.4-2", ge=0, le=20,
+        source="calibrated: with recurrence_decay_years, 24-69 % recur within a year of "
+        "recovery (Stanton 2008, Machado 2017, da Silva 2019 [C]); median 139 days among those "
+        "who recur (da Silva 2019 [C])",
+        doc="hazard of a new episode right after an episode has ended",
+    )
+    recurrence_decay_years: float = param(
+        1.0, unit="years", plausible="0.5-5", gt=0, le=100,
+        source="assumption: recurrence studies follow people for 1 year after an episode; "
+        "over decades the hazard must fall back or nearly everyone would be in pain",
+        doc="time constant of the decay of the recurrence hazard back to the baseline",
     )
     many_episodes_ratio: float = param(
         1.9, unit="-", plausible="1.0-3.0", gt=0, le=10,
         source="Machado 2017: > 2 prior episodes OR 3.18 for recurrence [C]; "
         "as a hazard ratio at a 33 % base rate",
-        doc="recurrence hazard ratio after three or more episodes",
+        doc="onset and recurrence hazard ratio after three or more episodes",
     )
     p_persistent: float = param(
-        0.35, unit="probability", plausible="0.2-0.5", ge=0, le=1,
+        0.25, unit="probability", plausible="0.2-0.5", ge=0, le=1,
         source="calibrated: gives 25-50 % of subacute episodes still present at 6 months "
         "(Misic 2024 [C]; Hashmi 2013 20/39 [C]) and Itz 2013 share in pain at 12 months",
         doc="probability that an episode takes the persistent course (average coper)",
@@ -74,7 +81,7 @@ class PainParams(ParamGroup):
         doc="odds ratio of the persistent course per SD of maladaptive coping",
     )
     short_median_weeks: float = param(
-        4.5, unit="weeks", plausible="3-7", gt=0,
+        5.5, unit="weeks", plausible="3-7", gt=0,
         source="calibrated to Henschke 2008 median recovery 58 days [C] (with persistent share)",
         doc="median duration of a self-limiting episode",
     )
@@ -100,18 +107,18 @@ class PainParams(ParamGroup):
         doc="pain at episode onset",
     )
     short_plateau: float = param(
-        0.8, unit="NRS 0-10", plausible="0-1.5", ge=0, le=10,
+        0.6, unit="NRS 0-10", plausible="0-1.5", ge=0, le=10,
         source="calibrated to Costa 2012 acute-onset course 5.2 -> 2.3 at 6 weeks [C]",
         doc="level a self-limiting episode decays toward",
     )
     long_plateau: float = param(
-        2.6, unit="NRS 0-10", plausible="2.3-4.5", ge=0, le=10,
+        3.2, unit="NRS 0-10", plausible="2.3-4.5", ge=0, le=10,
         source="Costa 2012 persistent cohorts 2.6 at 26 weeks [C]; trial samples (Ashar 2022 4.2) "
         "select the more severe",
         doc="level a persistent episode settles at",
     )
     short_tau_weeks: float = param(
-        4.0, unit="weeks", plausible="2-8", gt=0,
+        5.0, unit="weeks", plausible="2-8", gt=0,
         source="calibrated to Costa 2012 / Pengel 2003 (58 % drop within a month) [C]",
         doc="time constant of early improvement, self-limiting course",
     )
@@ -152,7 +159,7 @@ class PainState:
         return cls(
             in_pain=np.zeros(n, bool),
             onset=np.full(n, np.nan),
-            end=np.full(n, np.nan),
+            end=np.full(n, -np.inf),
             persistent=np.zeros(n, bool),
             scale=np.ones(n),
             severity=severity,
@@ -164,20 +171,20 @@ class PainState:
 
 @dataclass
 class Exposure:
-    """Piecewise-constant pain exposure over one step, up to four segments per person.
+    """Pain exposure over one step of length ``dt`` (years).
 
-    ``duration[k]`` is in years and ``intensity[k]`` on NRS 0-10, in time order. Segments 0 and 2
-    are in pain, 1 and 3 pain-free (intensity 0); unused segments have zero duration.
+    Only people with some pain during the step are listed (``rows``); everyone else was
+    pain-free for the whole step. For listed people the step splits into four segments in time
+    order, pain / free / pain / free: ``duration`` (4, k) in years, ``intensity`` (4, k) on
+    NRS 0-10 (zero in the free segments); unused segments have zero duration.
     """
 
+    dt: float
+    rows: np.ndarray
     duration: np.ndarray
     intensity: np.ndarray
 
     PAIN_SEGMENTS = (0, 2)
-
-    @property
-    def years_in_pain(self) -> np.ndarray:
-        return self.duration[0] + self.duration[2]
 
 
 def draw_severity(u: np.ndarray, p: PainParams) -> np.ndarray:
@@ -199,11 +206,27 @@ def course_intensity(
     return np.clip(level * base, 0.0, 10.0)
 
 
-def onset_hazard(state: PainState, p: PainParams) -> np.ndarray:
-    """Yearly hazard of a new episode for each person, given sex and episode history."""
-    first = p.onset_rate * np.where(state.female, p.female_onset_ratio, 1.0)
-    recur = p.recurrence_rate * np.where(state.episodes >= 3, p.many_episodes_ratio, 1.0)
-    return np.where(state.episodes > 0, recur, first)
+def onset_hazard(state: PainState, t: np.ndarray, p: PainParams) -> tuple[np.ndarray, np.ndarray]:
+    """Hazard of a new episode per person: (baseline hazard, extra hazard at time ``t``).
+
+    The hazard at time ``t + w`` is ``base + extra * exp(-w / tau)``: people who have never had
+    an episode have only the (sex-specific) first-onset hazard; after an episode the recurrence
+    hazard starts high and decays back toward the baseline. Multiplying by 0/1 masks instead of
+    ``np.where`` keeps this hot function cheap.
+    """
+    history = 1.0 + (p.many_episodes_ratio - 1.0) * (state.episodes >= 3)
+    base = p.onset_rate * (1.0 + (p.female_onset_ratio - 1.0) * state.female) * history
+    peak = p.recurrence_rate * history
+    # end is -inf until a first episode has ended, so the extra hazard is then exactly 0.
+    decay = np.exp(np.minimum(state.end - t, 0.0) / p.recurrence_decay_years)
+    return base, np.maximum(peak - base, 0.0) * decay
+
+
+def cumulative_hazard(base: np.ndarray, extra: np.ndarray, years: np.ndarray,
+                      p: PainParams) -> np.ndarray:
+    """Integral of the onset hazard from now over the next ``years``."""
+    tau = p.recurrence_decay_years
+    return base * years - extra * tau * np.expm1(-years / tau)
 
 
 def persistent_probability(coping_z: np.ndarray, p: PainParams) -> np.ndarray:
@@ -233,6 +256,41 @@ def current_intensity(state: PainState, t: float, p: PainParams) -> np.ndarray:
     return np.where(state.in_pain, pain, 0.0)
 
 
+def start_episodes(
+    state: PainState,
+    rows: np.ndarray,
+    onset: np.ndarray,
+    uniforms: np.ndarray,
+    coping_z: np.ndarray,
+    p: PainParams,
+) -> None:
+    """Start a new episode at time ``onset`` for the people ``rows`` (in place).
+
+    ``uniforms`` are (3, k): course, duration and intensity scale of each new episode;
+    ``coping_z`` (k,) the coping z-scores of those people.
+    """
+    persistent = uniforms[0] < persistent_probability(coping_z, p)
+    state.episodes[rows] += 1
+    state.onset[rows] = onset
+    state.end[rows] = onset + draw_duration(persistent, uniforms[1], p)
+    state.persistent[rows] = persistent
+    state.scale[rows] = np.exp(p.episode_sigma * ndtri(uniforms[2]))
+    state.in_pain[rows] = True
+
+
+def _episode_part(
+    state: PainState, rows: np.ndarray, start: np.ndarray, t_end: float, p: PainParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Length and mid-segment intensity of the running episodes of ``rows`` from ``start``
+    until they end or the step does; episodes that end are closed (in place)."""
+    stop = np.minimum(state.end[rows], t_end)
+    level = state.severity[rows] * state.scale[rows]
+    pain = course_intensity(state.persistent[rows], (start + stop) / 2 - state.onset[rows],
+                            level, p)
+    state.in_pain[rows[state.end[rows] <= t_end]] = False
+    return stop - start, pain
+
+
 def advance(
     state: PainState,
     t: float,
@@ -253,56 +311,50 @@ def advance(
         (4, N) uniforms in [0, 1): onset, course, duration, episode intensity. Drawn for everyone
         every step so that arms of a scenario share their random numbers (common random numbers).
     coping_z
-        Maladaptive-coping z-score per person, used for the course of a new episode.
+        (N,) maladaptive-coping z-score, used for the course of a new episode.
     p
         Pain parameters.
 
     Returns
     -------
     Exposure
-        The step's pain timeline: segments (pain, free, pain, free).
+        The step's pain timeline of everyone with some pain in it.
     """
-    u_onset, u_course, u_duration, u_scale = uniforms
     t_end = t + dt
-    was_in_pain = state.in_pain
-    level_old = state.severity * state.scale
+    n = state.in_pain.size
 
-    # Segment 1: the episode running at the start of the step, until it ends or the step does.
-    stop1 = np.where(was_in_pain, np.minimum(state.end, t_end), t)
-    len1 = stop1 - t
-    pain1 = course_intensity(state.persistent, (t + stop1) / 2 - state.onset, level_old, p)
-    ended1 = was_in_pain & (state.end <= t_end)
+    # Segment 1: episodes running at the start of the step, until they end or the step does.
+    rows1 = np.flatnonzero(state.in_pain)
+    len1, pain1 = _episode_part(state, rows1, np.full(rows1.size, t), t_end, p)
 
-    # Segment 2: pain-free time until an onset, with the exact exponential waiting time.
-    free = ~was_in_pain | ended1
-    hazard = onset_hazard(state, p)
-    exposure = np.where(free, t_end - stop1, 0.0)
-    with np.errstate(divide="ignore"):
-        wait = -np.log1p(-u_onset) / hazard
-    starts = free & (wait < exposure)
-    len2 = np.where(starts, wait, exposure)
-    onset_new = stop1 + len2
+    # Segment 2: pain-free time until an onset. An onset happens when the cumulative hazard
+    # reaches an Exp(1) draw; inside the step the hazard is taken as constant to place it.
+    free_from = np.full(n, t)
+    free_from[rows1] += len1
+    exposure = np.where(state.in_pain, 0.0, t_end - free_from)
+    base, extra = onset_hazard(state, free_from, p)
+    total = cumulative_hazard(base, extra, exposure, p)
+    needed = -np.log1p(-uniforms[0])
+    rows3 = np.flatnonzero(needed < total)
+    onset = free_from[rows3] + exposure[rows3] * needed[rows3] / total[rows3]
+    start_episodes(state, rows3, onset, uniforms[1:, rows3], coping_z[rows3], p)
 
-    # Segment 3: the new episode, which may also end inside the step; segment 4: the rest.
-    persistent_new = u_course < persistent_probability(coping_z, p)
-    duration = draw_duration(persistent_new, u_duration, p)
-    scale_new = np.exp(p.episode_sigma * ndtri(u_scale))
-    end_new = onset_new + duration
-    stop3 = np.where(starts, np.minimum(end_new, t_end), onset_new)
-    len3 = stop3 - onset_new
-    pain3 = course_intensity(persistent_new, len3 / 2, state.severity * scale_new, p)
-    len4 = np.where(starts, t_end - stop3, 0.0)
+    # Segment 3: the new episodes, which may end inside the step; segment 4: the rest.
+    len3, pain3 = _episode_part(state, rows3, onset, t_end, p)
+    state.years_with_pain[rows1] += len1
+    state.years_with_pain[rows3] += len3
+    return _exposure(dt, t, rows1, len1, pain1, rows3, onset, len3, pain3)
 
-    state.years_with_pain += len1 + len3
-    state.episodes += starts
-    state.onset = np.where(starts, onset_new, state.onset)
-    state.end = np.where(starts, end_new, state.end)
-    state.persistent = np.where(starts, persistent_new, state.persistent)
-    state.scale = np.where(starts, scale_new, state.scale)
-    state.in_pain = np.where(starts, end_new > t_end, was_in_pain & ~ended1)
 
-    duration_seg = np.stack([len1, len2, len3, len4])
-    zeros = np.zeros_like(len2)
-    intensity_seg = np.stack([np.where(len1 > 0, pain1, 0.0), zeros, np.where(starts, pain3, 0.0),
-                              zeros])
-    return Exposure(duration=duration_seg, intensity=intensity_seg)
+def _exposure(dt, t, rows1, len1, pain1, rows3, onset, len3, pain3) -> Exposure:
+    """Assemble the four segments of everyone with pain in the step."""
+    rows = np.union1d(rows1, rows3)
+    at1, at3 = np.searchsorted(rows, rows1), np.searchsorted(rows, rows3)
+    duration = np.zeros((4, rows.size))
+    intensity = np.zeros((4, rows.size))
+    duration[0, at1], intensity[0, at1] = len1, pain1
+    duration[2, at3], intensity[2, at3] = len3, pain3
+    duration[1] = dt - duration[0]
+    duration[1, at3] = onset - t - duration[0, at3]
+    duration[3, at3] = dt - duration[0, at3] - duration[1, at3] - len3
+    return Exposure(dt=dt, rows=rows, duration=duration, intensity=intensity)

@@ -1,0 +1,126 @@
+"""Specification of the model (sim.model): cohort behaviour, agents, reproducibility."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.model import PainModel
+from sim.scenario import Scenario
+
+
+def scenario(size=400, years=10.0, dt_weeks=4.0, seed=5, cohort=None, parameters=None):
+    return Scenario.model_validate({
+        "scenario": {"name": "test", "years": years, "dt_weeks": dt_weeks, "seed": seed},
+        "cohort": {"size": size, **(cohort or {})},
+        "parameters": parameters or {},
+    })
+
+
+def run(s, year, replicate=0):
+    model = PainModel(s, replicate, create_agents=False)
+    model.run_until(year)
+    return pd.DataFrame(model.snapshot())
+
+
+def test_healthy_people_stay_at_the_healthy_baseline_as_they_age():
+    s = scenario(size=3000, years=30, cohort={"pain_history_share": 0.0, "age_min": 20,
+                                              "age_max": 60},
+                 parameters={"pain.onset_rate": 0.0})
+    for year in (0.0, 30.0):
+        df = run(s, year)
+        assert df.years_with_pain.max() == 0
+        assert df.dmn_perturbation.mean() == pytest.approx(np.sqrt(2 / np.pi), abs=0.05)
+
+
+def test_perturbation_rises_with_years_lived_with_pain():
+    s = scenario(size=3000, years=25, cohort={"age_min": 18, "age_max": 18,
+                                              "pain_history_share": 0.0})
+    df = run(s, 25.0)
+    patients = df[df.years_with_pain > 0]
+    low, high = patients.years_with_pain.quantile([1 / 3, 2 / 3])
+    bottom = patients[patients.years_with_pain <= low].dmn_perturbation.mean()
+    top = patients[patients.years_with_pain >= high].dmn_perturbation.mean()
+    assert top > bottom + 0.3
+    assert patients[["years_with_pain", "dmn_perturbation"]].corr("spearman").iloc[0, 1] > 0.3
+
+
+def test_maladaptive_copers_drift_faster_at_equal_years_with_pain():
+    # Without the coping effect on the course, both cohorts live identical pain histories.
+    params = {"pain.coping_odds_ratio": 1.0}
+    low = run(scenario(cohort={"coping_mean": 8.0, "coping_sd": 5.0}, parameters=params), 10.0)
+    high = run(scenario(cohort={"coping_mean": 30.0, "coping_sd": 5.0}, parameters=params), 10.0)
+    assert np.array_equal(low.years_with_pain, high.years_with_pain)
+    in_pain = low.years_with_pain > 0.5
+    assert (high.adaptation[in_pain] > low.adaptation[in_pain]).all()
+    assert high.dmn_perturbation[in_pain].mean() > low.dmn_perturbation[in_pain].mean()
+
+
+def test_coping_worsens_with_years_lived_with_pain():
+    df = run(scenario(size=2000, years=20, cohort={"pain_history_share": 0.0}), 20.0)
+    assert df[["years_with_pain", "coping"]].corr("spearman").iloc[0, 1] > 0.1
+
+
+def test_subacute_patients_can_have_lived_many_years_with_pain():
+    df = run(scenario(size=5000, years=30, cohort={"age_min": 18, "age_max": 30,
+                                                   "pain_history_share": 0.0}), 30.0)
+    assert (df[df.stage == "subacute"].years_with_pain > 2.0).any()
+
+
+@pytest.mark.slow
+def test_step_size_changes_mean_perturbation_at_ten_years_by_less_than_two_percent():
+    weekly = run(scenario(size=30_000, dt_weeks=1.0), 10.0).dmn_perturbation.mean()
+    monthly = run(scenario(size=30_000, dt_weeks=4.0), 10.0).dmn_perturbation.mean()
+    assert monthly == pytest.approx(weekly, rel=0.02)
+
+
+def test_same_scenario_and_seed_give_identical_results():
+    s = scenario(size=200, years=3)
+    pd.testing.assert_frame_equal(run(s, 3.0), run(s, 3.0))
+
+
+def test_replicates_and_seeds_give_different_people():
+    s = scenario(size=200, years=3)
+    base = run(s, 3.0)
+    assert not base.equals(run(s, 3.0, replicate=1))
+    assert not base.equals(run(scenario(size=200, years=3, seed=6), 3.0))
+
+
+def test_run_until_ends_exactly_on_the_requested_year():
+    model = PainModel(scenario(size=10, years=2, dt_weeks=3), create_agents=False)
+    model.run_until(1.0)
+    assert model.time_years == pytest.approx(1.0, abs=1e-12)
+
+
+def test_patients_are_mesa_agents_that_view_the_cohort_arrays():
+    model = PainModel(scenario(size=50, years=5))
+    model.run_until(5.0)
+    assert len(model.agents) == 50
+    snap = model.snapshot()
+    for agent in model.agents:
+        i = agent.index
+        assert agent.years_with_pain == snap["years_with_pain"][i]
+        assert agent.stage == snap["stage"][i]
+        assert agent.pain == pytest.approx(snap["pain"][i])
+        assert agent.coping == pytest.approx(snap["coping"][i])
+    agent = model.patients[3]
+    model.cohort.pain.years_with_pain[3] = 42.0
+    assert agent.years_with_pain == 42.0
+
+
+def test_agent_connectivity_matches_the_cohort_materialization():
+    model = PainModel(scenario(size=20, years=2))
+    model.run_until(2.0)
+    assert np.array_equal(model.patients[7].connectivity(), model.connectivity()[7])
+
+
+def test_agents_can_be_selected_with_mesa():
+    model = PainModel(scenario(size=300, years=10))
+    model.run_until(10.0)
+    chronic = model.agents.select(lambda a: a.stage == "chronic")
+    assert len(chronic) == int((model.stages() == 3).sum())
+
+
+def test_cohort_share_with_pain_history_at_start():
+    model = PainModel(scenario(size=4000, cohort={"pain_history_share": 0.4}),
+                      create_agents=False)
+    assert (model.cohort.pain.years_with_pain > 0).mean() == pytest.approx(0.4, abs=0.03)
