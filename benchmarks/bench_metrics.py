@@ -7,7 +7,7 @@ default absolute rule, times :func:`sim.metrics.graph_metrics` on all of them
 
 Usage, with painsim installed (``pip install -e .``) or ``PYTHONPATH=.``::
 
-    python benchmarks/bench_metrics.py [--graphs 1000] [--reference-graphs 200] [--out FILE.json]
+    python benchmarks/bench_metrics.py [--graphs 1000] [--reference-graphs 1000] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--graphs", type=int, default=1000, help="graphs timed with Numba")
     parser.add_argument(
-        "--reference-graphs", type=int, default=200, help="graphs timed with NetworkX"
+        "--reference-graphs", type=int, default=1000, help="graphs timed with NetworkX"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="write the results to this JSON file")

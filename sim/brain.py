@@ -172,7 +172,7 @@ def edge_order(n_regions: int) -> tuple[np.ndarray, np.ndarray]:
 
 def n_regions_from_edges(n_edges: int) -> int:
     """Number of regions R such that R(R-1)/2 equals ``n_edges``; ValueError otherwise."""
-    r = int(round((1 + np.sqrt(1 + 8 * n_edges)) / 2))
+    r = round((1 + np.sqrt(1 + 8 * n_edges)) / 2)
     if r * (r - 1) // 2 != n_edges:
         raise ValueError(f"{n_edges} is not a triangular number of edges")
     return r
@@ -315,7 +315,8 @@ def build_brain(params: BrainParams | None = None) -> Brain:
     names = tuple(r["abbrev"] for r in regions)
     rows, cols = edge_order(len(names))
     attrs = [g.nodes[n] for n in names]
-    healthy_r = np.array([_edge_class_r(attrs[i], attrs[j], p) for i, j in zip(rows, cols)])
+    pairs = zip(rows.tolist(), cols.tolist(), strict=True)
+    healthy_r = np.array([_edge_class_r(attrs[i], attrs[j], p) for i, j in pairs])
     healthy_z = np.arctanh(healthy_r)
     sd_z = np.full(healthy_z.shape, p.sd_between_person)
     for e, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):

@@ -225,6 +225,19 @@ def _path_metrics(d: np.ndarray) -> tuple[float, float, float]:
     return char_path, total_inverse / (n * (n - 1)), total_closeness / n
 
 
+@njit(cache=True, fastmath=False)
+def _store_metrics(out: np.ndarray, g: int, d: np.ndarray, n_edges: float, strength: float):
+    """Shortest paths on edge lengths ``d`` (in place), then column ``g`` of the (5, N) output."""
+    n = d.shape[0]
+    _floyd_warshall(d)
+    char_path, efficiency, closeness = _path_metrics(d)
+    out[0, g] = char_path
+    out[1, g] = 2.0 * n_edges / n
+    out[2, g] = 2.0 * strength / n
+    out[3, g] = closeness
+    out[4, g] = efficiency
+
+
 @njit(parallel=True, cache=True, fastmath=False)
 def _metrics_kernel(w: np.ndarray) -> np.ndarray:
     """(5, N) metrics of (N, R, R) graphs; rows follow METRIC_NAMES."""
@@ -233,13 +246,7 @@ def _metrics_kernel(w: np.ndarray) -> np.ndarray:
     for g in prange(n_graphs):
         d = np.empty((n, n))
         n_edges, strength = _fill_distances(w[g], d)
-        _floyd_warshall(d)
-        char_path, efficiency, closeness = _path_metrics(d)
-        out[0, g] = char_path
-        out[1, g] = 2.0 * n_edges / n
-        out[2, g] = 2.0 * strength / n
-        out[3, g] = closeness
-        out[4, g] = efficiency
+        _store_metrics(out, g, d, n_edges, strength)
     return out
 
 
@@ -268,13 +275,7 @@ def _edge_metrics_kernel(
                 d[cols[e], rows[e]] = 1.0 / w
                 n_edges += 1.0
                 strength += w
-        _floyd_warshall(d)
-        char_path, efficiency, closeness = _path_metrics(d)
-        out[0, g] = char_path
-        out[1, g] = 2.0 * n_edges / n
-        out[2, g] = 2.0 * strength / n
-        out[3, g] = closeness
-        out[4, g] = efficiency
+        _store_metrics(out, g, d, n_edges, strength)
     return out
 
 

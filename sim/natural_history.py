@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import coping, pain
-from sim.parameters import ModelParams
 from sim.pain import WEEKS_PER_YEAR, PainState
+from sim.parameters import ModelParams
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def incident_cohort(
     dt = dt_weeks / WEEKS_PER_YEAR
     checkpoints = {w: None for w in (6, 12, 26, 38, 52, 64)}
     t = 0.0
-    for step in range(int(round(years / dt))):
+    for step in range(round(years / dt)):
         pain.advance(state, t, dt, rng.random((4, n)), cz, p)
         t = (step + 1) * dt
         second_onset = np.where((state.episodes >= 2) & np.isinf(second_onset), state.onset,
@@ -116,4 +116,60 @@ def incident_cohort(
         "mean_pain_52_weeks": float(checkpoints[52].mean()),
         "persistent_pain_26_weeks": float(checkpoints[38][chronic_at_12].mean()),
         "persistent_pain_52_weeks": float(checkpoints[64][chronic_at_12].mean()),
+    }
+
+
+TRAJECTORY_TARGETS: dict[str, Target] = {
+    name: Target(share - 0.08, share + 0.08,
+                 f"Dunn 2006: {share:.0%} of consulters [C]; tolerance +/- 8 points")
+    for name, share in (("recovering", 0.30), ("persistent_mild", 0.36), ("fluctuating", 0.13),
+                        ("severe_chronic", 0.21))
+}
+
+
+def consulter_trajectories(
+    params: ModelParams, n: int = 60_000, seed: int = 0, burn_in_years: float = 20.0,
+    recent_weeks: float = 52.0, severe_pain: float = 4.0,
+) -> dict[str, float]:
+    """Shares of the four Dunn (2006) 12-month pain trajectories among simulated consulters.
+
+    A population is simulated for ``burn_in_years``; *consulters* are the people in an episode
+    that began within ``recent_weeks`` (people see a doctor for a new or recent episode). Their
+    pain is read monthly for a year and classified: *recovering* (pain-free in the last three
+    months, at most one change between pain and no pain), *severe chronic* (in pain every month
+    with a mean of at least ``severe_pain``), *fluctuating* (two or more changes), *persistent
+    mild* (the rest). Dunn et al. found these classes by latent class analysis; these rules are
+    our reading of their descriptions.
+
+    Returns
+    -------
+    dict
+        Trajectory name (keys of :data:`TRAJECTORY_TARGETS`) -> share of consulters.
+    """
+    p = params.pain
+    rng = np.random.default_rng(seed)
+    cz = coping.z_score(coping.draw_trait(rng.random(n), params.coping), params.coping)
+    state = PainState.new(pain.draw_severity(rng.random(n), p), rng.random(n) < 0.5)
+    dt, t = 2 / WEEKS_PER_YEAR, 0.0
+    for _ in range(round(burn_in_years / dt)):
+        pain.advance(state, t, dt, rng.random((4, n)), cz, p)
+        t += dt
+    consulters = state.in_pain & (t - state.onset <= recent_weeks / WEEKS_PER_YEAR)
+    monthly = []
+    for _ in range(12):
+        for _ in range(2):
+            pain.advance(state, t, dt, rng.random((4, n)), cz, p)
+            t += dt
+        monthly.append(pain.current_intensity(state, t, p)[consulters])
+    scores = np.array(monthly)
+    in_pain = scores > 0
+    changes = np.abs(np.diff(in_pain.astype(int), axis=0)).sum(axis=0)
+    recovering = (~in_pain[-3:]).all(axis=0) & (changes <= 1)
+    severe = in_pain.all(axis=0) & (scores.mean(axis=0) >= severe_pain)
+    fluctuating = ~recovering & ~severe & (changes >= 2)
+    return {
+        "recovering": float(recovering.mean()),
+        "persistent_mild": float((~recovering & ~severe & ~fluctuating).mean()),
+        "fluctuating": float(fluctuating.mean()),
+        "severe_chronic": float(severe.mean()),
     }

@@ -343,13 +343,19 @@ def advance(
     len3, pain3 = _episode_part(state, rows3, onset, t_end, p)
     state.years_with_pain[rows1] += len1
     state.years_with_pain[rows3] += len3
-    return _exposure(dt, t, rows1, len1, pain1, rows3, onset, len3, pain3)
+    return _exposure(n, dt, t, rows1, len1, pain1, rows3, onset, len3, pain3)
 
 
-def _exposure(dt, t, rows1, len1, pain1, rows3, onset, len3, pain3) -> Exposure:
+def _exposure(n, dt, t, rows1, len1, pain1, rows3, onset, len3, pain3) -> Exposure:
     """Assemble the four segments of everyone with pain in the step."""
-    rows = np.union1d(rows1, rows3)
-    at1, at3 = np.searchsorted(rows, rows1), np.searchsorted(rows, rows3)
+    # A mask is much cheaper than np.union1d's hashing on 100,000 people.
+    with_pain = np.zeros(n, bool)
+    with_pain[rows1] = True
+    with_pain[rows3] = True
+    rows = np.flatnonzero(with_pain)
+    slot = np.empty(n, np.intp)
+    slot[rows] = np.arange(rows.size)
+    at1, at3 = slot[rows1], slot[rows3]
     duration = np.zeros((4, rows.size))
     intensity = np.zeros((4, rows.size))
     duration[0, at1], intensity[0, at1] = len1, pain1

@@ -126,3 +126,21 @@ class ModelParams(ParamGroup):
     coping: CopingParams = Field(default_factory=CopingParams)
     drift: DriftParams = Field(default_factory=DriftParams)
     metrics: MetricParams = Field(default_factory=MetricParams)
+
+
+def parameter_markdown(params: BaseModel | None = None) -> str:
+    """The parameter table of docs/model.md, generated from the code.
+
+    Examples
+    --------
+    >>> parameter_markdown().splitlines()[0]
+    '| parameter | default | unit | plausible | meaning | source |'
+    """
+    rows = parameter_table(params or ModelParams())
+    lines = ["| parameter | default | unit | plausible | meaning | source |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [f"`{r['name']}`", f"{r['value']}", r["unit"], r["plausible"], r["doc"],
+                 r["source"]]
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)

@@ -165,6 +165,9 @@ def run_replicate(
 ) -> ReplicateResult:
     """Simulate one replicate of one arm and record every patient at every record time.
 
+    The result depends only on the arguments (the model is seeded from scenario and replicate),
+    and arguments and result pickle, so replicates and arms can run in separate processes.
+
     Parameters
     ----------
     scenario
@@ -258,12 +261,18 @@ def _t_interval(replicate_means: np.ndarray, level: float) -> tuple[np.ndarray, 
 def _bootstrap_interval(
     values: np.ndarray, rng: np.random.Generator, resamples: int, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval for the mean of (N, K) patient values, per column."""
+    """Percentile bootstrap interval for the mean of (N, K) patient values, per column.
+
+    NaN values (a path length with no reachable pair) are left out, as in the timeseries means.
+    """
     n = values.shape[0]
+    present = ~np.isnan(values)
+    filled = np.where(present, values, 0.0)
     means = np.empty((resamples, values.shape[1]))
     # Resample counts rather than rows, so memory stays O(N) for any cohort size.
     for b in range(resamples):
-        means[b] = np.bincount(rng.integers(0, n, n), minlength=n) @ values / n
+        counts = np.bincount(rng.integers(0, n, n), minlength=n)
+        means[b] = (counts @ filled) / (counts @ present)
     tail = 100 * (1 - level) / 2
     return np.percentile(means, tail, axis=0), np.percentile(means, 100 - tail, axis=0)
 
@@ -375,7 +384,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def new_run_id(now: datetime) -> str:
+def _new_run_id(now: datetime) -> str:
     """Sortable run id: UTC timestamp plus a random suffix, e.g. ``20261125T152746Z-3f2a``."""
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
@@ -390,7 +399,7 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout.strip()
 
 
-def source_version() -> dict[str, Any]:
+def _source_version() -> dict[str, Any]:
     """Git commit and dirty flag of the painsim source tree; nulls unless it is a checkout."""
     root = Path(sim.__file__).resolve().parent.parent
     # Only the tree painsim itself lives in: an installed copy inside some other repository
@@ -524,7 +533,7 @@ def run_scenario(
         ``out`` exists and is not empty, or a folder cannot be created. Nothing is written.
     """
     started = _utc_now()
-    run_id = new_run_id(started)
+    run_id = _new_run_id(started)
     default = Path(results_root) / scenario.scenario.slug / run_id
     destination = default if out is None else Path(out)
     _check_destination(destination)
@@ -540,7 +549,7 @@ def run_scenario(
         manifest = {
             "run_id": run_id,
             "painsim_version": sim.__version__,
-            **source_version(),
+            **_source_version(),
             "seed": scenario.scenario.seed,
             "replicates": scenario.scenario.replicates,
             "arms": [USUAL_CARE],

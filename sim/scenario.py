@@ -83,7 +83,8 @@ class Scenario(_Section):
 
     Examples
     --------
-    >>> s = Scenario.model_validate({"scenario": {"name": "demo"}, "parameters": {"drift.rate": 0.1}})
+    >>> s = Scenario.model_validate({"scenario": {"name": "demo"},
+    ...                              "parameters": {"drift.rate": 0.1}})
     >>> s.params.drift.rate, s.cohort.size
     (0.1, 1000)
     """
@@ -118,6 +119,9 @@ class ScenarioError(ValueError):
     """Invalid scenario; ``str()`` is one line: ``FILE: FIELD: message``."""
 
     def __init__(self, source: str, field: str, message: str):
+        # Keys may contain line breaks in TOML; escape them so the message stays one line.
+        field = field.encode("unicode_escape").decode("ascii")
+        message = " ".join(message.split())
         self.source, self.field, self.message = source, field, message
         where = f"{source}: {field}" if field else source
         super().__init__(f"{where}: {message}")
@@ -152,7 +156,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
 def _describe(err: dict[str, Any]) -> tuple[str, str]:
     """(field, message) for the first pydantic error, phrased for people."""
     loc = tuple(err["loc"])
-    field = ".".join(str(p) for p in loc)
+    # A parameter value's location ends in the union member tried (".float"); drop it.
+    field = ".".join(str(p) for p in (loc[:2] if loc[:1] == ("parameters",) else loc))
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(Scenario, loc)

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from sim import pain
-from sim.natural_history import TARGETS, incident_cohort
+from sim.natural_history import (
+    TARGETS,
+    TRAJECTORY_TARGETS,
+    consulter_trajectories,
+    incident_cohort,
+)
 from sim.pain import WEEKS_PER_YEAR, PainParams, PainState
 from sim.parameters import ModelParams
 
@@ -94,3 +99,18 @@ def test_maladaptive_coping_makes_the_persistent_course_more_likely():
     low, mid, high = pain.persistent_probability(np.array([-1.0, 0.0, 1.0]), p)
     assert low < mid < high
     assert mid == pytest.approx(p.p_persistent)
+
+
+@pytest.fixture(scope="module")
+def trajectories():
+    return consulter_trajectories(ModelParams(), n=40_000, seed=3)
+
+
+@pytest.mark.parametrize("name", sorted(TRAJECTORY_TARGETS))
+def test_consulter_trajectories_match_dunn_2006_shares(trajectories, name):
+    target = TRAJECTORY_TARGETS[name]
+    assert target.low <= trajectories[name] <= target.high, target.source
+
+
+def test_trajectory_shares_sum_to_one(trajectories):
+    assert sum(trajectories.values()) == pytest.approx(1.0)
