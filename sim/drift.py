@@ -142,6 +142,7 @@ def connectivity(
     adaptation: np.ndarray,
     pain: np.ndarray,
     age: np.ndarray,
+    expression: np.ndarray | None = None,
 ) -> np.ndarray:
     """Materialize (N, E) connectivity (Pearson r) from the compact per-person state.
 
@@ -160,6 +161,9 @@ def connectivity(
         (N,) current pain intensity (NRS 0-10).
     age
         (N,) age in years.
+    expression
+        Optional (N, E) factor on the expressed drift of each edge (1 = fully expressed); a
+        brain-stimulation treatment lowers it on its target edges while it lasts.
 
     Returns
     -------
@@ -173,18 +177,23 @@ def connectivity(
         sets["anterior_posterior"].astype(np.float64), np.asarray(adaptation, float),
         signature(brain, p), p.individual_sd, p.pain_mpfc_insula * np.asarray(pain, float) / 10.0,
         sets["mpfc_insula"].astype(np.float64),
+        np.empty((0, 0)) if expression is None else np.ascontiguousarray(expression, float),
     )
 
 
 @njit(parallel=True, cache=True)
-def _connectivity_kernel(mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift, mi):
-    """r_ij = tanh(mu + sd*eps + age_shift*AP + a*(Delta + tau*eta) + pain_shift*MI)."""
+def _connectivity_kernel(mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift, mi, expr):
+    """r_ij = tanh(mu + sd*eps + age_shift*AP + a*(Delta + tau*eta)*X + pain_shift*MI)."""
     n, n_edges = eps.shape
     out = np.empty((n, n_edges))
+    scaled = expr.shape[0] > 0
     for i in prange(n):
         for e in range(n_edges):
-            z = (mu[e] + sd[e] * eps[i, e] + age_shift[i] * ap[e]
-                 + a[i] * (delta[e] + tau * eta[i, e]) + pain_shift[i] * mi[e])
+            drift = a[i] * (delta[e] + tau * eta[i, e])
+            if scaled:
+                drift *= expr[i, e]
+            z = (mu[e] + sd[e] * eps[i, e] + age_shift[i] * ap[e] + drift
+                 + pain_shift[i] * mi[e])
             # tanh via exp: LLVM vectorizes exp but calls libm's tanh element by element;
             # the two agree to ~4e-16.
             out[i, e] = 1.0 - 2.0 / (np.exp(2.0 * z) + 1.0)

@@ -18,20 +18,26 @@ from scipy.stats import poisson
 
 from sim import coping, drift, pain
 from sim.brain import build_brain
+from sim.interventions import KINDS, ArmEffects, Delivery, reported_pain
 from sim.metrics import METRIC_NAMES, metrics_from_edges, perturbation_index
 from sim.norms import healthy_norms
-from sim.pain import STAGES, PainState
+from sim.pain import STAGES, WEEKS_PER_YEAR, PainState
 from sim.patient import Cohort, Patient
 from sim.scenario import Scenario
 
-STREAMS = ("cohort", "connectivity", "pain", "mesa")
+STREAMS = ("cohort", "connectivity", "pain", "mesa", "interventions", "measurement")
 RECORD_CHUNK = 8192
+RESPONDER_DROP = 0.3  # >= 30 % less pain than at enrolment (IMMPACT; Cherkin 2016)
 
 
-def stream(seed: int, replicate: int, name: str) -> np.random.Generator:
-    """The random generator of one stream (see ``STREAMS``) of one replicate."""
-    key = (replicate, STREAMS.index(name))
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+def stream(seed: int, replicate: int, name: str, *key: int) -> np.random.Generator:
+    """The random generator of one stream (see ``STREAMS``) of one replicate.
+
+    Extra integers in ``key`` split a stream further (e.g. one sub-stream per intervention
+    kind, or per record time), so that what one arm draws never shifts another arm's draws.
+    """
+    spawn_key = (replicate, STREAMS.index(name), *key)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=spawn_key))
 
 
 class PainModel(mesa.Model):
@@ -43,6 +49,9 @@ class PainModel(mesa.Model):
         A validated :class:`sim.scenario.Scenario`.
     replicate
         Replicate index; selects the random streams.
+    arm
+        Name of the scenario arm to simulate (default: the first). All arms of a replicate
+        start from the same people and share their random numbers (virtual twins).
     create_agents
         Create one :class:`sim.patient.Patient` agent per person (thin views; set False for
         large headless runs where nobody inspects agents).
@@ -60,11 +69,13 @@ class PainModel(mesa.Model):
     50
     """
 
-    def __init__(self, scenario: Scenario, replicate: int = 0, *, create_agents: bool = True):
+    def __init__(self, scenario: Scenario, replicate: int = 0, *, arm: str | None = None,
+                 create_agents: bool = True):
         seed = scenario.scenario.seed
         super().__init__(rng=stream(seed, replicate, "mesa"))
         self.scenario = scenario
         self.replicate = replicate
+        self.arm = scenario.arm(arm)
         self.params = scenario.params
         self.brain = build_brain(self.params.brain)
         self.norms = healthy_norms(self.params)
@@ -73,6 +84,7 @@ class PainModel(mesa.Model):
         self._pain_rng = stream(seed, replicate, "pain")
         self.cohort = self._new_cohort(stream(seed, replicate, "cohort"),
                                        stream(seed, replicate, "connectivity"))
+        self.effects = ArmEffects(self._deliveries(seed, replicate))
         self.patients: list[Patient] = []
         if create_agents:
             self.patients = [Patient(self, i) for i in range(self.cohort.size)]
@@ -96,6 +108,18 @@ class PainModel(mesa.Model):
         return Cohort(age0=age0, female=female, coping_trait=trait, coping_state=coping_state,
                       pain=state, reversible=reversible, scar=scar, baseline=baseline,
                       idiosyncrasy=idiosyncrasy)
+
+    def _deliveries(self, seed: int, replicate: int) -> list[Delivery]:
+        """One delivery per intervention of the arm, each with its own common-number stream."""
+        seen: dict[str, int] = {}
+        deliveries = []
+        for spec in self.arm.interventions:
+            occurrence = seen.setdefault(spec.kind, 0)
+            seen[spec.kind] += 1
+            rng = stream(seed, replicate, "interventions", list(KINDS).index(spec.kind),
+                         occurrence)
+            deliveries.append(Delivery.new(spec, self.cohort.size, rng, self.brain))
+        return deliveries
 
     def _history(self, spec, age0, trait, state: PainState, u: np.ndarray):
         """Pain history before the start, for a share of the cohort (see docs/model.md).
@@ -125,14 +149,29 @@ class PainModel(mesa.Model):
         self.advance(self.dt_years)
 
     def advance(self, dt_years: float) -> None:
-        """Advance the whole cohort by ``dt_years`` (any length; the equations are exact)."""
-        p, c = self.params, self.cohort
+        """Advance the whole cohort by ``dt_years`` (any length; the equations are exact).
+
+        Treatment effects are taken at the start (coping) and middle (pain relief) of the step;
+        enrolment into the arm's interventions is decided at its end.
+        """
+        p, c, t = self.params, self.cohort, self.time_years
         uniforms = self._pain_rng.random((4, c.size))
-        cz = coping.z_score(c.coping, p.coping)
-        exposure = pain.advance(c.pain, self.time_years, dt_years, uniforms, cz, p.pain)
+        cz = coping.z_score(self.coping_now(), p.coping)
+        exposure = pain.advance(c.pain, t, dt_years, uniforms, cz, p.pain)
+        relief = self.effects.pain_factor(t + dt_years / 2)
+        if isinstance(relief, np.ndarray):
+            exposure.intensity *= relief[exposure.rows]
         c.coping_state = coping.advance(c.coping_state, exposure, p.coping)
         c.reversible, c.scar = drift.advance(c.reversible, c.scar, exposure, cz, p.drift)
-        self.time_years += dt_years
+        self.time_years = t + dt_years
+        if self.effects.deliveries:
+            self._enroll()
+
+    def _enroll(self) -> None:
+        t, stages, pain_now = self.time_years, self.stages(), self.current_pain()
+        ylp, coping_now = self.cohort.pain.years_with_pain, self.coping_now()
+        for delivery in self.effects.deliveries:
+            delivery.enroll(t, stages, ylp, coping_now, pain_now, self.params.pain.report_sd)
 
     def run_until(self, year: float) -> None:
         """Step until ``year``, shortening the last step so that it ends exactly there."""
@@ -149,8 +188,14 @@ class PainModel(mesa.Model):
         return self.cohort.age0 + self.time_years
 
     def current_pain(self) -> np.ndarray:
-        """(N,) pain intensity now (NRS 0-10)."""
-        return pain.current_intensity(self.cohort.pain, self.time_years, self.params.pain)
+        """(N,) pain intensity now (NRS 0-10), after any treatment relief."""
+        base = pain.current_intensity(self.cohort.pain, self.time_years, self.params.pain)
+        return base * self.effects.pain_factor(self.time_years)
+
+    def coping_now(self) -> np.ndarray:
+        """(N,) catastrophizing score now (PCS 0-52), after any treatment effect."""
+        relief = self.effects.coping_relief(self.time_years)
+        return np.clip(self.cohort.coping - relief, 0.0, coping.PCS_MAX)
 
     def stages(self) -> np.ndarray:
         """(N,) stage codes now (index into ``sim.pain.STAGES``)."""
@@ -165,6 +210,7 @@ class PainModel(mesa.Model):
         return drift.connectivity(
             self.brain, self.params.brain, self.params.drift, c.baseline[rows],
             c.idiosyncrasy[rows], c.adaptation[rows], pain_now, self.age[rows],
+            self.effects.drift_factor(self.time_years, rows),
         )
 
     def network_outcomes(
@@ -190,6 +236,7 @@ class PainModel(mesa.Model):
             part = self.network_outcomes(rows, pain_now[rows])
             for key, value in part.items():
                 network.setdefault(key, []).append(value)
+        network = {k: np.concatenate(v) for k, v in network.items()}
         return {
             "patient_id": np.arange(n),
             "age": self.age,
@@ -198,10 +245,33 @@ class PainModel(mesa.Model):
             "episodes": c.pain.episodes.copy(),
             "years_with_pain": c.pain.years_with_pain.copy(),
             "pain": pain_now,
-            "coping": c.coping,
+            "coping": self.coping_now(),
             "adaptation": c.adaptation,
-            **{k: np.concatenate(v) for k, v in network.items()},
+            **network,
+            "healthy_range": network["dmn_perturbation"] <= self.norms.healthy_upper,
+            **self._trial_outcomes(pain_now),
         }
+
+    def _trial_outcomes(self, pain_now: np.ndarray) -> dict[str, np.ndarray]:
+        """Enrolment, reported pain and responder status (>= 30 % less pain than at enrolment).
+
+        The report noise of each record time comes from its own sub-stream, so every arm sees
+        the same noise for the same patient at the same time.
+        """
+        n, t = self.cohort.size, self.time_years
+        key = round(t * WEEKS_PER_YEAR * 7)  # the record day
+        noise = stream(self.scenario.scenario.seed, self.replicate, "measurement", key)
+        reported = reported_pain(pain_now, noise.standard_normal(n), self.params.pain.report_sd)
+        enrolled = self.effects.enrolled()
+        if enrolled is None:
+            enrolled = baseline = np.full(n, np.nan)
+        else:
+            baseline = self.effects.baseline_pain()
+        active = (enrolled <= t + 1e-9) & (baseline > 0)
+        responder = np.where(active, reported <= (1 - RESPONDER_DROP) * baseline, np.nan)
+        return {"pain_reported": reported, "enrolled_year": enrolled,
+                "baseline_pain": baseline, "responder": responder}
 
 
 OUTCOMES = ("dmn_perturbation", *METRIC_NAMES, "mpfc_pcc", "mpfc_insula")
+TRIAL_COLUMNS = ("healthy_range", "pain_reported", "enrolled_year", "baseline_pain", "responder")

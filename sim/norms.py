@@ -9,14 +9,20 @@ scenario is scored against the same norms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
 from sim import drift
 from sim.brain import BrainParams, build_brain
-from sim.metrics import PERTURBATION_METRICS, MetricParams, MetricReference, metrics_from_edges
+from sim.metrics import (
+    PERTURBATION_METRICS,
+    MetricParams,
+    MetricReference,
+    metrics_from_edges,
+    perturbation_index,
+)
 from sim.parameters import ModelParams
 
 NORMS_SEED = 20240710  # Heukamp et al.'s epub date; any fixed number would do
@@ -33,11 +39,15 @@ class HealthyNorms:
         (A,) ages in years.
     mean, sd
         Metric name -> (A,) healthy mean and SD at those ages.
+    healthy_upper
+        95th percentile of the perturbation index among the healthy norm sample: a DMN at or
+        below it is "in the healthy range".
     """
 
     ages: np.ndarray
     mean: dict[str, np.ndarray]
     sd: dict[str, np.ndarray]
+    healthy_upper: float
 
     def at(self, age: np.ndarray) -> MetricReference:
         """The healthy reference for people of the given ages (linear interpolation)."""
@@ -73,11 +83,14 @@ def _norms(brain_json: str, metrics_json: str) -> HealthyNorms:
         MetricReference.from_metrics({m: metrics[m][age == a] for m in PERTURBATION_METRICS})
         for a in NORMS_AGES
     ]
-    return HealthyNorms(
+    norms = HealthyNorms(
         ages=NORMS_AGES,
         mean={m: np.array([r.mean[m] for r in refs]) for m in PERTURBATION_METRICS},
         sd={m: np.array([r.sd[m] for r in refs]) for m in PERTURBATION_METRICS},
+        healthy_upper=np.inf,
     )
+    upper = np.percentile(perturbation_index(metrics, norms.at(age)), 95)
+    return replace(norms, healthy_upper=float(upper))
 
 
 def healthy_norms(params: ModelParams) -> HealthyNorms:

@@ -133,6 +133,12 @@ class PainParams(ParamGroup):
         "(Dunn 2006 severe chronic 21 % [C])",
         doc="between-person log-SD of pain intensity",
     )
+    report_sd: float = param(
+        1.0, unit="NRS 0-10", plausible="0.5-1.5", ge=0, le=5,
+        source="assumption, calibrated so that 27 % of usual-care patients in a Cherkin-2016-"
+        "like trial 'respond' (>= 30 % less reported pain at 26 weeks) [C for the 27 %]",
+        doc="SD of the noise in a single pain report (day-to-day variation, recall)",
+    )
     episode_sigma: float = param(
         0.2, unit="log", plausible="0-0.4", ge=0, le=2,
         source="assumption", doc="between-episode log-SD of pain intensity",

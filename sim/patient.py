@@ -118,13 +118,17 @@ class Patient(mesa.Agent):
         """Current pain intensity, NRS 0-10."""
         now = pain.current_intensity(self._pain_row(), self.model.time_years,
                                      self.model.params.pain)
-        return float(now[0])
+        factor = self.model.effects.pain_factor(self.model.time_years)
+        return float(now[0] * (factor[self.index] if isinstance(factor, np.ndarray) else factor))
 
     @property
     def coping(self) -> float:
-        """Current catastrophizing score, PCS 0-52."""
+        """Current catastrophizing score, PCS 0-52, after any treatment effect."""
         c = self._cohort
-        return float(coping.score(c.coping_trait[self.index], c.coping_state[self.index]))
+        score = coping.score(c.coping_trait[self.index], c.coping_state[self.index])
+        relief = self.model.effects.coping_relief(self.model.time_years)
+        relief = relief[self.index] if isinstance(relief, np.ndarray) else relief
+        return float(max(score - relief, 0.0))
 
     @property
     def adaptation(self) -> float:

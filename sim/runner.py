@@ -33,19 +33,18 @@ from tqdm import tqdm
 
 import sim
 from sim.brain import build_brain, edges_to_matrix
-from sim.model import OUTCOMES, PainModel
+from sim.model import OUTCOMES, TRIAL_COLUMNS, PainModel
 from sim.pain import STAGES
-from sim.scenario import RunSection, Scenario, parse_scenario
-
-USUAL_CARE = "usual care"
-"""The only arm until treatment arms exist."""
+from sim.scenario import USUAL_CARE, RunSection, Scenario, parse_scenario
 
 SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "age", "sex", "stage", "episodes", "years_with_pain", "pain", "coping", "adaptation",
-    *OUTCOMES,
+    *OUTCOMES, *TRIAL_COLUMNS,
 )
 PATIENT_COLUMNS: tuple[str, ...] = ("patient_id", "arm", "replicate", "year", *SNAPSHOT_COLUMNS)
-TIMESERIES_VARIABLES: tuple[str, ...] = (*OUTCOMES, "pain", "coping", "years_with_pain")
+TIMESERIES_VARIABLES: tuple[str, ...] = (
+    *OUTCOMES, "pain", "coping", "years_with_pain", "healthy_range", "responder",
+)
 SHARE_COLUMNS: tuple[str, ...] = tuple(f"share_{stage}" for stage in STAGES)
 HORIZON_OUTCOMES: tuple[str, ...] = (*TIMESERIES_VARIABLES, *SHARE_COLUMNS)
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -185,7 +184,7 @@ def run_replicate(
     -------
     ReplicateResult
     """
-    model = PainModel(scenario, replicate, create_agents=False)
+    model = PainModel(scenario, replicate, arm=arm, create_agents=False)
     dt = scenario.scenario.dt_years
     frames = []
     for year in record_times(scenario.scenario):
@@ -240,12 +239,16 @@ def summarize_timeseries(patients: pd.DataFrame) -> pd.DataFrame:
         each pain stage; sorted by arm, replicate, year.
     """
     keys = ["arm", "replicate", "year"]
-    data = patients[[*keys, *TIMESERIES_VARIABLES]].assign(**_stage_indicators(patients["stage"]))
+    data = patients[[*keys, *TIMESERIES_VARIABLES]].astype(dict.fromkeys(TIMESERIES_VARIABLES,
+                                                                         float))
+    data = data.assign(**_stage_indicators(patients["stage"]),
+                       n_enrolled=(patients["enrolled_year"] <= patients["year"] + 1e-9))
     grouped = data.groupby(keys, sort=True)
     moments = grouped[list(TIMESERIES_VARIABLES)].agg(["mean", "std"])
     moments.columns = [f"{name}_{'sd' if stat == 'std' else stat}" for name, stat in moments]
     table = pd.concat(
-        [grouped.size().rename("n"), moments, grouped[list(SHARE_COLUMNS)].mean()], axis=1
+        [grouped.size().rename("n"), grouped["n_enrolled"].sum(), moments,
+         grouped[list(SHARE_COLUMNS)].mean()], axis=1
     )
     return table.reset_index()
 
@@ -272,9 +275,11 @@ def _bootstrap_interval(
     # Resample counts rather than rows, so memory stays O(N) for any cohort size.
     for b in range(resamples):
         counts = np.bincount(rng.integers(0, n, n), minlength=n)
-        means[b] = (counts @ filled) / (counts @ present)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[b] = (counts @ filled) / (counts @ present)
     tail = 100 * (1 - level) / 2
-    return np.percentile(means, tail, axis=0), np.percentile(means, 100 - tail, axis=0)
+    with np.errstate(invalid="ignore"):  # an outcome nobody has (responders without arms)
+        return np.percentile(means, tail, axis=0), np.percentile(means, 100 - tail, axis=0)
 
 
 def _horizon_rows(
@@ -288,7 +293,8 @@ def _horizon_rows(
         low, high = _t_interval(replicate_means, CI_LEVEL)
         method = "t over replicate means"
     else:
-        values = people[list(TIMESERIES_VARIABLES)].assign(**_stage_indicators(people["stage"]))
+        values = people[list(TIMESERIES_VARIABLES)].astype(float).assign(
+            **_stage_indicators(people["stage"]))
         low, high = _bootstrap_interval(values.to_numpy(dtype=float), rng,
                                         BOOTSTRAP_RESAMPLES, CI_LEVEL)
         method = f"percentile bootstrap over patients ({BOOTSTRAP_RESAMPLES} resamples)"
@@ -476,23 +482,31 @@ def staged_folder(destination: Path) -> Iterator[Path]:
 def _simulate_all(
     scenario: Scenario, save_connectivity: bool, progress: bool
 ) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """All replicates of the single arm, serially, with one progress bar over all steps."""
+    """Every replicate of every arm, serially, with one progress bar over all steps."""
     run = scenario.scenario
+    arms = scenario.arm_list
     results = []
-    with tqdm(total=run.replicates * steps_per_replicate(run), desc=run.slug, unit="step",
-              disable=not progress, file=sys.stderr) as bar:
-        for replicate in range(run.replicates):
-            results.append(run_replicate(scenario, replicate, USUAL_CARE,
-                                         connectivity=save_connectivity, progress=bar.update))
+    total = len(arms) * run.replicates * steps_per_replicate(run)
+    with tqdm(total=total, desc=run.slug, unit="step", disable=not progress,
+              file=sys.stderr) as bar:
+        for arm in arms:
+            for replicate in range(run.replicates):
+                results.append(run_replicate(scenario, replicate, arm.name,
+                                             connectivity=save_connectivity, progress=bar.update))
     patients = pd.concat([r.patients for r in results], ignore_index=True)
     connectivity = np.stack([r.connectivity for r in results]) if save_connectivity else None
     return patients, connectivity
 
 
 def _write_connectivity(path: Path, scenario: Scenario, connectivity: np.ndarray) -> None:
+    """Matrices of every (arm, replicate) run, in that order, with their labels."""
     brain = build_brain(scenario.params.brain)
+    arms = [arm.name for arm in scenario.arm_list]
+    replicates = scenario.scenario.replicates
     np.savez_compressed(path, names=np.asarray(brain.names), coords=brain.coords,
-                        patient_id=np.arange(connectivity.shape[1]), connectivity=connectivity)
+                        patient_id=np.arange(connectivity.shape[1]), connectivity=connectivity,
+                        arm=np.repeat(arms, replicates),
+                        replicate=np.tile(np.arange(replicates), len(arms)))
 
 
 def run_scenario(
@@ -552,7 +566,7 @@ def run_scenario(
             **_source_version(),
             "seed": scenario.scenario.seed,
             "replicates": scenario.scenario.replicates,
-            "arms": [USUAL_CARE],
+            "arms": [arm.name for arm in scenario.arm_list],
             "command": argv,
             "started": started.isoformat(timespec="seconds"),
             "finished": _utc_now().isoformat(timespec="seconds"),

@@ -21,10 +21,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim.interventions import KINDS, AnyIntervention
 from sim.pain import WEEKS_PER_YEAR
 from sim.parameters import ModelParams, OverrideError, apply_overrides
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$"
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.+()\-]{0,63}$"
 
 
 class _Section(BaseModel):
@@ -34,7 +35,7 @@ class _Section(BaseModel):
 class RunSection(_Section):
     """``[scenario]``: identity, horizon, time step and replication."""
 
-    name: str = Field(pattern=_NAME, description="letters, digits, space, '_', '-', '.'")
+    name: str = Field(pattern=_NAME, description="letters, digits, space, _ - . + ( )")
     description: str = ""
     seed: int = Field(1, ge=0, lt=2**63)
     years: float = Field(30.0, gt=0, le=200)
@@ -78,6 +79,21 @@ class CohortSection(_Section):
         return self
 
 
+USUAL_CARE = "usual care"
+
+
+class ArmSection(_Section):
+    """``[[arms]]``: a named arm and the interventions its patients receive."""
+
+    name: str = Field(pattern=_NAME, description="letters, digits, space, _ - . + ( )")
+    description: str = ""
+    interventions: list[AnyIntervention] = Field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+
 class Scenario(_Section):
     """A validated scenario.
 
@@ -94,6 +110,7 @@ class Scenario(_Section):
     scenario: RunSection
     cohort: CohortSection = Field(default_factory=CohortSection)
     parameters: dict[str, float | int | bool | str] = Field(default_factory=dict)
+    arms: list[ArmSection] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _overrides(self) -> Scenario:
@@ -102,6 +119,36 @@ class Scenario(_Section):
         except OverrideError as exc:
             raise ValueError(f"[parameters] {exc.name}: {exc.message}") from None
         return self
+
+    @model_validator(mode="after")
+    def _arms(self) -> Scenario:
+        slugs: dict[str, str] = {}
+        for i, arm in enumerate(self.arms):
+            if arm.slug in slugs:
+                raise ValueError(f"[arms] arms[{i}].name: duplicate arm name '{arm.name}' "
+                                 f"(same file name as '{slugs[arm.slug]}')")
+            slugs[arm.slug] = arm.name
+            for j, item in enumerate(arm.interventions):
+                if item.start_year >= self.scenario.years:
+                    raise ValueError(
+                        f"[arms] arms[{i}].interventions[{j}].start_year: {item.start_year} is "
+                        f"not before the horizon ({self.scenario.years} years)")
+        return self
+
+    @property
+    def arm_list(self) -> list[ArmSection]:
+        """The arms; a scenario without ``[[arms]]`` has one, usual care."""
+        return list(self.arms) or [ArmSection(name=USUAL_CARE)]
+
+    def arm(self, name: str | None = None) -> ArmSection:
+        """The arm called ``name`` (default: the first)."""
+        arms = self.arm_list
+        if name is None:
+            return arms[0]
+        for arm in arms:
+            if arm.name == name:
+                return arm
+        raise KeyError(f"no arm named '{name}'; arms: {', '.join(a.name for a in arms)}")
 
     @cached_property
     def params(self) -> ModelParams:
@@ -144,6 +191,10 @@ def slugify(name: str) -> str:
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names allowed at the section that ``loc`` points into."""
+    if loc[:1] == ("arms",):
+        if len(loc) >= 6 and loc[2] == "interventions":
+            return list(KINDS[loc[4]].model_fields) if loc[4] in KINDS else []
+        return list(ArmSection.model_fields)
     for part in loc[:-1]:
         field = model.model_fields.get(str(part))
         annotation = getattr(field, "annotation", None) if field else None
@@ -153,11 +204,23 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
+def _field_name(loc: tuple) -> str:
+    """Dotted field name with list indices as ``[i]`` and union tags left out."""
+    if loc[:1] == ("parameters",):
+        # A parameter value's location ends in the union member tried (".float"); drop it.
+        loc = loc[:2]
+    if len(loc) >= 5 and loc[:1] == ("arms",) and loc[2] == "interventions" and loc[4] in KINDS:
+        loc = (*loc[:4], *loc[5:])
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
 def _describe(err: dict[str, Any]) -> tuple[str, str]:
     """(field, message) for the first pydantic error, phrased for people."""
     loc = tuple(err["loc"])
-    # A parameter value's location ends in the union member tried (".float"); drop it.
-    field = ".".join(str(p) for p in (loc[:2] if loc[:1] == ("parameters",) else loc))
+    field = _field_name(loc)
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(Scenario, loc)
@@ -166,11 +229,16 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
         return field, f"unknown key; {hint}allowed: {', '.join(allowed)}"
     if kind == "missing":
         return field, "required field is missing"
-    if kind == "value_error" and msg.startswith("Value error, [parameters] "):
-        name, _, rest = msg.removeprefix("Value error, [parameters] ").partition(": ")
-        return f"parameters.{name}", rest
+    for section in ("parameters", "arms"):
+        prefix = f"Value error, [{section}] "
+        if kind == "value_error" and msg.startswith(prefix):
+            name, _, rest = msg.removeprefix(prefix).partition(": ")
+            return (f"parameters.{name}" if section == "parameters" else name), rest
+    if kind == "union_tag_invalid":
+        return f"{field}.kind", f"unknown intervention kind; allowed: {', '.join(KINDS)}"
     if kind == "string_pattern_mismatch":
-        return field, "must be 1-64 letters, digits, spaces, '_', '-' or '.' (first a letter/digit)"
+        return field, ("must be 1-64 letters, digits, spaces or _ - . + ( ) "
+                       "(first a letter or digit)")
     return field, msg.removeprefix("Value error, ")
 
 

@@ -34,10 +34,12 @@ PATIENT_COLUMNS = [
     "patient_id", "arm", "replicate", "year", "age", "sex", "stage", "episodes",
     "years_with_pain", "pain", "coping", "adaptation", "dmn_perturbation", "char_path_length",
     "mean_degree", "mean_strength", "closeness", "global_efficiency", "mpfc_pcc", "mpfc_insula",
+    "healthy_range", "pain_reported", "enrolled_year", "baseline_pain", "responder",
 ]
 SUMMARIZED = [
     "dmn_perturbation", "char_path_length", "mean_degree", "mean_strength", "closeness",
     "global_efficiency", "mpfc_pcc", "mpfc_insula", "pain", "coping", "years_with_pain",
+    "healthy_range", "responder",
 ]
 SHARES = ["share_none", "share_acute", "share_subacute", "share_chronic"]
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
@@ -85,7 +87,8 @@ def test_patients_table_has_one_row_per_patient_replicate_and_record_time(small_
 def test_timeseries_table_has_documented_columns(small_run):
     timeseries = pd.read_parquet(small_run / "timeseries.parquet")
     moments = [f"{name}_{stat}" for name in SUMMARIZED for stat in ("mean", "sd")]
-    assert list(timeseries.columns) == ["arm", "replicate", "year", "n", *moments, *SHARES]
+    assert list(timeseries.columns) == ["arm", "replicate", "year", "n", "n_enrolled", *moments,
+                                        *SHARES]
     assert len(timeseries) == 2 * 4
     assert (timeseries["n"] == 40).all()
     np.testing.assert_allclose(timeseries[SHARES].sum(axis=1), 1.0)
@@ -185,17 +188,25 @@ def test_progress_callback_counts_every_model_step(monkeypatch, small_scenario):
 def test_summary_intervals_contain_the_mean_with_replicates(small_run):
     summary = pd.read_csv(small_run / "summary.csv")
     assert set(summary["method"]) == {"t over replicate means"}
-    assert (summary["ci_low"] <= summary["mean"]).all()
-    assert (summary["mean"] <= summary["ci_high"]).all()
+    defined = summary[summary["outcome"] != "responder"]
+    assert (defined["ci_low"] <= defined["mean"]).all()
+    assert (defined["mean"] <= defined["ci_high"]).all()
 
 
 def test_summary_intervals_contain_the_mean_with_one_replicate(small_scenario):
     patients = simulate_replicate(small_scenario, 0)
     summary = summarize_horizon(summarize_timeseries(patients), patients, seed=3)
     assert summary["method"].str.startswith("percentile bootstrap").all()
-    assert (summary["ci_low"] <= summary["mean"]).all()
-    assert (summary["mean"] <= summary["ci_high"]).all()
-    assert (summary["ci_low"] < summary["ci_high"]).any()
+    defined = summary[summary["outcome"] != "responder"]
+    assert (defined["ci_low"] <= defined["mean"]).all()
+    assert (defined["mean"] <= defined["ci_high"]).all()
+    assert (defined["ci_low"] < defined["ci_high"]).any()
+
+
+def test_responders_are_undefined_without_an_enrolling_arm(small_scenario):
+    patients = simulate_replicate(small_scenario, 0)
+    summary = summarize_horizon(summarize_timeseries(patients), patients, seed=3)
+    assert summary.set_index("outcome").loc["responder", ["mean", "ci_low", "ci_high"]].isna().all()
 
 
 def test_bootstrap_leaves_out_missing_values_like_the_timeseries(small_scenario):
