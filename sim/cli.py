@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from sim import __version__
+from sim.compare import CompareError, compare_folder, to_markdown
 from sim.parameters import ModelParams, parameter_table
 from sim.runner import OutputFolderError, decade_table, override_run, run_scenario
 from sim.scenario import ScenarioError, load_scenario
@@ -116,14 +117,35 @@ def _year(year: float) -> int | float:
     return int(year) if float(year).is_integer() else year
 
 
-def format_decades(table: pd.DataFrame) -> str:
-    """The decade table as plain text, one block per arm."""
+def format_decades(table: pd.DataFrame, arms: Sequence[str] | None = None) -> str:
+    """The decade table as plain text, one block per arm (in the order ``arms``)."""
     blocks = []
-    for arm, part in table.groupby("arm", sort=True):
-        body = part.drop(columns="arm")
+    for arm in arms or sorted(table["arm"].unique()):
+        body = table[table["arm"] == arm].drop(columns="arm")
         rows = [[_year(row[0]), *row[1:]] for row in body.itertuples(index=False)]
         blocks.append(f"arm: {arm}\n{plain_table(list(body.columns), rows, digits=2)}")
     return "\n\n".join(blocks)
+
+
+ARM_COLUMNS: dict[str, str] = {
+    "dmn_perturbation": "DMN perturbation",
+    "pain": "pain",
+    "coping": "coping (PCS)",
+    "share_chronic": "% chronic",
+    "healthy_range": "% DMN healthy",
+    "responder": "% responders",
+}
+
+
+def format_arms(summary: pd.DataFrame, arms: Sequence[str]) -> str:
+    """Per-arm outcomes at the horizon (means over replicates), in the order ``arms``."""
+    table = summary.pivot(index="arm", columns="outcome", values="mean")
+    table = table.loc[list(arms), list(ARM_COLUMNS)]
+    for column in ("share_chronic", "healthy_range", "responder"):
+        table[column] *= 100
+    rows = [[arm, *("–" if pd.isna(v) else v for v in values)]
+            for arm, values in zip(table.index, table.to_numpy(), strict=True)]
+    return "at the horizon:\n" + plain_table(["arm", *ARM_COLUMNS.values()], rows, digits=2)
 
 
 def _flags(options: Mapping[str, Any]) -> str:
@@ -162,7 +184,9 @@ def run(
                               argv=ctx.obj["argv"])
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
-    typer.echo(format_decades(decade_table(pd.read_parquet(folder / "timeseries.parquet"))))
+    arms = [arm.name for arm in loaded.arm_list]
+    typer.echo(format_decades(decade_table(pd.read_parquet(folder / "timeseries.parquet")), arms))
+    typer.echo(f"\n{format_arms(pd.read_csv(folder / 'summary.csv'), arms)}")
     typer.echo(f"\nresults: {folder}")
 
 
@@ -182,6 +206,26 @@ def validate(
             typer.echo(f"{file}: ok")
     if invalid:
         raise SystemExit(USAGE_ERROR)
+
+
+@app.command()
+def compare(
+    folder: Annotated[Path, typer.Argument(help="Results folder of `painsim run`.")],
+    reference: Annotated[
+        str | None, typer.Option(help="Reference arm (default: the scenario's first arm).")
+    ] = None,
+    years: Annotated[
+        list[float] | None,
+        typer.Option("--years", help="Record year to compare at (repeatable; default: horizon)."),
+    ] = None,
+) -> None:
+    """Compare each arm with the reference arm; write comparison.csv and comparison.md."""
+    try:
+        table = compare_folder(folder, reference, years)
+    except CompareError as exc:
+        fail(str(exc))
+    typer.echo(to_markdown(table))
+    typer.echo(f"written: {folder / 'comparison.csv'}, {folder / 'comparison.md'}")
 
 
 @app.command()

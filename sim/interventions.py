@@ -3,10 +3,12 @@
 Every intervention shares one delivery model and one effect model; the classes differ in their
 validated, sourced defaults (brief §5) and documented mechanism.
 
-*Who and when.* A patient is enrolled once, at the end of the first step at or after
-``start_year`` in which the trigger holds (``at_stage``: the current episode is in that stage;
-``at_years_with_pain``: years lived with pain have reached the value; neither: immediately) and
-the eligibility filters pass (stage, years-with-pain range, coping and pain thresholds).
+*Who and when.* Without a trigger, everyone eligible at ``start_year`` is enrolled then, once
+(a trial's recruitment). With a trigger, patients are enrolled from ``start_year`` on, at the
+end of the first step in which it holds (``at_stage``: the current episode is in that stage;
+``at_years_with_pain``: years lived with pain have reached the value). Eligibility filters:
+stage, years-with-pain range, coping score and reported pain. Each patient is enrolled at most
+once per intervention.
 Enrolled patients take up treatment with probability ``uptake``; every one of the ``sessions``
 is attended with probability ``adherence`` until the patient drops out (probability
 ``dropout`` after each session). The dose is the share of sessions attended.
@@ -20,8 +22,11 @@ where t_last is the end of the course or the latest booster (``boosters`` sessio
 ``booster_every_weeks``, each restoring the post-course level). The level scales three
 mechanisms:
 
-* ``coping_effect`` (PCS points): subtracted from the catastrophizing score;
-* ``pain_effect`` (fraction): pain intensity is multiplied by (1 − pain_effect · ℓ);
+* ``coping_effect`` (PCS points): ρ · coping_effect · ℓ is subtracted from the catastrophizing
+  score, where ρ is the patient's responsiveness (Gamma with mean 1 and shape
+  ``response_shape``: patients differ widely in how much a treatment helps them);
+* ``pain_effect`` (fraction): pain intensity is multiplied by
+  (1 − min(ρ · pain_effect · ℓ, 0.95));
 * ``dmn_effect`` (fraction, own half-life ``dmn_half_life_weeks``): the expressed connectivity
   drift on each edge is multiplied by (1 − dmn_effect · ℓ_dmn · w_edge), with per-edge weights
   from per-region ``target_weights`` — a stimulus, as a time profile times per-region weights.
@@ -44,6 +49,7 @@ from sim.pain import STAGES, WEEKS_PER_YEAR
 from sim.paramgroup import ParamGroup, param
 
 Stage = Literal["acute", "subacute", "chronic"]
+MAX_RELIEF = 0.95  # no treatment removes all pain in everyone
 STAGE_CODE = {name: code for code, name in enumerate(STAGES)}
 
 
@@ -97,6 +103,11 @@ class Intervention(ParamGroup):
         doc="per-region stimulus weights (abbreviation -> weight); others get other_weight")
     other_weight: float = param(1.0, unit="0-1", ge=0, le=1, source="-",
                                 doc="stimulus weight of regions not in target_weights")
+    response_shape: float = param(
+        1.0, unit="-", gt=0, le=1000, plausible="0.2-5",
+        source="assumption, calibrated so that small mean effects (Williams 2012 SMDs) and "
+        "large responder differences (Cherkin 2016) hold together",
+        doc="Gamma shape of each patient's responsiveness (mean 1; small = heterogeneous)")
 
     @model_validator(mode="after")
     def _possible(self) -> Intervention:
@@ -147,18 +158,26 @@ class CBT(Intervention):
                           source="Cherkin 2016: 88 % attended >= 1 class [C]",
                           doc="probability that an enrolled patient starts treatment")
     adherence: float = param(0.75, unit="probability", ge=0, le=1,
-                             source="calibrated: 57 % attend >= 6 of 8 classes (Cherkin 2016 [C])",
+                             source="calibrated: 57 % attend >= 6 of 8 classes "
+                             "(Cherkin 2016 [C])",
                              doc="probability of attending each session")
-    coping_effect: float = param(7.5, unit="PCS points at full dose", ge=0, le=52,
+    coping_effect: float = param(14.0, unit="PCS points at full dose", ge=0, le=52,
                                  source="calibrated: catastrophizing SMD -0.53 after treatment "
-                                 "(Williams 2012 [C])", doc="reduction of the catastrophizing score")
-    pain_effect: float = param(0.2, unit="fraction at full dose", ge=0, lt=1,
+                                 "(Williams 2012 [C])",
+                                 doc="reduction of the catastrophizing score")
+    pain_effect: float = param(0.28, unit="fraction at full dose", ge=0, lt=1,
                                source="calibrated: pain SMD -0.21 (95 % CI -0.37 to -0.05) "
                                "after treatment (Williams 2012 [C]) and Cherkin 2016 responders",
                                doc="relative reduction of pain intensity")
-    half_life_weeks: float = param(26.0, unit="weeks", gt=0, le=52_000,
-                                   source="assumption between Williams 2012 (effect near zero at "
-                                   "6-12 months) and Cherkin 2016 (still better at 52 weeks)",
+    response_shape: float = param(
+        0.3, unit="-", gt=0, le=1000, plausible="0.2-5",
+        source="calibrated with pain_effect: post-treatment pain SMD within Williams 2012's CI "
+        "and Cherkin 2016 responder rates hold together only if responses are heterogeneous",
+        doc="Gamma shape of each patient's responsiveness (mean 1; small = heterogeneous)")
+    half_life_weeks: float = param(52.0, unit="weeks", gt=0, le=52_000,
+                                   source="Cherkin 2016: still better than usual care at 52 "
+                                   "weeks [M]; Williams 2012 found the pain effect near zero at "
+                                   "6-12 months [C] (conflict noted in docs/model.md)",
                                    doc="fading of the coping and pain effects after the course")
 
 
@@ -178,15 +197,21 @@ class ACT(Intervention):
     adherence: float = param(0.75, unit="probability", ge=0, le=1,
                              source="assumption: as CBT in Cherkin 2016",
                              doc="probability of attending each session")
-    coping_effect: float = param(6.0, unit="PCS points at full dose", ge=0, le=52,
+    coping_effect: float = param(10.0, unit="PCS points at full dose", ge=0, le=52,
                                  source="assumption: acceptance g 1.24 (Hwang 2019 [C]) is not "
                                  "PCS; taken a little below CBT", doc="reduction of the "
                                  "catastrophizing score")
-    pain_effect: float = param(0.3, unit="fraction at full dose", ge=0, lt=1,
+    pain_effect: float = param(0.4, unit="fraction at full dose", ge=0, lt=1,
                                source="calibrated to pain g -0.40 (Hwang 2019 [C])",
                                doc="relative reduction of pain intensity")
-    half_life_weeks: float = param(52.0, unit="weeks", gt=0, le=52_000,
-                                   source="assumption: maintained at follow-up (Veehof 2016 [C])",
+    response_shape: float = param(
+        0.3, unit="-", gt=0, le=1000, plausible="0.2-5",
+        source="calibrated with pain_effect: post-treatment pain SMD within Williams 2012's CI "
+        "and Cherkin 2016 responder rates hold together only if responses are heterogeneous",
+        doc="Gamma shape of each patient's responsiveness (mean 1; small = heterogeneous)")
+    half_life_weeks: float = param(78.0, unit="weeks", gt=0, le=52_000,
+                                   source=(
+                                   "assumption: better maintained than CBT (Veehof 2016 [C])"),
                                    doc="fading of the coping and pain effects after the course")
 
 
@@ -205,17 +230,24 @@ class Mindfulness(Intervention):
                           source="Cherkin 2016: 89 % attended >= 1 class [C]",
                           doc="probability that an enrolled patient starts treatment")
     adherence: float = param(0.72, unit="probability", ge=0, le=1,
-                             source="calibrated: 51 % attend >= 6 of 8 classes (Cherkin 2016 [C])",
+                             source="calibrated: 51 % attend >= 6 of 8 classes "
+                             "(Cherkin 2016 [C])",
                              doc="probability of attending each session")
-    coping_effect: float = param(5.0, unit="PCS points at full dose", ge=0, le=52,
+    coping_effect: float = param(8.0, unit="PCS points at full dose", ge=0, le=52,
                                  source="assumption: smaller than CBT's", doc="reduction of the "
                                  "catastrophizing score")
-    pain_effect: float = param(0.2, unit="fraction at full dose", ge=0, lt=1,
+    pain_effect: float = param(0.28, unit="fraction at full dose", ge=0, lt=1,
                                source="calibrated to Cherkin 2016 responders (as CBT)",
                                doc="relative reduction of pain intensity")
-    half_life_weeks: float = param(26.0, unit="weeks", gt=0, le=52_000,
-                                   source="assumption: as CBT (Cherkin 2016)",
+    half_life_weeks: float = param(52.0, unit="weeks", gt=0, le=52_000,
+                                   source=(
+                                   "assumption: as CBT (Cherkin 2016)"),
                                    doc="fading of the coping and pain effects after the course")
+    response_shape: float = param(
+        0.3, unit="-", gt=0, le=1000, plausible="0.2-5",
+        source="calibrated with pain_effect: post-treatment pain SMD within Williams 2012's CI "
+        "and Cherkin 2016 responder rates hold together only if responses are heterogeneous",
+        doc="Gamma shape of each patient's responsiveness (mean 1; small = heterogeneous)")
     dmn_effect: float = param(0.05, unit="fraction at full dose", ge=0, le=1,
                               source="assumption: optional direct DMN effect, default small",
                               doc="share of expressed drift removed on fully targeted edges")
@@ -233,7 +265,7 @@ class TMS(Intervention):
     """
 
     kind: Literal["tms"] = "tms"
-    sessions: int = param(10, unit="sessions", ge=1, le=500,
+    sessions: int = param(15, unit="sessions", ge=1, le=500,
                           source="5-20 sessions (Ambriz-Tututi 2016; Freigang 2021 [C])",
                           doc="course length")
     sessions_per_week: float = param(5.0, unit="1/week", gt=0, le=14,
@@ -241,11 +273,11 @@ class TMS(Intervention):
                                      doc="session frequency")
     adherence: float = param(0.95, unit="probability", ge=0, le=1,
                              source="assumption", doc="probability of attending each session")
-    pain_effect: float = param(0.3, unit="fraction at full dose", ge=0, lt=1,
+    pain_effect: float = param(0.28, unit="fraction at full dose", ge=0, lt=1,
                                source="calibrated: about 0.8/10 less pain than sham 4-8 weeks "
                                "after the start (2017 meta-analysis [C])",
                                doc="relative reduction of pain intensity")
-    half_life_weeks: float = param(3.0, unit="weeks", gt=0, le=52_000,
+    half_life_weeks: float = param(4.0, unit="weeks", gt=0, le=52_000,
                                    source="O'Connell 2018: effects mostly short-term [M]",
                                    doc="fading of the pain effect after the course")
     dmn_effect: float = param(0.5, unit="fraction at full dose", ge=0, le=1,
@@ -289,6 +321,10 @@ class PRT(Intervention):
     half_life_weeks: float = param(520.0, unit="weeks", gt=0, le=52_000,
                                    source="Ashar 2022: largely maintained at 1 year [C]",
                                    doc="fading of the coping and pain effects after the course")
+    response_shape: float = param(
+        2.0, unit="-", gt=0, le=1000, plausible="0.2-5",
+        source="assumption: 66 % pain-free or nearly (Ashar 2022 [C]) means most respond",
+        doc="Gamma shape of each patient's responsiveness (mean 1; small = heterogeneous)")
 
 
 KINDS: dict[str, type[Intervention]] = {
@@ -332,30 +368,41 @@ class Delivery:
     spec: Intervention
     enrolled_at: np.ndarray
     dose: np.ndarray
+    response: np.ndarray
     baseline_pain: np.ndarray
     report_noise: np.ndarray
     edge_weights: np.ndarray
+    recruited: bool = False
 
     @classmethod
-    def new(cls, spec: Intervention, n: int, rng: np.random.Generator,
+    def new(cls, spec: Intervention, rng: np.random.Generator, report_noise: np.ndarray,
             brain: Brain) -> Delivery:
-        """Draw every patient's uptake, attendance and report noise once (common numbers)."""
+        """Draw every patient's uptake, attendance and responsiveness once (common numbers).
+
+        ``report_noise`` (N,) is the noise of each patient's pain report at enrolment; it is
+        shared by all interventions and arms, so eligibility on reported pain picks the same
+        patients everywhere.
+        """
+        n = report_noise.size
         took_up = rng.random(n) < spec.uptake
         attend = rng.random((spec.sessions, n)) < spec.adherence
         stays = np.cumprod(np.vstack([np.ones((1, n), bool),
                                       rng.random((spec.sessions - 1, n)) >= spec.dropout]),
                            axis=0).astype(bool)
         dose = np.where(took_up, (attend & stays).mean(axis=0), 0.0)
-        return cls(spec=spec, enrolled_at=np.full(n, np.nan), dose=dose,
-                   baseline_pain=np.full(n, np.nan), report_noise=rng.standard_normal(n),
+        response = rng.gamma(spec.response_shape, 1.0 / spec.response_shape, n)
+        return cls(spec=spec, enrolled_at=np.full(n, np.nan), dose=dose, response=response,
+                   baseline_pain=np.full(n, np.nan), report_noise=report_noise,
                    edge_weights=edge_weights(brain, spec))
 
     def enroll(self, t: float, stage: np.ndarray, years_with_pain: np.ndarray,
                coping: np.ndarray, pain_now: np.ndarray, report_sd: float) -> None:
         """Enrol the patients for whom trigger and eligibility hold at time ``t`` (in place)."""
         s = self.spec
-        if t < s.start_year - 1e-9:
+        triggered = s.at_stage is not None or s.at_years_with_pain is not None
+        if t < s.start_year - 1e-9 or (self.recruited and not triggered):
             return
+        self.recruited = True
         eligible = np.isnan(self.enrolled_at)
         eligible &= np.isin(stage, [STAGE_CODE[x] for x in s.eligible_stages])
         eligible &= (years_with_pain >= s.min_years_with_pain) & (
@@ -390,7 +437,7 @@ class ArmEffects:
 
     def coping_relief(self, t: float) -> np.ndarray | float:
         """PCS points subtracted from each patient's catastrophizing score."""
-        return sum((d.spec.coping_effect * d.level(t, d.spec.half_life_weeks)
+        return sum((d.spec.coping_effect * d.response * d.level(t, d.spec.half_life_weeks)
                     for d in self.deliveries if d.spec.coping_effect > 0), 0.0)
 
     def pain_factor(self, t: float) -> np.ndarray | float:
@@ -398,7 +445,8 @@ class ArmEffects:
         factor: np.ndarray | float = 1.0
         for d in self.deliveries:
             if d.spec.pain_effect > 0:
-                factor = factor * (1.0 - d.spec.pain_effect * d.level(t, d.spec.half_life_weeks))
+                relief = d.spec.pain_effect * d.response * d.level(t, d.spec.half_life_weeks)
+                factor = factor * (1.0 - np.minimum(relief, MAX_RELIEF))
         return factor
 
     def drift_factor(self, t: float, rows: slice | np.ndarray) -> np.ndarray | None:

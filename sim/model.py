@@ -113,12 +113,15 @@ class PainModel(mesa.Model):
         """One delivery per intervention of the arm, each with its own common-number stream."""
         seen: dict[str, int] = {}
         deliveries = []
+        # Record-time noise uses keys >= 0 (the record day); enrolment reports use key 0, 0.
+        report_noise = stream(seed, replicate, "measurement", 0, 0).standard_normal(
+            self.cohort.size)
         for spec in self.arm.interventions:
             occurrence = seen.setdefault(spec.kind, 0)
             seen[spec.kind] += 1
             rng = stream(seed, replicate, "interventions", list(KINDS).index(spec.kind),
                          occurrence)
-            deliveries.append(Delivery.new(spec, self.cohort.size, rng, self.brain))
+            deliveries.append(Delivery.new(spec, rng, report_noise, self.brain))
         return deliveries
 
     def _history(self, spec, age0, trait, state: PainState, u: np.ndarray):

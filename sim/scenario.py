@@ -5,6 +5,7 @@ A scenario has three sections (schema in ``scenarios/README.md``)::
     [scenario]    name, description, seed, years, dt_weeks, replicates, record_every_years
     [cohort]      size, age range, female share, share with a pain history, coping distribution
     [parameters]  any model parameter by dotted name, e.g. "drift.rate" = 0.05
+    [study]       optional: design of a virtual study (``painsim study``, ``sim.study``)
 
 Bad input raises :class:`ScenarioError`, whose message is a single line
 ``FILE: FIELD: what is wrong (what is allowed)``; the command line prints it and exits with 2.
@@ -17,7 +18,7 @@ import re
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -79,6 +80,45 @@ class CohortSection(_Section):
         return self
 
 
+class StudySection(_Section):
+    """``[study]``: design of a virtual cross-sectional study (``painsim study``, ``sim.study``).
+
+    Defaults are the Heukamp et al. (Pain 2025) design; ``scenarios/README.md`` explains every
+    field and ``docs/model.md`` ("Virtual Heukamp study") the method.
+    """
+
+    n_healthy: int = Field(39, ge=4, le=100_000)
+    n_subacute: int = Field(77, ge=4, le=100_000)
+    n_chronic: int = Field(31, ge=4, le=100_000)
+    age_min: float = Field(18.0, ge=18, le=90)
+    age_max: float = Field(70.0, gt=18, le=90)
+    subacute_min_weeks: float = Field(6.0, gt=0, le=520)
+    subacute_max_weeks: float = Field(12.0, gt=0, le=520)
+    chronic_min_weeks: float = Field(12.0, gt=0, le=520)
+    population: int = Field(200_000, ge=1_000, le=5_000_000)
+    recruitment_years: float = Field(2.0, gt=0, le=20)
+    match_age: bool = True
+    connectivity_reliability: float = Field(0.4, gt=0, le=1)
+    coping_reliability: float = Field(0.75, gt=0, le=1)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    bootstrap_resamples: int = Field(1000, ge=1000, le=100_000)
+    replications: int = Field(200, ge=1, le=10_000)
+    power_multipliers: list[Annotated[float, Field(gt=0, le=20)]] = Field(
+        default_factory=lambda: [0.5, 1.0, 2.0, 4.0], max_length=10)
+    counterfactual: bool = True
+
+    @model_validator(mode="after")
+    def _windows(self) -> StudySection:
+        if self.age_max <= self.age_min:
+            raise ValueError("age_max must be greater than age_min")
+        if self.subacute_max_weeks <= self.subacute_min_weeks:
+            raise ValueError("subacute_max_weeks must be greater than subacute_min_weeks")
+        if self.chronic_min_weeks < self.subacute_max_weeks:
+            raise ValueError("chronic_min_weeks must be at least subacute_max_weeks (the groups "
+                             "must not overlap)")
+        return self
+
+
 USUAL_CARE = "usual care"
 
 
@@ -111,6 +151,7 @@ class Scenario(_Section):
     cohort: CohortSection = Field(default_factory=CohortSection)
     parameters: dict[str, float | int | bool | str] = Field(default_factory=dict)
     arms: list[ArmSection] = Field(default_factory=list)
+    study: StudySection | None = None
 
     @model_validator(mode="after")
     def _overrides(self) -> Scenario:
@@ -191,6 +232,8 @@ def slugify(name: str) -> str:
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names allowed at the section that ``loc`` points into."""
+    if loc[:1] == ("study",):
+        return list(StudySection.model_fields)
     if loc[:1] == ("arms",):
         if len(loc) >= 6 and loc[2] == "interventions":
             return list(KINDS[loc[4]].model_fields) if loc[4] in KINDS else []

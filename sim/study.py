@@ -1,0 +1,742 @@
+"""The virtual Heukamp study: a cross-sectional imaging study run on simulated people.
+
+Heukamp et al. (Pain 2025, epub 2024) scanned 39 healthy controls (HC), 77 patients with subacute
+(SBP) and 31 with chronic back pain (CBP) and reported (1) DMN perturbation in CBP vs HC, (2) no
+difference between CBP and SBP, (3) perturbation rising with years lived with pain (YLP) across
+all patients and (4) that link mediated by cognitive pain coping. This module runs the same study
+on painsim's people, many times, and counts how often each finding comes out (docs/model.md,
+"Virtual Heukamp study"):
+
+1. *Population* (:func:`simulate_population`): ``[study] population`` people are simulated from
+   age 18 without any pain history, so everyone recruited carries a whole adult pain history.
+   Half of them, chosen at random, are met once at a uniform random age in the study's range
+   (cross-section: healthy-control and chronic candidates); the other half are watched through a
+   recruitment period of ``recruitment_years`` and recruited at a random moment of the first
+   episode that reaches the subacute window (subacute candidates). The true state at that moment
+   is kept (:class:`Pool`).
+2. *Recruitment* (:func:`recruit`): every replication draws fresh groups from the pool; controls
+   are frequency-matched in age to the patients.
+3. *Measurement* (:func:`observe_connectivity`, :func:`observe_coping`): scanner noise on the
+   Fisher-z scale set by the test-retest reliability, graph metrics, z-scores against the
+   study's own controls (:func:`perturbation_vs_controls`); coping with questionnaire error.
+4. *Analysis* (:func:`analyze`): Welch t-tests with Cohen's d, correlation and age-adjusted
+   regression on YLP, and a percentile-bootstrap mediation YLP -> coping -> perturbation.
+5. *Replications, power and the counterfactual* (:func:`simulate_study`), and the results
+   folder (:func:`run_study`).
+
+Nothing here forces a finding: the analysis sees only what a scanner and a questionnaire would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from tqdm import tqdm
+
+import sim
+from sim import coping, pain
+from sim.brain import Brain, build_brain
+from sim.metrics import MetricReference, metrics_from_edges, perturbation_index
+from sim.model import PainModel
+from sim.pain import WEEKS_PER_YEAR, PainState
+from sim.parameters import ModelParams
+from sim.runner import (
+    _check_destination,
+    _new_run_id,
+    _package_versions,
+    _source_version,
+    _utc_now,
+    staged_folder,
+)
+from sim.scenario import Scenario, ScenarioError, StudySection, parse_scenario
+
+ADULT_AGE = 18.0
+"""Age at which the study population starts, without any pain history."""
+SUBACUTE_ARM_SHARE = 0.5
+"""Share of the population watched for subacute recruitment (the rest: cross-section)."""
+AGE_BIN_YEARS = 5.0
+"""Width of the age strata used to match controls to patients."""
+STUDY_KEY = 20240710
+"""First spawn-key entry of the study's random streams; model replicates use keys < 10,000."""
+_POOL_STREAM, _REPLICATION_STREAM = 0, 1
+
+GROUPS: tuple[str, ...] = ("healthy", "subacute", "chronic")
+HC, SBP, CBP = range(3)
+
+STUDY_COLUMNS: tuple[str, ...] = (
+    "replication", "n_hc", "n_sbp", "n_cbp",
+    "d_cbp_hc", "t_cbp_hc", "p_cbp_hc",
+    "d_cbp_sbp", "t_cbp_sbp", "p_cbp_sbp",
+    "d_sbp_hc", "t_sbp_hc", "p_sbp_hc",
+    "r_ylp", "p_ylp", "beta_ylp", "p_beta_ylp",
+    "a_path", "p_a_path", "b_path", "p_b_path", "direct", "total",
+    "indirect", "indirect_ci_low", "indirect_ci_high", "share_mediated",
+    "mean_ylp_sbp", "mean_ylp_cbp", "mean_age_hc", "mean_age_patients",
+)
+
+
+class PoolTooSmallError(ValueError):
+    """The simulated population holds too few candidates for a requested group."""
+
+
+# -- design -------------------------------------------------------------------------------------
+def study_design(scenario: Scenario, source: str = "<scenario>") -> StudySection:
+    """The scenario's ``[study]`` section.
+
+    Raises
+    ------
+    sim.scenario.ScenarioError
+        The scenario has no ``[study]`` section.
+    """
+    if scenario.study is None:
+        raise ScenarioError(source, "study", "section missing; `painsim study` needs a [study] "
+                            "section (see scenarios/heukamp2024.toml)")
+    return scenario.study
+
+
+def override_study(
+    scenario: Scenario, changes: Mapping[str, Any], source: str = "<scenario>"
+) -> Scenario:
+    """Return ``scenario`` with ``[study]`` fields replaced and everything validated again.
+
+    Examples
+    --------
+    >>> s = parse_scenario({"scenario": {"name": "demo"}, "study": {}})
+    >>> override_study(s, {"replications": 5}).study.replications
+    5
+    """
+    data = scenario.model_dump()
+    data["study"] = {**(data.get("study") or {}), **changes}
+    return parse_scenario(data, source)
+
+
+def group_sizes(study: StudySection, multiplier: float = 1.0) -> tuple[int, int, int]:
+    """(healthy, subacute, chronic) sample sizes at ``multiplier`` times the design, >= 2 each.
+
+    Halves are rounded up, so half of the Heukamp design is 20 / 39 / 16.
+
+    Examples
+    --------
+    >>> group_sizes(StudySection(), 0.5)
+    (20, 39, 16)
+    """
+    sizes = (study.n_healthy, study.n_subacute, study.n_chronic)
+    return tuple(max(2, math.floor(n * multiplier + 0.5)) for n in sizes)
+
+
+def population_scenario(scenario: Scenario) -> Scenario:
+    """The scenario of the study population: ``population`` people from age 18, no history.
+
+    The horizon runs to the oldest recruitment age; ``[cohort]`` keeps its sex ratio and coping
+    distribution; treatment arms are dropped (the study observes usual care).
+    """
+    study = study_design(scenario)
+    data = scenario.model_dump()
+    years = study.age_max - ADULT_AGE
+    data["scenario"].update(years=years, replicates=1, record_every_years=years)
+    data["cohort"].update(size=study.population, age_min=ADULT_AGE, age_max=ADULT_AGE,
+                          pain_history_share=0.0)
+    data.pop("arms", None)
+    return parse_scenario(data, f"{scenario.scenario.name} (study population)")
+
+
+def counterfactual_scenario(scenario: Scenario) -> Scenario:
+    """The same scenario in a model where coping does not feed the drift (``coping_weight`` 0).
+
+    Pain and coping histories do not depend on the drift, so the counterfactual population
+    lives exactly the same lives; only connectivity differs.
+    """
+    data = scenario.model_dump()
+    data["parameters"] = {**data["parameters"], "drift.coping_weight": 0.0}
+    return parse_scenario(data, f"{scenario.scenario.name} (counterfactual)")
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STUDY_KEY, *key)))
+
+
+# -- population ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pool:
+    """Everyone the study could recruit, with their true state when they were met.
+
+    Attributes
+    ----------
+    person
+        (n,) index of the person in the simulated population (each appears at most once).
+    group
+        (n,) candidate group code: :data:`HC`, :data:`SBP` or :data:`CBP`.
+    age, years_with_pain, episodes, pain, coping, adaptation
+        (n,) true values at the moment of the scan.
+    edges_z
+        (n, E) float32 true connectivity in Fisher z (canonical edge order).
+    population
+        Number of people simulated.
+    """
+
+    person: np.ndarray
+    group: np.ndarray
+    age: np.ndarray
+    years_with_pain: np.ndarray
+    episodes: np.ndarray
+    pain: np.ndarray
+    coping: np.ndarray
+    adaptation: np.ndarray
+    edges_z: np.ndarray
+    population: int
+
+    def rows(self, group: int) -> np.ndarray:
+        """Pool rows of one candidate group."""
+        return np.flatnonzero(self.group == group)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Candidates per group with their median age and the range of years with pain."""
+        out = {}
+        for code, name in enumerate(GROUPS):
+            rows = self.rows(code)
+            ylp = self.years_with_pain[rows]
+            out[name] = {
+                "candidates": int(rows.size),
+                "median_age": float(np.median(self.age[rows])) if rows.size else math.nan,
+                "median_years_with_pain": float(np.median(ylp)) if rows.size else math.nan,
+                "p01_years_with_pain": float(np.percentile(ylp, 1)) if rows.size else math.nan,
+                "p99_years_with_pain": float(np.percentile(ylp, 99)) if rows.size else math.nan,
+                "max_years_with_pain": float(ylp.max()) if rows.size else math.nan,
+            }
+        return out
+
+
+def _state_rows(state: PainState, rows: np.ndarray) -> PainState:
+    """The pain state of a subset of people (copies)."""
+    return PainState(**{f.name: getattr(state, f.name)[rows] for f in fields(PainState)})
+
+
+def _scan(model: PainModel, rows: np.ndarray, group: int) -> dict[str, np.ndarray]:
+    """True state and connectivity of ``rows`` now, as one block of pool records."""
+    c, t = model.cohort, model.time_years
+    pain_now = pain.current_intensity(_state_rows(c.pain, rows), t, model.params.pain)
+    edges = model.connectivity(rows, pain_now=pain_now)
+    return {
+        "person": rows,
+        "group": np.full(rows.size, group, dtype=np.int8),
+        "age": c.age0[rows] + t,
+        "years_with_pain": c.pain.years_with_pain[rows].copy(),
+        "episodes": c.pain.episodes[rows].copy(),
+        "pain": pain_now,
+        "coping": coping.score(c.coping_trait[rows], c.coping_state[rows]),
+        "adaptation": c.reversible[rows] + c.scar[rows],
+        "edges_z": np.arctanh(edges).astype(np.float32),
+    }
+
+
+def simulate_population(
+    scenario: Scenario, *, progress: Callable[[int], object] | None = None
+) -> Pool:
+    """Simulate the study population and keep everyone the study could recruit.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario with a ``[study]`` section.
+    progress
+        Called with the number of model steps just done, e.g. ``tqdm.update``.
+
+    Returns
+    -------
+    Pool
+        Healthy candidates (no episode ever) and chronic candidates (episode older than
+        ``chronic_min_weeks``) from the cross-section, subacute candidates (episode between
+        ``subacute_min_weeks`` and ``subacute_max_weeks`` old) from the recruitment period.
+    """
+    study = study_design(scenario)
+    model = PainModel(population_scenario(scenario), 0, create_agents=False)
+    n = study.population
+    rng = _rng(scenario.scenario.seed, _POOL_STREAM)
+    watched = rng.random(n) < SUBACUTE_ARM_SHARE
+    window = study.recruitment_years
+    # Watched people are met so that every age in the range is equally exposed to recruitment.
+    met = np.where(watched, rng.uniform(study.age_min - window, study.age_max, n),
+                   rng.uniform(study.age_min, study.age_max, n)) - ADULT_AGE
+    step_weeks = scenario.scenario.dt_weeks
+    delay = rng.uniform(study.subacute_min_weeks,
+                        max(study.subacute_min_weeks, study.subacute_max_weeks - step_weeks), n)
+
+    cross = np.flatnonzero(~watched)
+    cross = cross[np.argsort(met[cross], kind="stable")]
+    cross_met = met[cross]
+    sub = np.flatnonzero(watched)
+    start = np.maximum(met[sub], study.age_min - ADULT_AGE)
+    stop = np.minimum(met[sub] + window, study.age_max - ADULT_AGE)
+    sub_delay, sub_open = delay[sub], np.ones(sub.size, dtype=bool)
+
+    blocks: list[dict[str, np.ndarray]] = []
+    horizon, dt = study.age_max - ADULT_AGE, model.dt_years
+    state = model.cohort.pain
+    while model.time_years < horizon - 1e-9:
+        before = model.time_years
+        model.run_until(min(before + dt, horizon))
+        t = model.time_years
+        if progress is not None:
+            progress(1)
+        lo, hi = np.searchsorted(cross_met, [before, t], side="left")
+        if t >= horizon - 1e-9:
+            hi = cross_met.size
+        due = cross[lo:hi]
+        if due.size:
+            weeks = (t - state.onset[due]) * WEEKS_PER_YEAR
+            healthy = due[state.episodes[due] == 0]
+            chronic = due[state.in_pain[due] & (weeks > study.chronic_min_weeks)]
+            for rows, group in ((healthy, HC), (chronic, CBP)):
+                if rows.size:
+                    blocks.append(_scan(model, rows, group))
+        looking = np.flatnonzero(sub_open & (start <= t) & (t <= stop) & state.in_pain[sub])
+        if looking.size:
+            weeks = (t - state.onset[sub[looking]]) * WEEKS_PER_YEAR
+            found = looking[(weeks >= sub_delay[looking]) & (weeks <= study.subacute_max_weeks)]
+            if found.size:
+                sub_open[found] = False
+                blocks.append(_scan(model, sub[found], SBP))
+    joined = {key: np.concatenate([b[key] for b in blocks]) for key in blocks[0]}
+    order = np.argsort(joined["person"], kind="stable")
+    return Pool(**{key: value[order] for key, value in joined.items()}, population=n)
+
+
+# -- recruitment --------------------------------------------------------------------------------
+def _choose(rows: np.ndarray, k: int, rng: np.random.Generator, what: str) -> np.ndarray:
+    if rows.size < k:
+        raise PoolTooSmallError(
+            f"only {rows.size} {what} candidates for {k} places; raise [study] population")
+    return rng.choice(rows, k, replace=False)
+
+
+def recruit(
+    pool: Pool,
+    sizes: Sequence[int],
+    rng: np.random.Generator,
+    *,
+    match_age: bool = True,
+    age_min: float = ADULT_AGE,
+) -> np.ndarray:
+    """Draw one study sample: pool rows of the controls, then subacute, then chronic patients.
+
+    Patients are simple random samples of their candidate groups. Controls are either a simple
+    random sample or, with ``match_age``, frequency-matched to the patients' ages in
+    :data:`AGE_BIN_YEARS` strata (each control's stratum is that of a randomly chosen patient).
+
+    Raises
+    ------
+    PoolTooSmallError
+        A group (or an age stratum of the controls) has fewer candidates than places.
+    """
+    n_hc, n_sbp, n_cbp = sizes
+    subacute = _choose(pool.rows(SBP), n_sbp, rng, "subacute")
+    chronic = _choose(pool.rows(CBP), n_cbp, rng, "chronic")
+    patients = np.concatenate([subacute, chronic])
+    healthy = pool.rows(HC)
+    if not match_age:
+        controls = _choose(healthy, n_hc, rng, "healthy")
+    else:
+        strata = np.floor((pool.age - age_min) / AGE_BIN_YEARS).astype(int)
+        wanted = np.bincount(rng.choice(strata[patients], n_hc), minlength=strata.max() + 1)
+        controls = np.concatenate([
+            _choose(healthy[strata[healthy] == s], k, rng,
+                    f"healthy (age {age_min + s * AGE_BIN_YEARS:g}-"
+                    f"{age_min + (s + 1) * AGE_BIN_YEARS:g})")
+            for s, k in enumerate(wanted) if k
+        ])
+    return np.concatenate([controls, patients])
+
+
+# -- measurement --------------------------------------------------------------------------------
+def noise_sd(between_sd: np.ndarray | float, reliability: float) -> np.ndarray | float:
+    """SD of measurement error that gives ``reliability`` = between / (between + error) variance.
+
+    Examples
+    --------
+    >>> noise_sd(0.15, 0.5)
+    0.15
+    """
+    return between_sd * math.sqrt((1.0 - reliability) / reliability)
+
+
+def observe_connectivity(
+    edges_z: np.ndarray, brain: Brain, reliability: float, rng: np.random.Generator
+) -> np.ndarray:
+    """(n, E) connectivity (Pearson r) as one scan measures it.
+
+    Noise is added on the Fisher-z scale with an SD per edge set by the test-retest reliability
+    (ICC) relative to the healthy between-person SD of that edge (``brain.healthy_sd_z``).
+    """
+    sd = noise_sd(brain.healthy_sd_z, reliability)
+    return np.tanh(edges_z + sd * rng.standard_normal(edges_z.shape))
+
+
+def observe_coping(
+    score: np.ndarray, params: ModelParams, reliability: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Questionnaire coping score: true score plus error, on the 0-52 scale.
+
+    The error SD follows from the reliability relative to the community SD of the score
+    (``coping.trait_sd``); answers cannot leave the scale, so the result is clipped to 0-52.
+    """
+    sd = noise_sd(params.coping.trait_sd, reliability)
+    return np.clip(score + sd * rng.standard_normal(score.shape), 0.0, coping.PCS_MAX)
+
+
+def perturbation_vs_controls(
+    edges: np.ndarray, healthy: np.ndarray, brain: Brain, params: ModelParams
+) -> np.ndarray:
+    """DMN perturbation of everyone against the study's own healthy controls.
+
+    Graph metrics from thresholded connectivity (``metrics`` parameters), z-scored against the
+    mean and SD of the controls in the sample, mean absolute z of the four Heukamp metrics.
+    """
+    m = params.metrics
+    metrics = metrics_from_edges(edges, brain.iu, brain.n_regions, rule=m.threshold_rule,
+                                 value=m.threshold)
+    reference = MetricReference.from_metrics({k: v[healthy] for k, v in metrics.items()})
+    return perturbation_index(metrics, reference)
+
+
+# -- analysis -----------------------------------------------------------------------------------
+def compare_groups(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Welch's t-test of ``x`` against ``y``: (t, two-sided p, Cohen's d with pooled SD).
+
+    Examples
+    --------
+    >>> t, p, d = compare_groups(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 2.0]))
+    >>> round(d, 6)
+    1.0
+    """
+    t, p = stats.ttest_ind(x, y, equal_var=False)
+    nx, ny = x.size, y.size
+    pooled = math.sqrt(((nx - 1) * x.var(ddof=1) + (ny - 1) * y.var(ddof=1)) / (nx + ny - 2))
+    return float(t), float(p), float((x.mean() - y.mean()) / pooled)
+
+
+def batched_ols(design: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of many regressions at once: (B, n, k), (B, n) -> (B, k)."""
+    xtx = np.einsum("bni,bnj->bij", design, design)
+    xty = np.einsum("bni,bn->bi", design, y)
+    return np.linalg.solve(xtx, xty[..., None])[..., 0]
+
+
+def bootstrap_indirect(
+    x: np.ndarray, m: np.ndarray, y: np.ndarray, covariates: np.ndarray,
+    rng: np.random.Generator, resamples: int,
+) -> np.ndarray:
+    """Indirect effects a*b in ``resamples`` bootstrap resamples of people (vectorized).
+
+    a: slope of ``m`` on ``x``; b: slope of ``y`` on ``m`` given ``x``; both adjusted for the
+    (n, c) ``covariates``.
+    """
+    n = x.size
+    idx = rng.integers(0, n, size=(resamples, n))
+    ones = np.ones((resamples, n, 1))
+    xs, cs = x[idx][..., None], covariates[idx]
+    a = batched_ols(np.concatenate([ones, xs, cs], axis=2), m[idx])[:, 1]
+    b = batched_ols(np.concatenate([ones, xs, m[idx][..., None], cs], axis=2), y[idx])[:, 2]
+    return a * b
+
+
+def mediation(
+    x: np.ndarray, m: np.ndarray, y: np.ndarray, covariates: np.ndarray,
+    rng: np.random.Generator, resamples: int = 1000, level: float = 0.95,
+) -> dict[str, float]:
+    """Single-mediator model x -> m -> y with covariates; percentile bootstrap of a*b.
+
+    Returns
+    -------
+    dict
+        ``a_path``, ``p_a_path``, ``b_path``, ``p_b_path``, ``direct`` (c'), ``total`` (c),
+        ``indirect`` (a*b), ``indirect_ci_low``, ``indirect_ci_high`` and ``share_mediated``
+        (indirect / total).
+    """
+    const = np.ones((x.size, 1))
+    fit_a = sm.OLS(m, np.column_stack([const, x, covariates])).fit()
+    fit_b = sm.OLS(y, np.column_stack([const, x, m, covariates])).fit()
+    fit_c = sm.OLS(y, np.column_stack([const, x, covariates])).fit()
+    a, b = float(fit_a.params[1]), float(fit_b.params[2])
+    boot = bootstrap_indirect(x, m, y, covariates, rng, resamples)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(boot, [tail, 100 - tail])
+    total = float(fit_c.params[1])
+    return {
+        "a_path": a, "p_a_path": float(fit_a.pvalues[1]),
+        "b_path": b, "p_b_path": float(fit_b.pvalues[2]),
+        "direct": float(fit_b.params[1]), "total": total,
+        "indirect": a * b, "indirect_ci_low": float(low), "indirect_ci_high": float(high),
+        "share_mediated": a * b / total if total != 0 else math.nan,
+    }
+
+
+def analyze(
+    perturbation: np.ndarray, group: np.ndarray, years_with_pain: np.ndarray, age: np.ndarray,
+    coping_score: np.ndarray, rng: np.random.Generator, *, resamples: int = 1000,
+    alpha: float = 0.05,
+) -> dict[str, float]:
+    """The paper's analysis of one sample (columns of :data:`STUDY_COLUMNS` except ids).
+
+    Group comparisons (Welch t, Cohen's d) of perturbation; across all patients, the Pearson
+    correlation with years lived with pain and its slope adjusted for age (OLS); mediation
+    YLP -> coping -> perturbation adjusted for age, bootstrap CI at level 1 - ``alpha``.
+    """
+    p = perturbation
+    hc, sbp, cbp = (group == g for g in (HC, SBP, CBP))
+    out: dict[str, float] = {"n_hc": int(hc.sum()), "n_sbp": int(sbp.sum()),
+                             "n_cbp": int(cbp.sum())}
+    for name, (x, y) in {"cbp_hc": (cbp, hc), "cbp_sbp": (cbp, sbp), "sbp_hc": (sbp, hc)}.items():
+        out[f"t_{name}"], out[f"p_{name}"], out[f"d_{name}"] = compare_groups(p[x], p[y])
+    patients = sbp | cbp
+    ylp, pp, cov = years_with_pain[patients], p[patients], age[patients][:, None]
+    r, p_r = stats.pearsonr(ylp, pp)
+    fit = sm.OLS(pp, np.column_stack([np.ones(ylp.size), ylp, cov])).fit()
+    out.update(r_ylp=float(r), p_ylp=float(p_r), beta_ylp=float(fit.params[1]),
+               p_beta_ylp=float(fit.pvalues[1]))
+    out.update(mediation(ylp, coping_score[patients], pp, cov, rng, resamples, 1 - alpha))
+    out.update(mean_ylp_sbp=float(years_with_pain[sbp].mean()),
+               mean_ylp_cbp=float(years_with_pain[cbp].mean()),
+               mean_age_hc=float(age[hc].mean()), mean_age_patients=float(age[patients].mean()))
+    return out
+
+
+# -- one study, many studies --------------------------------------------------------------------
+def replicate_study(
+    pool: Pool, scenario: Scenario, sizes: Sequence[int], replication: int, brain: Brain
+) -> dict[str, float]:
+    """Recruit, measure and analyse one replication; one row of ``study.csv``.
+
+    The replication's random numbers depend only on the seed and ``replication``, so the same
+    replication of the counterfactual model recruits the same people with the same noise.
+    """
+    return _replicate(pool, scenario, sizes, replication, brain)[0]
+
+
+def _replicate(
+    pool: Pool, scenario: Scenario, sizes: Sequence[int], replication: int, brain: Brain
+) -> tuple[dict[str, float], np.ndarray]:
+    """One replication's row and the pool rows it recruited."""
+    study, params = study_design(scenario), scenario.params
+    rng = _rng(scenario.scenario.seed, _REPLICATION_STREAM, replication)
+    rows = recruit(pool, sizes, rng, match_age=study.match_age, age_min=study.age_min)
+    group = pool.group[rows]
+    edges = observe_connectivity(pool.edges_z[rows], brain, study.connectivity_reliability, rng)
+    score = observe_coping(pool.coping[rows], params, study.coping_reliability, rng)
+    perturbation = perturbation_vs_controls(edges, group == HC, brain, params)
+    row = analyze(perturbation, group, pool.years_with_pain[rows], pool.age[rows], score, rng,
+                  resamples=study.bootstrap_resamples, alpha=study.alpha)
+    return {"replication": replication, **row}, rows
+
+
+def run_replications(
+    pool: Pool, scenario: Scenario, sizes: Sequence[int], replications: int,
+    *, progress: Callable[[int], object] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """``replications`` independent studies from one pool.
+
+    Returns
+    -------
+    (table, draws)
+        One row per replication (columns :data:`STUDY_COLUMNS`), and how often each pool row
+        was recruited (to report how much replications share people).
+    """
+    brain = build_brain(scenario.params.brain)
+    draws = np.zeros(pool.group.size, dtype=np.int64)
+    rows = []
+    for r in range(replications):
+        row, recruited = _replicate(pool, scenario, sizes, r, brain)
+        rows.append(row)
+        draws[recruited] += 1
+        if progress is not None:
+            progress(1)
+    return pd.DataFrame(rows)[list(STUDY_COLUMNS)], draws
+
+
+# -- findings -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Finding:
+    """A published finding, how to read it in one replication, and the target detection rate."""
+
+    key: str
+    label: str
+    published: str
+    effect: str
+    effect_name: str
+    target: float | None
+
+    def holds(self, table: pd.DataFrame, alpha: float) -> pd.Series:
+        """Per replication: does the finding come out at ``alpha``?"""
+        if self.key == "cbp_hc":
+            return (table["d_cbp_hc"] > 0) & (table["p_cbp_hc"] < alpha)
+        if self.key == "cbp_sbp":
+            return table["p_cbp_sbp"] >= alpha
+        if self.key == "ylp":
+            return (table["r_ylp"] > 0) & (table["p_ylp"] < alpha)
+        if self.key == "mediation":
+            return table["indirect_ci_low"] > 0
+        if self.key == "sbp_hc":
+            return (table["d_sbp_hc"] > 0) & (table["p_sbp_hc"] < alpha)
+        if self.key == "all":
+            return pd.concat([f.holds(table, alpha) for f in FINDINGS[:4]], axis=1).all(axis=1)
+        raise KeyError(self.key)
+
+
+FINDINGS: tuple[Finding, ...] = (
+    Finding("cbp_hc", "1. DMN perturbation, chronic > healthy",
+            "significant; d >= ~0.48 implied (31 vs 39)", "d_cbp_hc", "d", 0.70),
+    Finding("cbp_sbp", "2. chronic vs subacute: no difference",
+            "not significant; |d| < ~0.42 implied (31 vs 77)", "d_cbp_sbp", "d", 0.60),
+    Finding("ylp", "3. perturbation rises with years lived with pain",
+            "positive, significant; r >= ~0.19 implied (108 patients)", "r_ylp", "r", 0.70),
+    Finding("mediation", "4. coping mediates years with pain -> perturbation",
+            "significant indirect effect (size not reported)", "indirect", "a*b", 0.60),
+    Finding("sbp_hc", "subacute > healthy (not a published finding)",
+            "not reported in the abstract", "d_sbp_hc", "d", None),
+    Finding("all", "all four findings in the same replication",
+            "-", "indirect", "a*b", None),
+)
+
+
+def summarize_findings(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Per finding: median effect, central 95 % range over replications, detection rate."""
+    rows = []
+    for f in FINDINGS:
+        effect = table[f.effect].to_numpy(dtype=float)
+        rate = float(f.holds(table, alpha).mean())
+        rows.append({
+            "finding": f.label, "key": f.key, "published": f.published,
+            "effect": f.effect_name,
+            "median": float(np.median(effect)),
+            "low": float(np.percentile(effect, 2.5)), "high": float(np.percentile(effect, 97.5)),
+            "detection_rate": rate, "target": f.target,
+            "met": None if f.target is None else bool(rate >= f.target),
+        })
+    return pd.DataFrame(rows)
+
+
+def detection_rates(table: pd.DataFrame, alpha: float) -> dict[str, float]:
+    """Finding key -> share of replications in which it holds."""
+    return {f.key: float(f.holds(table, alpha).mean()) for f in FINDINGS}
+
+
+# -- the whole study ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StudyResult:
+    """Everything a study run produced.
+
+    Attributes
+    ----------
+    study
+        One row per replication at the design's sample sizes (``study.csv``).
+    power
+        The same for every power multiplier, with columns ``multiplier`` and the group sizes.
+    counterfactual
+        The study in the model without coping -> drift (empty if switched off).
+    pool, counterfactual_pool
+        Candidate counts and ranges per group (:meth:`Pool.summary`).
+    sharing
+        Per group, mean number of replications a recruited person appears in.
+    seconds
+        Wall time of each phase.
+    """
+
+    study: pd.DataFrame
+    power: pd.DataFrame
+    counterfactual: pd.DataFrame
+    pool: dict[str, dict[str, float]]
+    counterfactual_pool: dict[str, dict[str, float]]
+    sharing: dict[str, float]
+    seconds: dict[str, float]
+
+
+def _sharing(pool: Pool, draws: np.ndarray) -> dict[str, float]:
+    out = {}
+    for code, name in enumerate(GROUPS):
+        used = draws[pool.group == code]
+        used = used[used > 0]
+        out[name] = float(used.mean()) if used.size else 0.0
+    return out
+
+
+def _bar(total: int, desc: str, enabled: bool) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="step" if desc.startswith("population") else "study",
+                disable=not enabled, file=sys.stderr, leave=False)
+
+
+def _population_steps(scenario: Scenario) -> int:
+    study = study_design(scenario)
+    return math.ceil((study.age_max - ADULT_AGE) / scenario.scenario.dt_years - 1e-9)
+
+
+def simulate_study(scenario: Scenario, *, progress: bool = False) -> StudyResult:
+    """Run the whole virtual study: population, replications, power and counterfactual.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario with a ``[study]`` section.
+    progress
+        Show progress bars on stderr.
+
+    Returns
+    -------
+    StudyResult
+    """
+    study = study_design(scenario)
+    seconds: dict[str, float] = {}
+    reps = study.replications
+
+    clock = time.perf_counter()
+    with _bar(_population_steps(scenario), "population", progress) as bar:
+        pool = simulate_population(scenario, progress=bar.update)
+    seconds["population"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    base = group_sizes(study)
+    with _bar(reps, "replications", progress) as bar:
+        table, draws = run_replications(pool, scenario, base, reps, progress=bar.update)
+    seconds["replications"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    power_tables = []
+    multipliers = list(dict.fromkeys(study.power_multipliers))
+    with _bar(reps * sum(m != 1.0 for m in multipliers), "power", progress) as bar:
+        for m in multipliers:
+            sizes = group_sizes(study, m)
+            part = table if m == 1.0 else run_replications(pool, scenario, sizes, reps,
+                                                           progress=bar.update)[0]
+            power_tables.append(part.assign(multiplier=m))
+    power = (pd.concat(power_tables, ignore_index=True) if power_tables
+             else pd.DataFrame(columns=["multiplier", *STUDY_COLUMNS]))
+    power = power[["multiplier", *STUDY_COLUMNS]]
+    seconds["power"] = time.perf_counter() - clock
+
+    counterfactual = pd.DataFrame(columns=list(STUDY_COLUMNS))
+    counter_pool: dict[str, dict[str, float]] = {}
+    if study.counterfactual:
+        clock = time.perf_counter()
+        alternative = counterfactual_scenario(scenario)
+        with _bar(_population_steps(scenario), "population (counterfactual)", progress) as bar:
+            other = simulate_population(alternative, progress=bar.update)
+        with _bar(reps, "counterfactual", progress) as bar:
+            counterfactual, _ = run_replications(other, alternative, base, reps,
+                                                 progress=bar.update)
+        counter_pool = other.summary()
+        seconds["counterfactual"] = time.perf_counter() - clock
+    seconds["total"] = sum(seconds.values())
+    return StudyResult(study=table, power=power, counterfactual=counterfactual,
+                       pool=pool.summary(), counterfactual_pool=counter_pool,
+                       sharing=_sharing(pool, draws), seconds=seconds)

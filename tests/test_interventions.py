@@ -1,0 +1,180 @@
+"""Specification of intervention arms (sim.interventions, arms in sim.model, sim.compare)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.brain import build_brain
+from sim.compare import compare_arms
+from sim.interventions import CBT, TMS, Delivery, effect_level
+from sim.model import PainModel
+from sim.pain import WEEKS_PER_YEAR
+from sim.runner import simulate_replicate
+from sim.scenario import parse_scenario
+
+START = 10.0
+TRIAL = {"start_year": START, "eligible_stages": ["chronic"], "min_pain": 4.0}
+
+
+def trial(kind: str, size: int = 20_000, seed: int = 4, **extra) -> object:
+    """A trial-like scenario: usual care vs one treatment for chronic patients at year 10."""
+    return parse_scenario({
+        "scenario": {"name": "trial", "years": START + 1.1, "dt_weeks": 2, "seed": seed},
+        "cohort": {"size": size, "age_min": 20, "age_max": 60, "pain_history_share": 0.4},
+        "arms": [{"name": "usual care", "interventions": [{"kind": "usual_care", **TRIAL}]},
+                 {"name": kind, "interventions": [{"kind": kind, **TRIAL, **extra}]}],
+    }, "trial")
+
+
+def snapshots(scenario, arm: str, weeks: list[float]) -> dict[float, pd.DataFrame]:
+    model = PainModel(scenario, arm=arm, create_agents=False)
+    out = {}
+    for week in weeks:
+        model.run_until(START + week / WEEKS_PER_YEAR)
+        out[week] = pd.DataFrame(model.snapshot())
+    return out
+
+
+def smd(treated: pd.Series, control: pd.Series) -> float:
+    pooled = np.sqrt((treated.var() + control.var()) / 2)
+    return float((treated.mean() - control.mean()) / pooled)
+
+
+@pytest.fixture(scope="module")
+def cbt_trial():
+    s = trial("cbt")
+    return snapshots(s, "usual care", [8, 26]), snapshots(s, "cbt", [8, 26])
+
+
+def test_arms_are_identical_before_the_intervention_starts():
+    s = trial("cbt", size=2000)
+    before = {arm: snapshots(s, arm, [-4])[-4] for arm in ("usual care", "cbt")}
+    pd.testing.assert_frame_equal(before["usual care"], before["cbt"])
+
+
+def test_the_same_patients_are_enrolled_in_every_arm(cbt_trial):
+    uc, cbt = cbt_trial
+    pd.testing.assert_series_equal(uc[8]["enrolled_year"], cbt[8]["enrolled_year"])
+    assert uc[8]["enrolled_year"].notna().sum() > 500
+
+
+def test_patients_never_enrolled_are_untouched_by_the_intervention(cbt_trial):
+    uc, cbt = cbt_trial
+    never = uc[26]["enrolled_year"].isna()
+    columns = ["pain", "coping", "years_with_pain", "dmn_perturbation"]
+    pd.testing.assert_frame_equal(uc[26].loc[never, columns], cbt[26].loc[never, columns])
+
+
+def test_twin_differences_are_available_after_the_start(cbt_trial):
+    uc, cbt = cbt_trial
+    enrolled = uc[8]["enrolled_year"].notna()
+    twin = cbt[8].loc[enrolled, "coping"] - uc[8].loc[enrolled, "coping"]
+    assert (twin <= 1e-9).all()
+    assert twin.mean() < -3.0
+
+
+def test_cbt_reproduces_post_treatment_catastrophizing_smd(cbt_trial):
+    uc, cbt = cbt_trial
+    enrolled = uc[8]["enrolled_year"].notna()
+    effect = smd(cbt[8].loc[enrolled, "coping"], uc[8].loc[enrolled, "coping"])
+    assert -0.76 <= effect <= -0.31  # Williams 2012: -0.53 (95 % CI -0.76 to -0.31)
+
+
+def test_cbt_reproduces_post_treatment_pain_smd(cbt_trial):
+    uc, cbt = cbt_trial
+    enrolled = uc[8]["enrolled_year"].notna()
+    effect = smd(cbt[8].loc[enrolled, "pain_reported"], uc[8].loc[enrolled, "pain_reported"])
+    assert -0.37 <= effect <= -0.05  # Williams 2012: -0.21 (95 % CI -0.37 to -0.05)
+
+
+@pytest.mark.slow
+def test_cherkin_responder_rates_at_26_weeks():
+    s = parse_scenario({
+        "scenario": {"name": "cherkin", "years": START + 0.6, "dt_weeks": 2, "seed": 2016},
+        "cohort": {"size": 20_000, "age_min": 20, "age_max": 60, "pain_history_share": 0.4},
+        "arms": [{"name": name, "interventions": [{"kind": kind, **TRIAL}]}
+                 for name, kind in (("usual care", "usual_care"), ("CBT", "cbt"),
+                                    ("MBSR", "mindfulness"))],
+    }, "cherkin")
+    rates = {arm: snapshots(s, arm, [26])[26]["responder"].mean()
+             for arm in ("usual care", "CBT", "MBSR")}
+    assert rates["usual care"] == pytest.approx(0.27, abs=0.08)
+    assert rates["CBT"] == pytest.approx(0.45, abs=0.08)
+    assert rates["MBSR"] == pytest.approx(0.44, abs=0.08)
+
+
+def test_cbt_adherence_matches_cherkin_share_attending_six_of_eight():
+    rng = np.random.default_rng(0)
+    d = Delivery.new(CBT(), rng, np.zeros(50_000), build_brain())
+    assert (d.dose >= 6 / 8).mean() == pytest.approx(0.57, abs=0.04)
+    assert (d.dose > 0).mean() == pytest.approx(0.88, abs=0.01)
+
+
+def test_tms_connectivity_effect_falls_below_a_quarter_three_months_after_the_course():
+    spec = TMS()
+    enrolled, dose = np.zeros(1), np.ones(1)
+    hl = spec.dmn_half_life_weeks / WEEKS_PER_YEAR
+
+    def level(t, boosters=0):
+        return effect_level(t, enrolled, dose, spec.course_years, hl, boosters,
+                            spec.booster_every_weeks / WEEKS_PER_YEAR)[0]
+
+    peak = level(spec.course_years)
+    later = spec.course_years + 13 / WEEKS_PER_YEAR
+    assert peak == pytest.approx(1.0)
+    assert level(later) < 0.25 * peak
+    assert level(later, boosters=4) > 0.25 * peak  # maintenance sessions keep it up
+
+
+def test_tms_pulls_connectivity_toward_healthy_while_it_lasts():
+    s = trial("tms", size=3000)
+    uc, tms = snapshots(s, "usual care", [4, 40]), snapshots(s, "tms", [4, 40])
+    enrolled = uc[4]["enrolled_year"].notna()
+    during = tms[4].loc[enrolled, "mpfc_pcc"] - uc[4].loc[enrolled, "mpfc_pcc"]
+    after = tms[40].loc[enrolled, "mpfc_pcc"] - uc[40].loc[enrolled, "mpfc_pcc"]
+    assert during.mean() > 0.01  # drift weakened mPFC-PCC; TMS restores some of it
+    assert abs(after.mean()) < 0.25 * during.mean()
+
+
+def test_tms_brings_about_08_points_of_relief_at_4_to_8_weeks():
+    s = trial("tms", size=20_000)
+    uc, tms = snapshots(s, "usual care", [4, 6, 8]), snapshots(s, "tms", [4, 6, 8])
+    enrolled = uc[4]["enrolled_year"].notna()
+    diffs = [tms[w].loc[enrolled, "pain_reported"].mean()
+             - uc[w].loc[enrolled, "pain_reported"].mean() for w in (4, 6, 8)]
+    assert -1.33 <= np.mean(diffs) <= -0.26  # 2017 meta-analysis: -0.79 (CI -1.33 to -0.26)
+
+
+def test_more_sessions_attended_give_a_larger_effect():
+    levels = effect_level(0.5, np.zeros(3), np.array([0.25, 0.5, 1.0]), 0.15, 0.5, 0, 0.25)
+    assert levels[0] < levels[1] < levels[2]
+
+
+def test_no_effect_before_enrolment():
+    assert effect_level(0.5, np.full(3, np.nan), np.ones(3), 0.15, 0.5, 0, 0.25).sum() == 0
+    assert effect_level(0.5, np.full(3, 0.6), np.ones(3), 0.15, 0.5, 0, 0.25).sum() == 0
+
+
+def test_stage_triggered_arm_enrols_patients_as_they_reach_the_stage():
+    s = parse_scenario({
+        "scenario": {"name": "early", "years": 5, "dt_weeks": 1, "seed": 3},
+        "cohort": {"size": 3000},
+        "arms": [{"name": "early CBT", "interventions": [
+            {"kind": "cbt", "at_stage": "subacute", "eligible_stages": ["subacute"]}]}],
+    }, "early")
+    model = PainModel(s, create_agents=False)
+    model.run_until(5.0)
+    enrolled = model.effects.deliveries[0].enrolled_at
+    assert np.isfinite(enrolled).sum() > 50
+    assert len(np.unique(enrolled[np.isfinite(enrolled)])) > 20  # spread over time
+
+
+def test_compare_reports_twin_differences_with_intervals():
+    s = trial("cbt", size=1500)
+    patients = pd.concat([simulate_replicate(s, 0, arm) for arm in ("usual care", "cbt")])
+    table = compare_arms(patients, "usual care", [START + 1.1], seed=1).set_index("outcome")
+    coping = table.loc["coping"]
+    assert coping["difference"] < 0
+    assert coping["ci_low"] <= coping["twin_difference"] <= coping["ci_high"]
+    assert coping["twin_difference"] == pytest.approx(coping["difference"])
+    assert np.isfinite(table.loc["responder", "difference"])
