@@ -218,13 +218,16 @@ def compare(
         list[float] | None,
         typer.Option("--years", help="Record year to compare at (repeatable; default: horizon)."),
     ] = None,
+    enrolled: Annotated[
+        bool, typer.Option("--enrolled", help="Only patients enrolled in the compared arm.")
+    ] = False,
 ) -> None:
     """Compare each arm with the reference arm; write comparison.csv and comparison.md."""
     try:
-        table = compare_folder(folder, reference, years)
+        table = compare_folder(folder, reference, years, enrolled_only=enrolled)
     except CompareError as exc:
         fail(str(exc))
-    typer.echo(to_markdown(table))
+    typer.echo(to_markdown(table, enrolled))
     typer.echo(f"written: {folder / 'comparison.csv'}, {folder / 'comparison.md'}")
 
 

@@ -74,6 +74,12 @@ def bootstrap_mean_interval(values: np.ndarray, rng: np.random.Generator,
     return float(low), float(high)
 
 
+def _nanmean(values: np.ndarray) -> float:
+    """Mean of the defined values; NaN (without a warning) when none is defined."""
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if defined.size else np.nan
+
+
 def _effect_size(arm: np.ndarray, ref: np.ndarray) -> float:
     a, b = arm[~np.isnan(arm)], ref[~np.isnan(ref)]
     if a.size < 2 or b.size < 2:
@@ -83,7 +89,7 @@ def _effect_size(arm: np.ndarray, ref: np.ndarray) -> float:
 
 
 def compare_arms(patients: pd.DataFrame, reference: str, years: list[float],
-                 seed: int = 0) -> pd.DataFrame:
+                 seed: int = 0, enrolled_only: bool = False) -> pd.DataFrame:
     """Differences of every arm from ``reference`` at the given record years.
 
     Parameters
@@ -96,6 +102,9 @@ def compare_arms(patients: pd.DataFrame, reference: str, years: list[float],
         Record years to compare at.
     seed
         Seed of the bootstrap.
+    enrolled_only
+        Compare only the patients enrolled in the compared arm's interventions by that year,
+        with their twins in the reference arm (the treated and their untreated selves).
 
     Returns
     -------
@@ -110,13 +119,15 @@ def compare_arms(patients: pd.DataFrame, reference: str, years: list[float],
         at = patients[np.isclose(patients["year"], year)]
         ref_values = {o: _matrix(at, reference, o) for o in OUTCOMES}
         for arm in [a for a in dict.fromkeys(at["arm"]) if a != reference]:
+            keep = np.ones_like(ref_values["pain"], bool)
+            if enrolled_only:
+                keep = _matrix(at, arm, "enrolled_year") <= year + 1e-9
             for outcome in OUTCOMES:
-                ref, other = ref_values[outcome], _matrix(at, arm, outcome)
+                ref = np.where(keep, ref_values[outcome], np.nan)
+                other = np.where(keep, _matrix(at, arm, outcome), np.nan)
                 twins = other - ref
                 low, high = bootstrap_mean_interval(twins, rng)
-                with np.errstate(invalid="ignore"):
-                    ref_mean, arm_mean = np.nanmean(ref), np.nanmean(other)
-                    twin = np.nanmean(twins)
+                ref_mean, arm_mean, twin = (_nanmean(x) for x in (ref, other, twins))
                 rows.append({
                     "year": year, "arm": arm, "reference": reference, "outcome": outcome,
                     "reference_mean": ref_mean, "arm_mean": arm_mean,
@@ -127,9 +138,11 @@ def compare_arms(patients: pd.DataFrame, reference: str, years: list[float],
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def to_markdown(table: pd.DataFrame) -> str:
+def to_markdown(table: pd.DataFrame, enrolled_only: bool = False) -> str:
     """comparison.md: one table per year and arm, differences with their intervals."""
-    lines = ["# Arm comparison", "",
+    who = ("Patients enrolled in the compared arm by that year, and their twins in the "
+           "reference arm." if enrolled_only else "All patients.")
+    lines = ["# Arm comparison", "", who, "",
              "Differences from the reference arm (arm − reference) with 95 % bootstrap "
              "intervals over replicates and patients; effect size = difference / pooled SD; "
              "twin difference = mean per-patient difference between an arm and its twin in "
@@ -159,7 +172,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def compare_folder(folder: Path, reference: str | None = None,
-                   years: list[float] | None = None) -> pd.DataFrame:
+                   years: list[float] | None = None, enrolled_only: bool = False) -> pd.DataFrame:
     """Compare the arms of a results folder and write ``comparison.csv`` and ``.md`` there.
 
     Raises
@@ -187,9 +200,10 @@ def compare_folder(folder: Path, reference: str | None = None,
     if missing:
         raise CompareError(f"{folder}: --years: {missing[0]} is not a record year; recorded: "
                            f"{', '.join(f'{y:g}' for y in recorded)}")
-    table = compare_arms(patients, reference, years, seed=manifest.get("seed", 0))
+    table = compare_arms(patients, reference, years, seed=manifest.get("seed", 0),
+                         enrolled_only=enrolled_only)
     tmp = folder / f".comparison.csv.tmp-{os.getpid()}"
     table.to_csv(tmp, index=False)
     os.replace(tmp, folder / "comparison.csv")
-    _write_atomic(folder / "comparison.md", to_markdown(table))
+    _write_atomic(folder / "comparison.md", to_markdown(table, enrolled_only))
     return table

@@ -395,12 +395,18 @@ class Delivery:
                    baseline_pain=np.full(n, np.nan), report_noise=report_noise,
                    edge_weights=edge_weights(brain, spec))
 
+    def is_open(self, t: float) -> bool:
+        """Whether anyone can be enrolled at time ``t`` (before the start or after a one-off
+        recruitment nobody can)."""
+        s = self.spec
+        triggered = s.at_stage is not None or s.at_years_with_pain is not None
+        return t >= s.start_year - 1e-9 and (triggered or not self.recruited)
+
     def enroll(self, t: float, stage: np.ndarray, years_with_pain: np.ndarray,
                coping: np.ndarray, pain_now: np.ndarray, report_sd: float) -> None:
         """Enrol the patients for whom trigger and eligibility hold at time ``t`` (in place)."""
         s = self.spec
-        triggered = s.at_stage is not None or s.at_years_with_pain is not None
-        if t < s.start_year - 1e-9 or (self.recruited and not triggered):
+        if not self.is_open(t):
             return
         self.recruited = True
         eligible = np.isnan(self.enrolled_at)

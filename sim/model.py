@@ -167,13 +167,16 @@ class PainModel(mesa.Model):
         c.coping_state = coping.advance(c.coping_state, exposure, p.coping)
         c.reversible, c.scar = drift.advance(c.reversible, c.scar, exposure, cz, p.drift)
         self.time_years = t + dt_years
-        if self.effects.deliveries:
-            self._enroll()
+        self._enroll()
 
     def _enroll(self) -> None:
-        t, stages, pain_now = self.time_years, self.stages(), self.current_pain()
+        t = self.time_years
+        open_ = [d for d in self.effects.deliveries if d.is_open(t)]
+        if not open_:
+            return
+        stages, pain_now = self.stages(), self.current_pain()
         ylp, coping_now = self.cohort.pain.years_with_pain, self.coping_now()
-        for delivery in self.effects.deliveries:
+        for delivery in open_:
             delivery.enroll(t, stages, ylp, coping_now, pain_now, self.params.pain.report_sd)
 
     def run_until(self, year: float) -> None:

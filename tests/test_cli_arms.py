@@ -117,3 +117,14 @@ def test_compare_rejects_unknown_reference_and_year(arms_run):
                           "placebo")
     assert_one_line_error(invoke("compare", folder, "--years", "2.5"), "--years", "2.5")
     assert_one_line_error(invoke("compare", folder.parent / "nothing"), "not a painsim results")
+
+
+def test_compare_can_restrict_to_enrolled_patients_and_their_twins(arms_run):
+    folder, _ = arms_run
+    result = invoke("compare", folder, "--enrolled")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(folder / "comparison.csv")
+    everyone = invoke("compare", folder)
+    assert everyone.exit_code == 0
+    assert (table["n_pairs"] <= pd.read_csv(folder / "comparison.csv")["n_pairs"]).all()
+    assert "Patients enrolled in the compared arm" in result.stdout
