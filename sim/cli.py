@@ -171,6 +171,9 @@ def run(
         Path, typer.Option(help="Parent folder of <scenario slug>/<run id>/.")
     ] = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    figures: Annotated[
+        bool, typer.Option("--figures/--no-figures", help="Draw figures into <results>/figures/.")
+    ] = True,
 ) -> None:
     """Run a scenario, write its results folder, print the per-decade table."""
     try:
@@ -187,6 +190,61 @@ def run(
     arms = [arm.name for arm in loaded.arm_list]
     typer.echo(format_decades(decade_table(pd.read_parquet(folder / "timeseries.parquet")), arms))
     typer.echo(f"\n{format_arms(pd.read_csv(folder / 'summary.csv'), arms)}")
+    if figures:
+        _figures_after(folder)
+    typer.echo(f"\nresults: {folder}")
+
+
+def format_findings(findings: pd.DataFrame) -> str:
+    """The findings of a virtual study as plain text (one row per finding)."""
+    rows = []
+    for row in findings.to_dict("records"):
+        target = "-" if pd.isna(row["target"]) else f">= {100 * row['target']:.0f} %"
+        met = "-" if pd.isna(row["met"]) else ("yes" if row["met"] else "NO")
+        digits = 3 if row["effect"] == "a*b" else 2
+        effect = "-" if row["key"] == "all" else (
+            f"{row['effect']} {row['median']:.{digits}f} "
+            f"({row['low']:.{digits}f} to {row['high']:.{digits}f})")
+        rows.append([row["finding"], effect, f"{100 * row['detection_rate']:.0f} %", target, met])
+    return plain_table(["finding", "effect: median (95 % range)", "detected", "target", "met"],
+                       rows)
+
+
+@app.command()
+def study(
+    ctx: typer.Context,
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file with a [study] section.")],
+    replications: Annotated[
+        int | None, typer.Option(help="Override the study's number of replications.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Exact results folder (must be new or empty).")
+    ] = None,
+    results_root: Annotated[
+        Path, typer.Option(help="Parent folder of <scenario slug>/<run id>/.")
+    ] = Path("results"),
+    progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
+) -> None:
+    """Run a virtual study (e.g. Heukamp 2024); write study.csv and findings.md."""
+    # Imported here: statsmodels is only needed by this command.
+    from sim.study import PoolTooSmallError, override_study, run_study, study_design
+
+    try:
+        loaded = load_scenario(scenario)
+        study_design(loaded, str(scenario))
+        if seed is not None:
+            loaded = override_run(loaded, {"seed": seed}, f"{scenario} (--seed {seed})")
+        if replications is not None:
+            loaded = override_study(loaded, {"replications": replications},
+                                    f"{scenario} (--replications {replications})")
+        folder = run_study(loaded, out=out, results_root=results_root, progress=progress,
+                           argv=ctx.obj["argv"])
+    except (ScenarioError, OutputFolderError) as exc:
+        fail(str(exc))
+    except PoolTooSmallError as exc:
+        fail(f"{scenario}: study.population: {exc}")
+    typer.echo(format_findings(pd.read_csv(folder / "findings.csv")))
     typer.echo(f"\nresults: {folder}")
 
 
@@ -232,11 +290,137 @@ def compare(
 
 
 @app.command()
+def sweep(
+    ctx: typer.Context,
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file with a [sweep] section.")],
+    backend: Annotated[
+        str, typer.Option(help="process (local worker processes), serial (one process) or dask.")
+    ] = "process",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: usable cores).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the interrupted sweep of this scenario.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Exact results folder (must be new or empty).")
+    ] = None,
+    results_root: Annotated[
+        Path, typer.Option(help="Parent folder of <scenario slug>/<run id>/.")
+    ] = Path("results"),
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    figures: Annotated[
+        bool, typer.Option("--figures/--no-figures", help="Draw house-style figures too.")
+    ] = True,
+) -> None:
+    """Run a parameter sweep or sensitivity analysis ([sweep]); write a results folder."""
+    from sim.sweep import SweepError, SweepInterrupted, run_sweep, summary_text
+
+    try:
+        loaded = load_scenario(scenario)
+        result = run_sweep(loaded, backend=backend, workers=workers, scheduler=scheduler,
+                           resume=resume, out=out, results_root=results_root,
+                           progress=progress, argv=ctx.obj["argv"], source=str(scenario))
+    except (ScenarioError, OutputFolderError) as exc:
+        fail(str(exc))
+    except SweepError as exc:
+        report(str(exc))
+        raise SystemExit(exc.exit_code) from None
+    except SweepInterrupted as exc:
+        typer.echo(f"painsim: {exc}", err=True)
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        typer.echo("painsim: interrupted before any run started; nothing was written", err=True)
+        raise SystemExit(130) from None
+    for note in result.notes:
+        typer.echo(f"painsim: note: {note}", err=True)
+    if figures:
+        _figures_after(result.folder)
+    typer.echo(summary_text(result))
+
+
+def _figures_after(folder: Path) -> None:
+    """Draw a new results folder's figures; a failure is a warning (the results stand)."""
+    from sim.figures import make_figures
+
+    try:
+        made = make_figures(folder)
+    except Exception as exc:  # the results are written: say why, and go on
+        typer.echo(f"painsim: warning: figures not made: {' '.join(str(exc).split())}",
+                   err=True)
+    else:
+        typer.echo(f"\nfigures: {made.index}")
+
+
+@app.command()
+def figures(
+    folder: Annotated[Path, typer.Argument(help="Results folder of run, study or sweep.")],
+    format: Annotated[
+        str, typer.Option("--format", help="Comma-separated: png, svg, pdf.")
+    ] = "png",
+    style: Annotated[
+        str, typer.Option(help="talk (1920 x 1080 px slides) or paper (single column).")
+    ] = "talk",
+    animation: Annotated[
+        bool, typer.Option("--animation/--no-animation", help="Also make the GIF of a patient.")
+    ] = True,
+) -> None:
+    """Draw the figures that fit a results folder into FOLDER/figures/ with an index.html."""
+    from sim.figures import FigureError, make_figures
+    from sim.style import StyleError, get_style, parse_formats
+
+    try:
+        formats = parse_formats(format)
+        get_style(style)
+        made = make_figures(folder, formats, style, animation=animation)
+    except (FigureError, StyleError) as exc:
+        fail(str(exc))
+    for entry in made.entries:
+        typer.echo(f"{entry.name}: {', '.join(f.name for f in entry.files)}")
+    for name, reason in made.skipped:
+        typer.echo(f"{name}: not drawn ({reason})")
+    typer.echo(f"figures: {made.index}")
+
+
+@app.command()
 def params() -> None:
     """List every model parameter: name, default, unit and source."""
     rows = [[r["name"], str(r["value"]), r["unit"], r["source"]]
             for r in parameter_table(ModelParams())]
     typer.echo(plain_table(["name", "default", "unit", "source"], rows))
+
+
+@app.command("app")
+def serve_app(
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(help="Scenario file to start from (default: scenarios/classroom.toml)."),
+    ] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 127.0.0.1 keeps the page on this computer.")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the interactive teaching page at http://HOST:PORT (Ctrl-C stops it)."""
+    try:
+        if scenario is not None:
+            load_scenario(scenario)
+        try:
+            from sim.app import serve  # Solara loads only for this command
+        except ModuleNotFoundError as exc:
+            fail(f"painsim app needs the page's packages ({exc.name} is missing): "
+                 "pip install -e '.[app]'")
+        typer.echo(f"painsim app: open http://{host}:{port} in a browser; Ctrl-C stops.",
+                   err=True)
+        code = serve(scenario, host=host, port=port)
+    except ScenarioError as exc:
+        fail(str(exc))
+    if code:
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":

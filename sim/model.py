@@ -82,6 +82,8 @@ class PainModel(mesa.Model):
         self.dt_years = scenario.scenario.dt_years
         self.time_years = 0.0
         self._pain_rng = stream(seed, replicate, "pain")
+        self._grid_left = 0.0  # years left in the current step of the random-number grid
+        self._draws: pain.StepDraws | None = None
         self.cohort = self._new_cohort(stream(seed, replicate, "cohort"),
                                        stream(seed, replicate, "connectivity"))
         self.effects = ArmEffects(self._deliveries(seed, replicate))
@@ -154,13 +156,29 @@ class PainModel(mesa.Model):
     def advance(self, dt_years: float) -> None:
         """Advance the whole cohort by ``dt_years`` (any length; the equations are exact).
 
-        Treatment effects are taken at the start (coping) and middle (pain relief) of the step;
+        Random numbers belong to the fixed step grid (multiples of ``dt_weeks``): observing the
+        model inside a step splits that step in two without new draws, so the random path does
+        not depend on when the model is recorded.
+        """
+        while dt_years > 1e-12:
+            if self._grid_left <= 1e-12:
+                self._draws = pain.StepDraws.from_uniforms(
+                    self._pain_rng.random((4, self.cohort.size)))
+                self._grid_left = self.dt_years
+            part = min(dt_years, self._grid_left)
+            self._advance_part(part)
+            self._grid_left -= part
+            dt_years -= part
+
+    def _advance_part(self, dt_years: float) -> None:
+        """Advance by ``dt_years`` within one grid step.
+
+        Treatment effects are taken at the start (coping) and middle (pain relief) of the part;
         enrolment into the arm's interventions is decided at its end.
         """
         p, c, t = self.params, self.cohort, self.time_years
-        uniforms = self._pain_rng.random((4, c.size))
         cz = coping.z_score(self.coping_now(), p.coping)
-        exposure = pain.advance(c.pain, t, dt_years, uniforms, cz, p.pain)
+        exposure = pain.advance(c.pain, t, dt_years, self._draws, cz, p.pain)
         relief = self.effects.pain_factor(t + dt_years / 2)
         if isinstance(relief, np.ndarray):
             exposure.intensity *= relief[exposure.rows]
@@ -180,13 +198,9 @@ class PainModel(mesa.Model):
             delivery.enroll(t, stages, ylp, coping_now, pain_now, self.params.pain.report_sd)
 
     def run_until(self, year: float) -> None:
-        """Step until ``year``, shortening the last step so that it ends exactly there."""
-        while year - self.time_years > 1e-9:
-            dt = min(self.dt_years, year - self.time_years)
-            if dt == self.dt_years:
-                self.step()
-            else:
-                self.advance(dt)
+        """Advance until exactly ``year`` (a record time may fall inside a step)."""
+        if year - self.time_years > 1e-9:
+            self.advance(year - self.time_years)
 
     # -- observation ----------------------------------------------------------------------
     @property

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import coping, pain
-from sim.pain import WEEKS_PER_YEAR, PainState
+from sim.pain import WEEKS_PER_YEAR, PainState, StepDraws
 from sim.parameters import ModelParams
 
 
@@ -92,7 +92,7 @@ def incident_cohort(
     checkpoints = {w: None for w in (6, 12, 26, 38, 52, 64)}
     t = 0.0
     for step in range(round(years / dt)):
-        pain.advance(state, t, dt, rng.random((4, n)), cz, p)
+        pain.advance(state, t, dt, StepDraws.from_uniforms(rng.random((4, n))), cz, p)
         t = (step + 1) * dt
         second_onset = np.where((state.episodes >= 2) & np.isinf(second_onset), state.onset,
                                 second_onset)
@@ -152,13 +152,13 @@ def consulter_trajectories(
     state = PainState.new(pain.draw_severity(rng.random(n), p), rng.random(n) < 0.5)
     dt, t = 2 / WEEKS_PER_YEAR, 0.0
     for _ in range(round(burn_in_years / dt)):
-        pain.advance(state, t, dt, rng.random((4, n)), cz, p)
+        pain.advance(state, t, dt, StepDraws.from_uniforms(rng.random((4, n))), cz, p)
         t += dt
     consulters = state.in_pain & (t - state.onset <= recent_weeks / WEEKS_PER_YEAR)
     monthly = []
     for _ in range(12):
         for _ in range(2):
-            pain.advance(state, t, dt, rng.random((4, n)), cz, p)
+            pain.advance(state, t, dt, StepDraws.from_uniforms(rng.random((4, n))), cz, p)
             t += dt
         monthly.append(pain.current_intensity(state, t, p)[consulters])
     scores = np.array(monthly)

@@ -193,6 +193,26 @@ class Exposure:
     PAIN_SEGMENTS = (0, 2)
 
 
+@dataclass
+class StepDraws:
+    """The random numbers of one model step, for everyone (common random numbers).
+
+    ``budget`` (N,) is each person's remaining Exp(1) onset budget for the step: an episode
+    starts when the cumulative hazard since the step began reaches it. Carrying the rest of it
+    over when a step is split (a record time inside a step) makes the random path independent of
+    when the model is observed. ``episode`` (3, N) are uniforms for the course, duration and
+    intensity scale of an episode starting in the step.
+    """
+
+    budget: np.ndarray
+    episode: np.ndarray
+
+    @classmethod
+    def from_uniforms(cls, uniforms: np.ndarray) -> StepDraws:
+        """From (4, N) uniforms in [0, 1): onset, course, duration, episode intensity."""
+        return cls(budget=-np.log1p(-uniforms[0]), episode=uniforms[1:])
+
+
 def draw_severity(u: np.ndarray, p: PainParams) -> np.ndarray:
     """Personal pain-intensity multiplier (median 1) from uniforms."""
     return np.exp(p.severity_sigma * ndtri(u))
@@ -301,7 +321,7 @@ def advance(
     state: PainState,
     t: float,
     dt: float,
-    uniforms: np.ndarray,
+    draws: StepDraws,
     coping_z: np.ndarray,
     p: PainParams,
 ) -> Exposure:
@@ -312,10 +332,10 @@ def advance(
     state
         Cohort pain state, modified in place.
     t, dt
-        Step start and length in years.
-    uniforms
-        (4, N) uniforms in [0, 1): onset, course, duration, episode intensity. Drawn for everyone
-        every step so that arms of a scenario share their random numbers (common random numbers).
+        Start and length in years (a whole model step or part of one).
+    draws
+        The step's random numbers; the onset budget is used up in place, so the rest of a
+        split step continues with what is left. At most one episode starts per step.
     coping_z
         (N,) maladaptive-coping z-score, used for the course of a new episode.
     p
@@ -340,10 +360,12 @@ def advance(
     exposure = np.where(state.in_pain, 0.0, t_end - free_from)
     base, extra = onset_hazard(state, free_from, p)
     total = cumulative_hazard(base, extra, exposure, p)
-    needed = -np.log1p(-uniforms[0])
+    needed = draws.budget
     rows3 = np.flatnonzero(needed < total)
     onset = free_from[rows3] + exposure[rows3] * needed[rows3] / total[rows3]
-    start_episodes(state, rows3, onset, uniforms[1:, rows3], coping_z[rows3], p)
+    start_episodes(state, rows3, onset, draws.episode[:, rows3], coping_z[rows3], p)
+    needed -= total
+    needed[rows3] = np.inf
 
     # Segment 3: the new episodes, which may end inside the step; segment 4: the rest.
     len3, pain3 = _episode_part(state, rows3, onset, t_end, p)

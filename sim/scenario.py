@@ -6,6 +6,7 @@ A scenario has three sections (schema in ``scenarios/README.md``)::
     [cohort]      size, age range, female share, share with a pain history, coping distribution
     [parameters]  any model parameter by dotted name, e.g. "drift.rate" = 0.05
     [study]       optional: design of a virtual study (``painsim study``, ``sim.study``)
+    [sweep]       optional: a sweep or sensitivity analysis (``painsim sweep``, ``sim.sweep``)
 
 Bad input raises :class:`ScenarioError`, whose message is a single line
 ``FILE: FIELD: what is wrong (what is allowed)``; the command line prints it and exits with 2.
@@ -18,7 +19,7 @@ import re
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -119,6 +120,60 @@ class StudySection(_Section):
         return self
 
 
+class SweepSection(_Section):
+    """``[sweep]``: a parameter sweep or a sensitivity analysis (``painsim sweep``, ``sim.sweep``).
+
+    This class checks the design's shape; :func:`sim.sweep.check_sweep` checks the swept names
+    (model parameters, ``cohort.<field>``, ``arms.<arm>.<index>.<field>``), their values and the
+    outcomes against the rest of the scenario. Schema in ``scenarios/README.md``.
+    """
+
+    method: Literal["grid", "latin", "sobol", "morris"] = "grid"
+    grid: dict[str, list[float | int | bool | str]] = Field(default_factory=dict)
+    bounds: dict[str, list[float]] = Field(default_factory=dict)
+    samples: int = Field(64, ge=2, le=1_000_000)
+    levels: int = Field(4, ge=2, le=64)
+    outcomes: list[str] = Field(default_factory=lambda: ["dmn_perturbation"], min_length=1,
+                                max_length=50)
+    horizon_years: float | None = Field(None, gt=0, le=200)
+    replicates: int = Field(1, ge=1, le=10_000)
+    common_random_numbers: bool = False
+
+    @model_validator(mode="after")
+    def _design(self) -> SweepSection:
+        if self.method == "grid":
+            if self.bounds:
+                raise ValueError("[sweep] sweep.bounds: a grid takes lists of values in "
+                                 "[sweep.grid]; bounds need method latin, sobol or morris")
+            if not self.grid:
+                raise ValueError('[sweep] sweep.grid: empty; give values for at least one '
+                                 'parameter, e.g. "drift.rate" = [0.1, 0.25]')
+            for name, values in self.grid.items():
+                if not values:
+                    raise ValueError(f"[sweep] sweep.grid.{name}: empty list of values")
+            return self
+        if self.grid:
+            raise ValueError(f"[sweep] sweep.grid: method '{self.method}' samples between "
+                             "[sweep.bounds]; a grid needs method = \"grid\"")
+        if not self.bounds:
+            raise ValueError(f"[sweep] sweep.bounds: empty; method '{self.method}' needs "
+                             '[low, high] for at least one parameter, e.g. "drift.rate" = '
+                             "[0.1, 0.4]")
+        for name, pair in self.bounds.items():
+            if len(pair) != 2:
+                raise ValueError(f"[sweep] sweep.bounds.{name}: must be [low, high] (two "
+                                 f"numbers), got {len(pair)}")
+            if not pair[0] < pair[1]:
+                raise ValueError(f"[sweep] sweep.bounds.{name}: empty range [{pair[0]}, "
+                                 f"{pair[1]}]; low must be below high")
+        n = self.samples
+        if self.method == "sobol" and n & (n - 1):
+            low = 1 << (n.bit_length() - 1)
+            raise ValueError(f"[sweep] sweep.samples: {n} is not a power of 2; SALib's Sobol "
+                             f"(Saltelli) sample needs N = 2^k, e.g. {low} or {2 * low}")
+        return self
+
+
 USUAL_CARE = "usual care"
 
 
@@ -152,6 +207,7 @@ class Scenario(_Section):
     parameters: dict[str, float | int | bool | str] = Field(default_factory=dict)
     arms: list[ArmSection] = Field(default_factory=list)
     study: StudySection | None = None
+    sweep: SweepSection | None = None
 
     @model_validator(mode="after")
     def _overrides(self) -> Scenario:
@@ -174,6 +230,15 @@ class Scenario(_Section):
                     raise ValueError(
                         f"[arms] arms[{i}].interventions[{j}].start_year: {item.start_year} is "
                         f"not before the horizon ({self.scenario.years} years)")
+        return self
+
+    @model_validator(mode="after")
+    def _sweep(self) -> Scenario:
+        if self.sweep is not None:
+            # sim.sweep imports this module, so it is imported here, when a sweep is checked.
+            from sim.sweep import check_sweep
+
+            check_sweep(self)
         return self
 
     @property
@@ -234,6 +299,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names allowed at the section that ``loc`` points into."""
     if loc[:1] == ("study",):
         return list(StudySection.model_fields)
+    if loc[:1] == ("sweep",):
+        return list(SweepSection.model_fields)
     if loc[:1] == ("arms",):
         if len(loc) >= 6 and loc[2] == "interventions":
             return list(KINDS[loc[4]].model_fields) if loc[4] in KINDS else []
@@ -272,7 +339,7 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
         return field, f"unknown key; {hint}allowed: {', '.join(allowed)}"
     if kind == "missing":
         return field, "required field is missing"
-    for section in ("parameters", "arms"):
+    for section in ("parameters", "arms", "sweep"):
         prefix = f"Value error, [{section}] "
         if kind == "value_error" and msg.startswith(prefix):
             name, _, rest = msg.removeprefix(prefix).partition(": ")

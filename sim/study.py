@@ -37,6 +37,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,10 @@ from sim.scenario import Scenario, ScenarioError, StudySection, parse_scenario
 
 ADULT_AGE = 18.0
 """Age at which the study population starts, without any pain history."""
-SUBACUTE_ARM_SHARE = 0.5
+SUBACUTE_ARM_SHARE = 0.75
 """Share of the population watched for subacute recruitment (the rest: cross-section)."""
+POPULATION_BANDS = 8
+"""Bands of meeting ages simulated as separate models (see :func:`simulate_population`)."""
 AGE_BIN_YEARS = 5.0
 """Width of the age strata used to match controls to patients."""
 STUDY_KEY = 20240710
@@ -137,18 +140,27 @@ def group_sizes(study: StudySection, multiplier: float = 1.0) -> tuple[int, int,
     return tuple(max(2, math.floor(n * multiplier + 0.5)) for n in sizes)
 
 
-def population_scenario(scenario: Scenario) -> Scenario:
-    """The scenario of the study population: ``population`` people from age 18, no history.
+def population_scenario(
+    scenario: Scenario, size: int | None = None, years: float | None = None
+) -> Scenario:
+    """The scenario of (part of) the study population: people from age 18 without history.
 
-    The horizon runs to the oldest recruitment age; ``[cohort]`` keeps its sex ratio and coping
-    distribution; treatment arms are dropped (the study observes usual care).
+    Parameters
+    ----------
+    scenario
+        A scenario with a ``[study]`` section.
+    size, years
+        Number of people and horizon; default ``population`` people up to ``age_max``.
+
+    ``[cohort]`` keeps its sex ratio and coping distribution; treatment arms are dropped (the
+    study observes usual care).
     """
     study = study_design(scenario)
     data = scenario.model_dump()
-    years = study.age_max - ADULT_AGE
+    years = study.age_max - ADULT_AGE if years is None else years
     data["scenario"].update(years=years, replicates=1, record_every_years=years)
-    data["cohort"].update(size=study.population, age_min=ADULT_AGE, age_max=ADULT_AGE,
-                          pain_history_share=0.0)
+    data["cohort"].update(size=study.population if size is None else size, age_min=ADULT_AGE,
+                          age_max=ADULT_AGE, pain_history_share=0.0)
     data.pop("arms", None)
     return parse_scenario(data, f"{scenario.scenario.name} (study population)")
 
@@ -242,10 +254,106 @@ def _scan(model: PainModel, rows: np.ndarray, group: int) -> dict[str, np.ndarra
     }
 
 
+def _recruitment_plan(
+    scenario: Scenario,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who is watched for subacute recruitment, when each person is met, and scan delays.
+
+    Returns
+    -------
+    (watched, met, delay)
+        (N,) booleans, years since age 18 at which the study meets the person, and weeks
+        into a subacute episode at which a watched person would be scanned.
+    """
+    study = study_design(scenario)
+    n, window = study.population, study.recruitment_years
+    rng = _rng(scenario.scenario.seed, _POOL_STREAM)
+    watched = rng.random(n) < SUBACUTE_ARM_SHARE
+    # Watched people are met up to one window before age_min (their window is cut at age_min),
+    # so that every age in the range is equally exposed to recruitment.
+    met = np.where(watched, rng.uniform(study.age_min - window, study.age_max, n),
+                   rng.uniform(study.age_min, study.age_max, n)) - ADULT_AGE
+    step_weeks = scenario.scenario.dt_weeks
+    delay = rng.uniform(study.subacute_min_weeks,
+                        max(study.subacute_min_weeks, study.subacute_max_weeks - step_weeks), n)
+    return watched, met, delay
+
+
+def _band_edges(study: StudySection) -> np.ndarray:
+    """Edges (years since age 18) of the bands of meeting times simulated as separate models."""
+    return np.linspace(study.age_min - study.recruitment_years, study.age_max,
+                       POPULATION_BANDS + 1) - ADULT_AGE
+
+
+def _band_horizons(study: StudySection) -> np.ndarray:
+    """Years each band must be simulated: to its last meeting plus a recruitment window."""
+    edges = _band_edges(study)
+    return np.minimum(edges[1:] + study.recruitment_years, study.age_max - ADULT_AGE)
+
+
+def _follow(
+    model: PainModel, people: np.ndarray, watched: np.ndarray, met: np.ndarray,
+    delay: np.ndarray, study: StudySection, horizon: float,
+    progress: Callable[[int], object] | None,
+) -> list[dict[str, np.ndarray]]:
+    """Run one band's model to ``horizon`` and scan everyone when the study meets them."""
+    cross = np.flatnonzero(~watched)
+    cross = cross[np.argsort(met[cross], kind="stable")]
+    cross_met = met[cross]
+    sub = np.flatnonzero(watched)
+    start = np.maximum(met[sub], study.age_min - ADULT_AGE)
+    stop = np.minimum(met[sub] + study.recruitment_years, study.age_max - ADULT_AGE)
+    sub_delay, sub_open = delay[sub], np.ones(sub.size, dtype=bool)
+    blocks: list[dict[str, np.ndarray]] = []
+    state, dt = model.cohort.pain, model.dt_years
+
+    def scan(rows: np.ndarray, group: int) -> None:
+        block = _scan(model, rows, group)
+        block["person"] = people[rows]
+        blocks.append(block)
+
+    while model.time_years < horizon - 1e-9:
+        before = model.time_years
+        model.run_until(min(before + dt, horizon))
+        t = model.time_years
+        if progress is not None:
+            progress(1)
+        lo, hi = np.searchsorted(cross_met, [before, t], side="left")
+        if t >= horizon - 1e-9:
+            hi = np.searchsorted(cross_met, horizon, side="right")
+        due = cross[lo:hi]
+        if due.size:
+            weeks = (t - state.onset[due]) * WEEKS_PER_YEAR
+            for rows, group in ((due[state.episodes[due] == 0], HC),
+                                (due[state.in_pain[due] & (weeks > study.chronic_min_weeks)], CBP)):
+                if rows.size:
+                    scan(rows, group)
+        looking = np.flatnonzero(sub_open & (start <= t) & (t <= stop) & state.in_pain[sub])
+        if looking.size:
+            weeks = (t - state.onset[sub[looking]]) * WEEKS_PER_YEAR
+            found = looking[(weeks >= sub_delay[looking]) & (weeks <= study.subacute_max_weeks)]
+            if found.size:
+                sub_open[found] = False
+                scan(sub[found], SBP)
+    return blocks
+
+
+def population_steps(scenario: Scenario) -> int:
+    """Model steps :func:`simulate_population` takes (the progress bar's total)."""
+    dt = scenario.scenario.dt_years
+    return int(sum(math.ceil(h / dt - 1e-9) for h in _band_horizons(study_design(scenario))))
+
+
 def simulate_population(
     scenario: Scenario, *, progress: Callable[[int], object] | None = None
 ) -> Pool:
     """Simulate the study population and keep everyone the study could recruit.
+
+    People are grouped by the age at which the study meets them into
+    :data:`POPULATION_BANDS` bands; each band is its own :class:`~sim.model.PainModel`
+    (replicate index = band, so its own random streams), simulated from age 18 only until its
+    last meeting plus one recruitment window. Nobody is simulated past the point where the
+    study could still use them, which roughly halves the work.
 
     Parameters
     ----------
@@ -262,56 +370,24 @@ def simulate_population(
         ``subacute_min_weeks`` and ``subacute_max_weeks`` old) from the recruitment period.
     """
     study = study_design(scenario)
-    model = PainModel(population_scenario(scenario), 0, create_agents=False)
-    n = study.population
-    rng = _rng(scenario.scenario.seed, _POOL_STREAM)
-    watched = rng.random(n) < SUBACUTE_ARM_SHARE
-    window = study.recruitment_years
-    # Watched people are met so that every age in the range is equally exposed to recruitment.
-    met = np.where(watched, rng.uniform(study.age_min - window, study.age_max, n),
-                   rng.uniform(study.age_min, study.age_max, n)) - ADULT_AGE
-    step_weeks = scenario.scenario.dt_weeks
-    delay = rng.uniform(study.subacute_min_weeks,
-                        max(study.subacute_min_weeks, study.subacute_max_weeks - step_weeks), n)
-
-    cross = np.flatnonzero(~watched)
-    cross = cross[np.argsort(met[cross], kind="stable")]
-    cross_met = met[cross]
-    sub = np.flatnonzero(watched)
-    start = np.maximum(met[sub], study.age_min - ADULT_AGE)
-    stop = np.minimum(met[sub] + window, study.age_max - ADULT_AGE)
-    sub_delay, sub_open = delay[sub], np.ones(sub.size, dtype=bool)
-
+    watched, met, delay = _recruitment_plan(scenario)
+    edges, horizons = _band_edges(study), _band_horizons(study)
+    band = np.clip(np.searchsorted(edges, met, side="right") - 1, 0, POPULATION_BANDS - 1)
     blocks: list[dict[str, np.ndarray]] = []
-    horizon, dt = study.age_max - ADULT_AGE, model.dt_years
-    state = model.cohort.pain
-    while model.time_years < horizon - 1e-9:
-        before = model.time_years
-        model.run_until(min(before + dt, horizon))
-        t = model.time_years
-        if progress is not None:
-            progress(1)
-        lo, hi = np.searchsorted(cross_met, [before, t], side="left")
-        if t >= horizon - 1e-9:
-            hi = cross_met.size
-        due = cross[lo:hi]
-        if due.size:
-            weeks = (t - state.onset[due]) * WEEKS_PER_YEAR
-            healthy = due[state.episodes[due] == 0]
-            chronic = due[state.in_pain[due] & (weeks > study.chronic_min_weeks)]
-            for rows, group in ((healthy, HC), (chronic, CBP)):
-                if rows.size:
-                    blocks.append(_scan(model, rows, group))
-        looking = np.flatnonzero(sub_open & (start <= t) & (t <= stop) & state.in_pain[sub])
-        if looking.size:
-            weeks = (t - state.onset[sub[looking]]) * WEEKS_PER_YEAR
-            found = looking[(weeks >= sub_delay[looking]) & (weeks <= study.subacute_max_weeks)]
-            if found.size:
-                sub_open[found] = False
-                blocks.append(_scan(model, sub[found], SBP))
+    for b in range(POPULATION_BANDS):
+        people = np.flatnonzero(band == b)
+        if not people.size:
+            continue
+        horizon = float(horizons[b])
+        model = PainModel(population_scenario(scenario, people.size, horizon), b,
+                          create_agents=False)
+        blocks += _follow(model, people, watched[people], met[people], delay[people], study,
+                          horizon, progress)
+        del model
     joined = {key: np.concatenate([b[key] for b in blocks]) for key in blocks[0]}
     order = np.argsort(joined["person"], kind="stable")
-    return Pool(**{key: value[order] for key, value in joined.items()}, population=n)
+    return Pool(**{key: value[order] for key, value in joined.items()},
+                population=study.population)
 
 
 # -- recruitment --------------------------------------------------------------------------------
@@ -525,20 +601,52 @@ def replicate_study(
     return _replicate(pool, scenario, sizes, replication, brain)[0]
 
 
-def _replicate(
+def _measure(
     pool: Pool, scenario: Scenario, sizes: Sequence[int], replication: int, brain: Brain
-) -> tuple[dict[str, float], np.ndarray]:
-    """One replication's row and the pool rows it recruited."""
+) -> tuple[dict[str, np.ndarray], np.random.Generator]:
+    """Recruit and measure one replication: participant columns, and the replication's
+    generator (the analysis continues with it, for the bootstrap)."""
     study, params = study_design(scenario), scenario.params
     rng = _rng(scenario.scenario.seed, _REPLICATION_STREAM, replication)
     rows = recruit(pool, sizes, rng, match_age=study.match_age, age_min=study.age_min)
     group = pool.group[rows]
     edges = observe_connectivity(pool.edges_z[rows], brain, study.connectivity_reliability, rng)
     score = observe_coping(pool.coping[rows], params, study.coping_reliability, rng)
-    perturbation = perturbation_vs_controls(edges, group == HC, brain, params)
-    row = analyze(perturbation, group, pool.years_with_pain[rows], pool.age[rows], score, rng,
-                  resamples=study.bootstrap_resamples, alpha=study.alpha)
-    return {"replication": replication, **row}, rows
+    return {
+        "row": rows, "person": pool.person[rows], "group": group, "age": pool.age[rows],
+        "years_with_pain": pool.years_with_pain[rows], "episodes": pool.episodes[rows],
+        "pain": pool.pain[rows], "coping": pool.coping[rows], "coping_score": score,
+        "adaptation": pool.adaptation[rows],
+        "dmn_perturbation": perturbation_vs_controls(edges, group == HC, brain, params),
+    }, rng
+
+
+def _replicate(
+    pool: Pool, scenario: Scenario, sizes: Sequence[int], replication: int, brain: Brain
+) -> tuple[dict[str, float], np.ndarray]:
+    """One replication's row and the pool rows it recruited."""
+    study = study_design(scenario)
+    m, rng = _measure(pool, scenario, sizes, replication, brain)
+    row = analyze(m["dmn_perturbation"], m["group"], m["years_with_pain"], m["age"],
+                  m["coping_score"], rng, resamples=study.bootstrap_resamples, alpha=study.alpha)
+    return {"replication": replication, **row}, m["row"]
+
+
+def sample_table(
+    pool: Pool, scenario: Scenario, sizes: Sequence[int], replication: int = 0
+) -> pd.DataFrame:
+    """The participants of one replication as measured (``sample.csv``).
+
+    Columns: ``replication``, ``person`` (index in the simulated population), ``group``
+    (healthy, subacute, chronic), true ``age``, ``years_with_pain``, ``episodes``, ``pain``,
+    ``coping`` and ``adaptation``, the questionnaire's ``coping_score`` and the measured
+    ``dmn_perturbation``.
+    """
+    m, _ = _measure(pool, scenario, sizes, replication, build_brain(scenario.params.brain))
+    m.pop("row")
+    table = pd.DataFrame(m)
+    table["group"] = np.asarray(GROUPS)[table["group"]]
+    return table.assign(replication=replication)[["replication", *table.columns]]
 
 
 def run_replications(
@@ -676,11 +784,6 @@ def _bar(total: int, desc: str, enabled: bool) -> tqdm:
                 disable=not enabled, file=sys.stderr, leave=False)
 
 
-def _population_steps(scenario: Scenario) -> int:
-    study = study_design(scenario)
-    return math.ceil((study.age_max - ADULT_AGE) / scenario.scenario.dt_years - 1e-9)
-
-
 def simulate_study(scenario: Scenario, *, progress: bool = False) -> StudyResult:
     """Run the whole virtual study: population, replications, power and counterfactual.
 
@@ -700,7 +803,7 @@ def simulate_study(scenario: Scenario, *, progress: bool = False) -> StudyResult
     reps = study.replications
 
     clock = time.perf_counter()
-    with _bar(_population_steps(scenario), "population", progress) as bar:
+    with _bar(population_steps(scenario), "population", progress) as bar:
         pool = simulate_population(scenario, progress=bar.update)
     seconds["population"] = time.perf_counter() - clock
 
@@ -729,7 +832,7 @@ def simulate_study(scenario: Scenario, *, progress: bool = False) -> StudyResult
     if study.counterfactual:
         clock = time.perf_counter()
         alternative = counterfactual_scenario(scenario)
-        with _bar(_population_steps(scenario), "population (counterfactual)", progress) as bar:
+        with _bar(population_steps(scenario), "population (counterfactual)", progress) as bar:
             other = simulate_population(alternative, progress=bar.update)
         with _bar(reps, "counterfactual", progress) as bar:
             counterfactual, _ = run_replications(other, alternative, base, reps,
@@ -740,3 +843,210 @@ def simulate_study(scenario: Scenario, *, progress: bool = False) -> StudyResult
     return StudyResult(study=table, power=power, counterfactual=counterfactual,
                        pool=pool.summary(), counterfactual_pool=counter_pool,
                        sharing=_sharing(pool, draws), seconds=seconds)
+
+
+# -- reporting ----------------------------------------------------------------------------------
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f} %"
+
+
+def _effect(row: Mapping[str, Any]) -> str:
+    digits = 3 if row["effect"] == "a*b" else 2
+    return (f"{row['effect']} = {row['median']:.{digits}f} "
+            f"({row['low']:.{digits}f} to {row['high']:.{digits}f})")
+
+
+def power_summary(power: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Detection rate of every finding per sample-size multiplier (one row per multiplier)."""
+    rows = []
+    for m, part in power.groupby("multiplier", sort=True):
+        first = part.iloc[0]
+        rows.append({"multiplier": float(m), "n_hc": int(first["n_hc"]),
+                     "n_sbp": int(first["n_sbp"]), "n_cbp": int(first["n_cbp"]),
+                     "replications": len(part), **detection_rates(part, alpha)})
+    return pd.DataFrame(rows)
+
+
+def findings_markdown(scenario: Scenario, result: StudyResult) -> str:
+    """``findings.md``: findings table, power table, mechanism check and design notes."""
+    study = study_design(scenario)
+    alpha = study.alpha
+    summary = summarize_findings(result.study, alpha)
+    n_hc, n_sbp, n_cbp = group_sizes(study)
+    lines = [
+        "# Virtual Heukamp study: findings",
+        "",
+        f"Scenario `{scenario.scenario.name}`, seed {scenario.scenario.seed}: "
+        f"{len(result.study)} replications of a study of {n_hc} healthy controls, {n_sbp} "
+        f"subacute and {n_cbp} chronic back-pain patients, alpha = {alpha:g}. The method is in "
+        "docs/model.md, \"Virtual Heukamp study\"; one row per replication is in `study.csv`.",
+        "",
+        "*Detection rate*: share of replications in which the finding comes out as published "
+        f"(at alpha = {alpha:g}; for finding 2, the share in which chronic and subacute patients "
+        "do **not** differ significantly). *Effect*: median over replications and the central "
+        "95 % of replications. The coping score is catastrophizing (higher = worse coping), so "
+        "a mediation through worse coping has a positive indirect effect a*b.",
+        "",
+        "## Findings",
+        "",
+        "| finding | published | target | simulated effect: median (95 % range) | detection rate "
+        "| target met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in summary.to_dict("records"):
+        target = "-" if row["target"] is None else f">= {_percent(row['target'])}"
+        met = "-" if row["met"] is None else ("yes" if row["met"] else "**no**")
+        effect = "-" if row["key"] == "all" else _effect(row)
+        lines.append(f"| {row['finding']} | {row['published']} | {target} | {effect} | "
+                     f"{_percent(row['detection_rate'])} | {met} |")
+    medians = result.study.median(numeric_only=True)
+    lines += [
+        "",
+        f"Median over replications: years lived with pain {medians['mean_ylp_sbp']:.1f} "
+        f"(subacute) and {medians['mean_ylp_cbp']:.1f} (chronic, group means); share of the "
+        f"years-with-pain effect carried by coping {medians['share_mediated']:.2f}; age-adjusted "
+        f"slope {medians['beta_ylp']:.3f} perturbation units per year with pain.",
+    ]
+    if len(result.power):
+        power = power_summary(result.power, alpha)
+        lines += [
+            "",
+            "## Power: detection rate vs sample size",
+            "",
+            "The same study with every group scaled. Use it to size a new study: the row where "
+            "a finding's detection rate reaches 80 % is the sample that finds it four times in "
+            "five, if the model is right.",
+            "",
+            "| sample | healthy / subacute / chronic | 1. chronic > healthy | 2. chronic = "
+            "subacute (n.s.) | 3. years with pain | 4. mediation | subacute > healthy |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in power.to_dict("records"):
+            lines.append(
+                f"| {row['multiplier']:g}x | {row['n_hc']} / {row['n_sbp']} / {row['n_cbp']} | "
+                f"{_percent(row['cbp_hc'])} | {_percent(row['cbp_sbp'])} | "
+                f"{_percent(row['ylp'])} | {_percent(row['mediation'])} | "
+                f"{_percent(row['sbp_hc'])} |")
+    if len(result.counterfactual):
+        counter = summarize_findings(result.counterfactual, alpha).set_index("key")
+        lines += [
+            "",
+            "## Mechanism check: coping does not feed the drift",
+            "",
+            "The same study (same people, same pain and coping histories, same recruitment and "
+            "noise) in a model with `drift.coping_weight` = 0: pain still makes coping worse, "
+            "but coping no longer speeds the drift of the network.",
+            "",
+            "| finding | model: detection rate | model: median effect | counterfactual: "
+            "detection rate | counterfactual: median effect |",
+            "|---|---|---|---|---|",
+        ]
+        for row in summary.to_dict("records"):
+            if row["key"] == "all":
+                continue
+            other = counter.loc[row["key"]]
+            digits = 3 if row["effect"] == "a*b" else 2
+            lines.append(
+                f"| {row['finding']} | {_percent(row['detection_rate'])} | "
+                f"{row['median']:.{digits}f} | {_percent(other['detection_rate'])} | "
+                f"{other['median']:.{digits}f} |")
+    lines += ["", "## Design", "", "| group | candidates in the population | median age | "
+              "years with pain: median | 1st-99th percentile | max | mean replications per "
+              "recruited person |", "|---|---|---|---|---|---|---|"]
+    for name in GROUPS:
+        g = result.pool[name]
+        lines.append(
+            f"| {name} | {g['candidates']:,} | {g['median_age']:.1f} | "
+            f"{g['median_years_with_pain']:.2f} | {g['p01_years_with_pain']:.2f}-"
+            f"{g['p99_years_with_pain']:.1f} | {g['max_years_with_pain']:.1f} | "
+            f"{result.sharing[name]:.2f} |")
+    lines += [
+        "",
+        f"Population: {study.population:,} people simulated from age {ADULT_AGE:g} without pain "
+        f"history; ages {study.age_min:g}-{study.age_max:g}; subacute recruitment window "
+        f"{study.recruitment_years:g} years; controls "
+        f"{'frequency-matched in age to the patients' if study.match_age else 'not age-matched'}."
+        f" Measurement: connectivity test-retest reliability (ICC) "
+        f"{study.connectivity_reliability:g}, coping questionnaire reliability "
+        f"{study.coping_reliability:g}; {study.bootstrap_resamples:,} bootstrap resamples.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _write_results(folder: Path, scenario: Scenario, result: StudyResult) -> None:
+    study = study_design(scenario)
+    result.study.to_csv(folder / "study.csv", index=False)
+    summarize_findings(result.study, study.alpha).to_csv(folder / "findings.csv", index=False)
+    if len(result.power):
+        result.power.to_csv(folder / "power.csv", index=False)
+    if len(result.counterfactual):
+        result.counterfactual.to_csv(folder / "counterfactual.csv", index=False)
+    (folder / "findings.md").write_text(findings_markdown(scenario, result), encoding="utf-8")
+
+
+def _versions() -> dict[str, str | None]:
+    versions = _package_versions()
+    try:
+        versions["statsmodels"] = version("statsmodels")
+    except PackageNotFoundError:
+        versions["statsmodels"] = None
+    return versions
+
+
+def run_study(
+    scenario: Scenario,
+    *,
+    out: Path | None = None,
+    results_root: Path = Path("results"),
+    progress: bool = True,
+    argv: list[str] | None = None,
+) -> Path:
+    """Run the virtual study of a scenario and write its results folder atomically.
+
+    The folder (default ``results_root/<scenario slug>/<run id>/``) holds ``study.csv`` (one
+    row per replication), ``findings.csv`` and ``findings.md`` (detection rates and effects per
+    finding), ``power.csv``, ``counterfactual.csv`` and ``manifest.json``; see
+    ``results/README.md``.
+
+    Raises
+    ------
+    sim.scenario.ScenarioError
+        The scenario has no ``[study]`` section. Nothing is written.
+    sim.runner.OutputFolderError
+        ``out`` exists and is not empty, or a folder cannot be created. Nothing is written.
+    PoolTooSmallError
+        The population holds too few candidates for a group. Nothing is written.
+    """
+    study_design(scenario)
+    started = _utc_now()
+    run_id = _new_run_id(started)
+    default = Path(results_root) / scenario.scenario.slug / run_id
+    destination = default if out is None else Path(out)
+    _check_destination(destination)
+    with staged_folder(Path(os.path.abspath(destination))) as staging:
+        result = simulate_study(scenario, progress=progress)
+        _write_results(staging, scenario, result)
+        manifest = {
+            "run_id": run_id,
+            "command_kind": "study",
+            "painsim_version": sim.__version__,
+            **_source_version(),
+            "seed": scenario.scenario.seed,
+            "replications": study_design(scenario).replications,
+            "command": argv,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": _utc_now().isoformat(timespec="seconds"),
+            "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "packages": _versions(),
+            "population": result.pool,
+            "counterfactual_population": result.counterfactual_pool,
+            "mean_replications_per_recruited_person": result.sharing,
+            "files": sorted([p.name for p in staging.iterdir()] + ["manifest.json"]),
+            "scenario": scenario.resolved(),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
+                                               encoding="utf-8")
+    return destination

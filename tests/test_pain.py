@@ -11,6 +11,9 @@ from sim.natural_history import (
     incident_cohort,
 )
 from sim.pain import WEEKS_PER_YEAR, PainParams, PainState
+from sim.pain import StepDraws as _StepDraws
+
+draws = _StepDraws.from_uniforms
 from sim.parameters import ModelParams
 
 
@@ -39,7 +42,7 @@ def test_years_with_pain_count_exactly_the_time_in_an_episode():
     state = _one_episode(0.3)
     t = 0.0
     for _ in range(30):
-        pain.advance(state, t, 1 / WEEKS_PER_YEAR, np.full((4, 1), 0.5), np.zeros(1), p)
+        pain.advance(state, t, 1 / WEEKS_PER_YEAR, draws(np.full((4, 1), 0.5)), np.zeros(1), p)
         t += 1 / WEEKS_PER_YEAR
     assert state.years_with_pain[0] == pytest.approx(0.3, abs=1e-12)
     assert not state.in_pain[0]
@@ -52,7 +55,7 @@ def test_years_with_pain_accumulate_across_episodes():
     rng = np.random.default_rng(0)
     in_pain_time = 0.0
     for _ in range(200):
-        exposure = pain.advance(state, t, dt, rng.random((4, 1)), np.zeros(1), p)
+        exposure = pain.advance(state, t, dt, draws(rng.random((4, 1))), np.zeros(1), p)
         in_pain_time += exposure.duration[list(exposure.PAIN_SEGMENTS)].sum()
         t += dt
     assert state.episodes[0] > 3
@@ -81,7 +84,7 @@ def test_first_onsets_follow_the_hazard_whatever_the_step(dt_weeks):
     t, dt = 0.0, dt_weeks / WEEKS_PER_YEAR
     while t < 1.0 - 1e-9:
         step = min(dt, 1.0 - t)
-        pain.advance(state, t, step, rng.random((4, n)), np.zeros(n), p)
+        pain.advance(state, t, step, draws(rng.random((4, n))), np.zeros(n), p)
         t += step
     assert (state.episodes > 0).mean() == pytest.approx(1 - np.exp(-0.5), abs=0.01)
 
