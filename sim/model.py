@@ -160,6 +160,7 @@ class PainModel(mesa.Model):
         model inside a step splits that step in two without new draws, so the random path does
         not depend on when the model is recorded.
         """
+        end = self.time_years + dt_years
         while dt_years > 1e-12:
             if self._grid_left <= 1e-12:
                 self._draws = pain.StepDraws.from_uniforms(
@@ -169,6 +170,7 @@ class PainModel(mesa.Model):
             self._advance_part(part)
             self._grid_left -= part
             dt_years -= part
+        self.time_years = end  # no drift from summing the parts
 
     def _advance_part(self, dt_years: float) -> None:
         """Advance by ``dt_years`` within one grid step.

@@ -69,8 +69,11 @@ def test_starting_settings_reproduce_the_scenario_run_from_the_command_line(clas
     expected = reference.snapshot()
     assert page.scenario.cohort == classroom.cohort
     assert page.scenario.parameters == classroom.parameters
-    np.testing.assert_array_equal(page.table["dmn_perturbation"], expected["dmn_perturbation"])
-    np.testing.assert_array_equal(page.table["years_with_pain"], expected["years_with_pain"])
+    # Same random path; step boundaries may differ in the last bit (1.0 + 1.0 vs 2.0).
+    np.testing.assert_allclose(page.table["dmn_perturbation"], expected["dmn_perturbation"],
+                               rtol=1e-9)
+    np.testing.assert_allclose(page.table["years_with_pain"], expected["years_with_pain"],
+                               rtol=1e-9)
 
 
 @pytest.mark.parametrize("share", [0.05, 0.25, 0.6])

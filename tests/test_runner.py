@@ -172,13 +172,13 @@ def test_patients_are_recorded_at_every_grid_time_including_the_horizon(small_ru
 
 def test_progress_callback_counts_every_model_step(monkeypatch, small_scenario):
     advances = []
-    original = PainModel.advance
+    original = PainModel._advance_part
 
     def counting(self, dt_years):
         advances.append(dt_years)
         original(self, dt_years)
 
-    monkeypatch.setattr(PainModel, "advance", counting)
+    monkeypatch.setattr(PainModel, "_advance_part", counting)
     reported = []
     run_replicate(small_scenario, 0, progress=reported.append)
     assert sum(reported) == len(advances) == steps_per_replicate(small_scenario.scenario)
