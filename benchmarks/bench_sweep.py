@@ -1,54 +1,57 @@
 """Throughput of ``painsim sweep`` on each backend, and the overhead of Dask, in one run.
 
-The same sweep (a grid of ``--points`` values of ``drift.rate``, one replicate, one arm, runs
-of about a second: ``--patients`` people x 20 years at weekly steps) runs three times:
+The same kind of sweep (a grid of ``drift.rate`` values, one replicate, one arm; each run is
+``--patients`` people x 20 years at weekly steps, about a second) runs on each backend:
 
 * ``serial``: one process (the model's Numba kernels may use both cores while recording);
-* ``process``: 2 local worker processes (one Numba thread each);
-* ``dask``: a ``dask.distributed`` LocalCluster on 127.0.0.1 with 2 single-threaded workers.
+* ``process``: ``--workers`` local worker processes (one Numba thread each);
+* ``dask``: a ``dask.distributed`` LocalCluster on 127.0.0.1 with ``--workers`` single-threaded
+  workers.
 
-Every figure is wall time of the whole ``run_sweep`` call (start-up of workers, all runs,
-tables, figures), measured in this invocation. Reported:
+Each backend runs a sweep of ``--points`` points and one of twice as many. Wall time of the
+whole ``run_sweep`` call (workers started, every run, tables, figures) is T(n) = fixed + n x
+per_point, so
 
-* ``speedup_process`` and ``speedup_dask``: serial wall time / backend wall time
-  (target for 2 workers on 2 cores: >= 1.8);
-* ``dask_overhead_vs_process``: dask wall time / process wall time - 1, i.e. what Dask costs
-  beyond a plain process pool, per point as a share of the point's time (target: < 5 %);
-* ``overhead_per_point``: (wall time x workers - summed run time) / points, as a share of the
-  mean run time: everything that is not simulation, start-up included;
-* ``startup_s``: time to get workers ready (the process pool: its first trivial task; Dask:
-  LocalCluster plus painsim imported on every worker).
+* ``per_point_s`` = (T(2n) − T(n)) / n is the steady cost of a point, and 1 / per_point_s the
+  throughput, with start-up and the final tables cancelled out;
+* ``fixed_s`` = T(n) − n x per_point_s is the one-off cost (mostly starting workers, which
+  import painsim: about 2 s here);
+* ``throughput_vs_serial`` = per_point_s(serial) / per_point_s(backend) (target for 2 workers on
+  2 cores: >= 1.8);
+* ``dask_overhead_per_point`` = per_point_s(dask) / per_point_s(process) − 1: what Dask costs
+  per point beyond a plain process pool (target: < 5 %);
+* ``wall_speedup`` = T_serial(n) / T_backend(n), start-up included, for both sizes.
 
-The three tables are checked to be identical. Results go to stdout and
-``benchmarks/out/bench_sweep.json``.
+Tables of all backends are checked to be identical. Figures are only meaningful on an otherwise
+idle machine. Results go to stdout and ``benchmarks/out/bench_sweep.json``.
 
 Usage::
 
-    python benchmarks/bench_sweep.py [--points 16] [--patients 4000] [--workers 2] [--out FILE]
+    python benchmarks/bench_sweep.py [--points 16] [--patients 15000] [--workers 2] [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim.scenario import parse_scenario
-from sim.sweep import _worker_version, dask_client, run_sweep
+from sim.sweep import run_sweep
+
+BACKENDS = ("serial", "process", "dask")
 
 
-def bench_scenario(points: int, patients: int):
-    """A grid of ``points`` drift rates, one replicate, runs of about a second each."""
-    rates = np.round(np.linspace(0.05, 0.6, points), 4).tolist()
+def bench_scenario(points: int, patients: int, offset: float = 0.0):
+    """A grid of ``points`` drift rates (shifted by ``offset``), one replicate, one arm."""
+    rates = np.round(np.linspace(0.05, 0.6, points) + offset, 5).tolist()
     return parse_scenario({
         "scenario": {"name": "bench sweep", "seed": 3, "years": 20, "dt_weeks": 1},
         "cohort": {"size": patients},
@@ -56,69 +59,59 @@ def bench_scenario(points: int, patients: int):
     }, "bench")
 
 
-def time_backend(scenario, backend: str, workers: int, folder: Path) -> dict:
+def timed_sweep(scenario, backend: str, workers: int, folder: Path) -> tuple[float, pd.DataFrame]:
     start = time.perf_counter()
-    result = run_sweep(scenario, backend=backend, workers=workers, out=folder / backend,
-                       progress=False)
-    wall = time.perf_counter() - start
-    runs = result.table["run_seconds"].to_numpy()
-    used = 1 if backend == "serial" else workers
-    return {
-        "wall_s": round(wall, 3),
-        "runs": len(runs),
-        "run_s_mean": round(float(runs.mean()), 3),
-        "run_s_sum": round(float(runs.sum()), 3),
-        "overhead_per_point": round(float((wall * used - runs.sum()) / len(runs) / runs.mean()),
-                                    4),
-        "table": result.table.drop(columns="run_seconds"),
-    }
-
-
-def startup_process(workers: int) -> float:
-    start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        list(pool.map(_worker_version_arg, range(workers)))
-    return time.perf_counter() - start
-
-
-def _worker_version_arg(_: int) -> str:
-    return _worker_version()
-
-
-def startup_dask(workers: int) -> float:
-    start = time.perf_counter()
-    with dask_client(workers, None):
-        ready = time.perf_counter() - start
-    return ready
+    result = run_sweep(scenario, backend=backend, workers=workers, out=folder, progress=False)
+    return time.perf_counter() - start, result.table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=16)
-    parser.add_argument("--patients", type=int, default=4000)
+    parser.add_argument("--patients", type=int, default=15000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent / "out" / "bench_sweep.json")
     args = parser.parse_args()
-    scenario = bench_scenario(args.points, args.patients)
+    n = args.points
+    small = bench_scenario(n, args.patients)
+    large = bench_scenario(2 * n, args.patients, offset=0.001)
+    cases: dict[str, dict] = {}
+    tables: dict[str, pd.DataFrame] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        cases = {backend: time_backend(scenario, backend, args.workers, Path(tmp))
-                 for backend in ("serial", "process", "dask")}
-    tables = {name: case.pop("table") for name, case in cases.items()}
-    pd.testing.assert_frame_equal(tables["serial"], tables["process"])
-    pd.testing.assert_frame_equal(tables["serial"], tables["dask"])
-    serial, process, dask = (cases[n]["wall_s"] for n in ("serial", "process", "dask"))
+        for backend in BACKENDS:
+            t_small, tables[backend] = timed_sweep(small, backend, args.workers,
+                                                   Path(tmp) / f"{backend}-small")
+            t_large, _ = timed_sweep(large, backend, args.workers, Path(tmp) / f"{backend}-large")
+            per_point = (t_large - t_small) / n
+            runs = tables[backend]["run_seconds"]
+            cases[backend] = {
+                f"wall_s_{n}_points": round(t_small, 3),
+                f"wall_s_{2 * n}_points": round(t_large, 3),
+                "per_point_s": round(per_point, 4),
+                "fixed_s": round(t_small - n * per_point, 3),
+                "run_s_mean": round(float(runs.mean()), 3),
+                "run_s_min": round(float(runs.min()), 3),
+            }
+    for backend in BACKENDS[1:]:
+        pd.testing.assert_frame_equal(tables["serial"].drop(columns="run_seconds"),
+                                      tables[backend].drop(columns="run_seconds"))
+    serial = cases["serial"]
+    for backend in BACKENDS[1:]:
+        case = cases[backend]
+        case["throughput_vs_serial"] = round(serial["per_point_s"] / case["per_point_s"], 3)
+        case["wall_speedup"] = {
+            f"{k}_points": round(serial[f"wall_s_{k}_points"] / case[f"wall_s_{k}_points"], 3)
+            for k in (n, 2 * n)}
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "points": args.points, "patients": args.patients, "workers": args.workers,
+                    "platform": platform.platform(),
+                    "load_average_after": round(os.getloadavg()[0], 2)},
+        "points": [n, 2 * n], "patients": args.patients, "workers": args.workers,
         "cases": cases,
-        "startup_s": {"process": round(startup_process(args.workers), 3),
-                      "dask": round(startup_dask(args.workers), 3)},
-        "speedup_process": round(serial / process, 3),
-        "speedup_dask": round(serial / dask, 3),
-        "dask_overhead_vs_process": round(dask / process - 1, 4),
+        "throughput_process_vs_serial": cases["process"]["throughput_vs_serial"],
+        "dask_overhead_per_point": round(
+            cases["dask"]["per_point_s"] / cases["process"]["per_point_s"] - 1, 4),
         "tables_identical": True,
     }
     text = json.dumps(report, indent=2)

@@ -43,8 +43,10 @@ class CopingParams(ParamGroup):
         doc="growth of the coping state while in pain (alpha)",
     )
     recovery_rate: float = param(
-        0.2, unit="1/year", plausible="0.05-1", gt=0, le=52,
-        source="assumption [NF]: the pain-driven shift halves in about 3.5 pain-free years",
+        0.1, unit="1/year", plausible="0.05-1", gt=0, le=52,
+        source="assumption [NF], calibrated to the virtual Heukamp study: the pain-driven shift "
+        "halves in about 7 pain-free years, so coping keeps rising over years with pain (the "
+        "study's a-path); chronic patients then average PCS 21 (community CLBP 10-21, brief §4)",
         doc="relaxation of the coping state toward the trait (beta)",
     )
 

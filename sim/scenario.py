@@ -96,10 +96,10 @@ class StudySection(_Section):
     subacute_min_weeks: float = Field(6.0, gt=0, le=520)
     subacute_max_weeks: float = Field(12.0, gt=0, le=520)
     chronic_min_weeks: float = Field(12.0, gt=0, le=520)
-    population: int = Field(200_000, ge=1_000, le=5_000_000)
-    recruitment_years: float = Field(2.0, gt=0, le=20)
+    population: int = Field(400_000, ge=1_000, le=5_000_000)
+    recruitment_years: float = Field(0.5, gt=0, le=20)
     match_age: bool = True
-    connectivity_reliability: float = Field(0.4, gt=0, le=1)
+    connectivity_reliability: float = Field(0.29, gt=0, le=1)
     coping_reliability: float = Field(0.75, gt=0, le=1)
     alpha: float = Field(0.05, gt=0, lt=0.5)
     bootstrap_resamples: int = Field(1000, ge=1000, le=100_000)

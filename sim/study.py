@@ -9,11 +9,12 @@ on painsim's people, many times, and counts how often each finding comes out (do
 
 1. *Population* (:func:`simulate_population`): ``[study] population`` people are simulated from
    age 18 without any pain history, so everyone recruited carries a whole adult pain history.
-   Half of them, chosen at random, are met once at a uniform random age in the study's range
-   (cross-section: healthy-control and chronic candidates); the other half are watched through a
-   recruitment period of ``recruitment_years`` and recruited at a random moment of the first
-   episode that reaches the subacute window (subacute candidates). The true state at that moment
-   is kept (:class:`Pool`).
+   A random quarter are met once at a uniform random age in the study's range (cross-section:
+   healthy-control and chronic candidates); the other three quarters are watched through a
+   recruitment window of ``recruitment_years`` and recruited at a random moment of the first
+   episode in the subacute window (subacute candidates, the scarce group). The true state at
+   that moment is kept (:class:`Pool`). People are simulated in bands of meeting age, each only
+   as long as the study can still use them.
 2. *Recruitment* (:func:`recruit`): every replication draws fresh groups from the pool; controls
    are frequency-matched in age to the patients.
 3. *Measurement* (:func:`observe_connectivity`, :func:`observe_coping`): scanner noise on the
@@ -67,7 +68,10 @@ from sim.scenario import Scenario, ScenarioError, StudySection, parse_scenario
 ADULT_AGE = 18.0
 """Age at which the study population starts, without any pain history."""
 SUBACUTE_ARM_SHARE = 0.75
-"""Share of the population watched for subacute recruitment (the rest: cross-section)."""
+"""Share of the population watched for subacute recruitment (the rest: cross-section).
+
+Subacute candidates are the scarce group (a 0.5-year window finds one in about 25 watched
+people; a cross-section finds a healthy or chronic candidate in about one in two)."""
 POPULATION_BANDS = 8
 """Bands of meeting ages simulated as separate models (see :func:`simulate_population`)."""
 AGE_BIN_YEARS = 5.0
@@ -165,14 +169,34 @@ def population_scenario(
     return parse_scenario(data, f"{scenario.scenario.name} (study population)")
 
 
-def counterfactual_scenario(scenario: Scenario) -> Scenario:
-    """The same scenario in a model where coping does not feed the drift (``coping_weight`` 0).
+def mean_coping_factor(params: ModelParams, points: int = 100_000) -> float:
+    """Community mean of the drift's coping factor exp(gamma * z_c), over the trait distribution.
 
-    Pain and coping histories do not depend on the drift, so the counterfactual population
-    lives exactly the same lives; only connectivity differs.
+    Examples
+    --------
+    >>> from sim.parameters import apply_overrides
+    >>> mean_coping_factor(apply_overrides(ModelParams(), {"drift.coping_weight": 0.0}))
+    1.0
     """
+    u = (np.arange(points) + 0.5) / points
+    z = coping.z_score(coping.draw_trait(u, params.coping), params.coping)
+    return float(np.exp(params.drift.coping_weight * z).mean())
+
+
+def counterfactual_scenario(scenario: Scenario) -> Scenario:
+    """The same scenario in a model where coping does not feed the drift.
+
+    ``drift.coping_weight`` is set to 0 and ``drift.rate`` multiplied by the community mean of
+    exp(gamma * z_c) (:func:`mean_coping_factor`), so the drift is as fast on average as in
+    the model, only no longer faster for people who catastrophize. Pain and coping histories
+    do not depend on the drift, so the counterfactual population lives exactly the same lives;
+    only connectivity differs.
+    """
+    params = scenario.params
+    rate = params.drift.rate * mean_coping_factor(params)
     data = scenario.model_dump()
-    data["parameters"] = {**data["parameters"], "drift.coping_weight": 0.0}
+    data["parameters"] = {**data["parameters"], "drift.coping_weight": 0.0,
+                          "drift.rate": min(rate, 52.0)}
     return parse_scenario(data, f"{scenario.scenario.name} (counterfactual)")
 
 
@@ -193,6 +217,8 @@ class Pool:
         (n,) candidate group code: :data:`HC`, :data:`SBP` or :data:`CBP`.
     age, years_with_pain, episodes, pain, coping, adaptation
         (n,) true values at the moment of the scan.
+    episode_weeks
+        (n,) weeks since the onset of the current episode (NaN if not in pain).
     edges_z
         (n, E) float32 true connectivity in Fisher z (canonical edge order).
     population
@@ -207,6 +233,7 @@ class Pool:
     pain: np.ndarray
     coping: np.ndarray
     adaptation: np.ndarray
+    episode_weeks: np.ndarray
     edges_z: np.ndarray
     population: int
 
@@ -215,7 +242,7 @@ class Pool:
         return np.flatnonzero(self.group == group)
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Candidates per group with their median age and the range of years with pain."""
+        """Candidates per group: median age, years with pain, mean true coping and adaptation."""
         out = {}
         for code, name in enumerate(GROUPS):
             rows = self.rows(code)
@@ -227,6 +254,8 @@ class Pool:
                 "p01_years_with_pain": float(np.percentile(ylp, 1)) if rows.size else math.nan,
                 "p99_years_with_pain": float(np.percentile(ylp, 99)) if rows.size else math.nan,
                 "max_years_with_pain": float(ylp.max()) if rows.size else math.nan,
+                "mean_coping": float(self.coping[rows].mean()) if rows.size else math.nan,
+                "mean_adaptation": float(self.adaptation[rows].mean()) if rows.size else math.nan,
             }
         return out
 
@@ -250,6 +279,8 @@ def _scan(model: PainModel, rows: np.ndarray, group: int) -> dict[str, np.ndarra
         "pain": pain_now,
         "coping": coping.score(c.coping_trait[rows], c.coping_state[rows]),
         "adaptation": c.reversible[rows] + c.scar[rows],
+        "episode_weeks": np.where(c.pain.in_pain[rows], (t - c.pain.onset[rows]) * WEEKS_PER_YEAR,
+                                  np.nan),
         "edges_z": np.arctanh(edges).astype(np.float32),
     }
 
@@ -504,10 +535,17 @@ def compare_groups(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 
 
 def batched_ols(design: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least-squares coefficients of many regressions at once: (B, n, k), (B, n) -> (B, k)."""
+    """Least-squares coefficients of many regressions at once: (B, n, k), (B, n) -> (B, k).
+
+    Normal equations solved per batch; a rank-deficient design (a degenerate bootstrap
+    resample of a tiny sample) gets NaN coefficients instead of an error.
+    """
     xtx = np.einsum("bni,bnj->bij", design, design)
     xty = np.einsum("bni,bn->bi", design, y)
-    return np.linalg.solve(xtx, xty[..., None])[..., 0]
+    full = np.linalg.matrix_rank(xtx) == xtx.shape[-1]
+    coefs = np.full(xty.shape, np.nan)
+    coefs[full] = np.linalg.solve(xtx[full], xty[full][..., None])[..., 0]
+    return coefs
 
 
 def bootstrap_indirect(
@@ -517,7 +555,7 @@ def bootstrap_indirect(
     """Indirect effects a*b in ``resamples`` bootstrap resamples of people (vectorized).
 
     a: slope of ``m`` on ``x``; b: slope of ``y`` on ``m`` given ``x``; both adjusted for the
-    (n, c) ``covariates``.
+    (n, c) ``covariates``. Degenerate resamples give NaN.
     """
     n = x.size
     idx = rng.integers(0, n, size=(resamples, n))
@@ -548,7 +586,7 @@ def mediation(
     a, b = float(fit_a.params[1]), float(fit_b.params[2])
     boot = bootstrap_indirect(x, m, y, covariates, rng, resamples)
     tail = 100 * (1 - level) / 2
-    low, high = np.percentile(boot, [tail, 100 - tail])
+    low, high = np.nanpercentile(boot, [tail, 100 - tail])
     total = float(fit_c.params[1])
     return {
         "a_path": a, "p_a_path": float(fit_a.pvalues[1]),
@@ -706,7 +744,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding("cbp_hc", "1. DMN perturbation, chronic > healthy",
             "significant; d >= ~0.48 implied (31 vs 39)", "d_cbp_hc", "d", 0.70),
     Finding("cbp_sbp", "2. chronic vs subacute: no difference",
-            "not significant; |d| < ~0.42 implied (31 vs 77)", "d_cbp_sbp", "d", 0.60),
+            "not significant; d within +-0.42 implied (31 vs 77)", "d_cbp_sbp", "d", 0.60),
     Finding("ylp", "3. perturbation rises with years lived with pain",
             "positive, significant; r >= ~0.19 implied (108 patients)", "r_ylp", "r", 0.70),
     Finding("mediation", "4. coping mediates years with pain -> perturbation",
@@ -753,6 +791,8 @@ class StudyResult:
         The same for every power multiplier, with columns ``multiplier`` and the group sizes.
     counterfactual
         The study in the model without coping -> drift (empty if switched off).
+    sample
+        The participants of replication 0 as measured (``sample.csv``).
     pool, counterfactual_pool
         Candidate counts and ranges per group (:meth:`Pool.summary`).
     sharing
@@ -764,6 +804,7 @@ class StudyResult:
     study: pd.DataFrame
     power: pd.DataFrame
     counterfactual: pd.DataFrame
+    sample: pd.DataFrame
     pool: dict[str, dict[str, float]]
     counterfactual_pool: dict[str, dict[str, float]]
     sharing: dict[str, float]
@@ -841,8 +882,9 @@ def simulate_study(scenario: Scenario, *, progress: bool = False) -> StudyResult
         seconds["counterfactual"] = time.perf_counter() - clock
     seconds["total"] = sum(seconds.values())
     return StudyResult(study=table, power=power, counterfactual=counterfactual,
-                       pool=pool.summary(), counterfactual_pool=counter_pool,
-                       sharing=_sharing(pool, draws), seconds=seconds)
+                       sample=sample_table(pool, scenario, base), pool=pool.summary(),
+                       counterfactual_pool=counter_pool, sharing=_sharing(pool, draws),
+                       seconds=seconds)
 
 
 # -- reporting ----------------------------------------------------------------------------------
@@ -894,8 +936,8 @@ def findings_markdown(scenario: Scenario, result: StudyResult) -> str:
         "|---|---|---|---|---|---|",
     ]
     for row in summary.to_dict("records"):
-        target = "-" if row["target"] is None else f">= {_percent(row['target'])}"
-        met = "-" if row["met"] is None else ("yes" if row["met"] else "**no**")
+        target = "-" if pd.isna(row["target"]) else f">= {_percent(row['target'])}"
+        met = "-" if pd.isna(row["met"]) else ("yes" if row["met"] else "**no**")
         effect = "-" if row["key"] == "all" else _effect(row)
         lines.append(f"| {row['finding']} | {row['published']} | {target} | {effect} | "
                      f"{_percent(row['detection_rate'])} | {met} |")
@@ -934,8 +976,10 @@ def findings_markdown(scenario: Scenario, result: StudyResult) -> str:
             "## Mechanism check: coping does not feed the drift",
             "",
             "The same study (same people, same pain and coping histories, same recruitment and "
-            "noise) in a model with `drift.coping_weight` = 0: pain still makes coping worse, "
-            "but coping no longer speeds the drift of the network.",
+            "noise) in a model with `drift.coping_weight` = 0 and `drift.rate` multiplied by "
+            f"{mean_coping_factor(scenario.params):.2f}, the community mean of the coping "
+            "factor, so the network drifts as fast on average: pain still makes coping worse, "
+            "but coping no longer speeds the drift.",
             "",
             "| finding | model: detection rate | model: median effect | counterfactual: "
             "detection rate | counterfactual: median effect |",
@@ -951,14 +995,16 @@ def findings_markdown(scenario: Scenario, result: StudyResult) -> str:
                 f"{row['median']:.{digits}f} | {_percent(other['detection_rate'])} | "
                 f"{other['median']:.{digits}f} |")
     lines += ["", "## Design", "", "| group | candidates in the population | median age | "
-              "years with pain: median | 1st-99th percentile | max | mean replications per "
-              "recruited person |", "|---|---|---|---|---|---|---|"]
+              "years with pain: median | 1st-99th percentile | max | coping (PCS, mean) | "
+              "adaptation (mean) | mean replications per recruited person |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for name in GROUPS:
         g = result.pool[name]
         lines.append(
             f"| {name} | {g['candidates']:,} | {g['median_age']:.1f} | "
             f"{g['median_years_with_pain']:.2f} | {g['p01_years_with_pain']:.2f}-"
             f"{g['p99_years_with_pain']:.1f} | {g['max_years_with_pain']:.1f} | "
+            f"{g['mean_coping']:.1f} | {g['mean_adaptation']:.2f} | "
             f"{result.sharing[name]:.2f} |")
     lines += [
         "",
@@ -977,6 +1023,7 @@ def findings_markdown(scenario: Scenario, result: StudyResult) -> str:
 def _write_results(folder: Path, scenario: Scenario, result: StudyResult) -> None:
     study = study_design(scenario)
     result.study.to_csv(folder / "study.csv", index=False)
+    result.sample.to_csv(folder / "sample.csv", index=False)
     summarize_findings(result.study, study.alpha).to_csv(folder / "findings.csv", index=False)
     if len(result.power):
         result.power.to_csv(folder / "power.csv", index=False)

@@ -10,11 +10,10 @@ from sim.natural_history import (
     consulter_trajectories,
     incident_cohort,
 )
-from sim.pain import WEEKS_PER_YEAR, PainParams, PainState
-from sim.pain import StepDraws as _StepDraws
-
-draws = _StepDraws.from_uniforms
+from sim.pain import WEEKS_PER_YEAR, PainParams, PainState, StepDraws
 from sim.parameters import ModelParams
+
+draws = StepDraws.from_uniforms
 
 
 @pytest.fixture(scope="module")

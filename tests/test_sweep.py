@@ -62,16 +62,16 @@ outcomes = ["dmn_perturbation", "pain", "share_chronic"]
 "arms.CBT.0.start_year" = [0.5, 1.5]
 """
 
-# Slow enough runs (about 0.3 s each) that a sweep can be stopped halfway.
+# Slow enough runs (about 0.4 s each) that a sweep can be stopped halfway.
 SLOW_TOML = """
 [scenario]
 name = "slow sweep"
 seed = 9
-years = 10
+years = 12
 dt_weeks = 1
 
 [cohort]
-size = 1500
+size = 4000
 
 [sweep]
 replicates = 2

@@ -1,0 +1,355 @@
+"""Specification of the virtual Heukamp study (sim.study, `painsim study`, the [study] section).
+
+The expensive part is the study population; one small population per model is simulated once
+for the module (``small_pool``, ``counterfactual_pool``) and shared, so treat them as read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+from typer.testing import CliRunner
+
+from sim.brain import build_brain
+from sim.cli import app
+from sim.parameters import ModelParams
+from sim.scenario import ScenarioError, StudySection, parse_scenario
+from sim.study import (
+    CBP,
+    HC,
+    SBP,
+    STUDY_COLUMNS,
+    Pool,
+    batched_ols,
+    compare_groups,
+    counterfactual_scenario,
+    detection_rates,
+    group_sizes,
+    mediation,
+    observe_connectivity,
+    observe_coping,
+    override_study,
+    recruit,
+    run_replications,
+    sample_table,
+    simulate_population,
+    study_design,
+)
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+runner = CliRunner()
+
+# A population big enough for a few dozen replications of the published design.
+SMALL_STUDY = {
+    "scenario": {"name": "small study", "seed": 20240710},
+    "study": {"population": 40_000, "replications": 40, "power_multipliers": [1.0]},
+}
+TINY_TOML = """
+[scenario]
+name = "tiny study"
+seed = 3
+
+[study]
+population = 5000
+age_max = 40
+n_healthy = 8
+n_subacute = 8
+n_chronic = 8
+replications = 3
+power_multipliers = [0.5, 1.0]
+counterfactual = false
+"""
+
+
+@pytest.fixture(scope="module")
+def small_scenario():
+    return parse_scenario(SMALL_STUDY, "small study")
+
+
+@pytest.fixture(scope="module")
+def small_pool(small_scenario) -> Pool:
+    return simulate_population(small_scenario)
+
+
+@pytest.fixture(scope="module")
+def counterfactual_pool(small_scenario) -> Pool:
+    return simulate_population(counterfactual_scenario(small_scenario))
+
+
+@pytest.fixture(scope="module")
+def small_study(small_scenario, small_pool) -> pd.DataFrame:
+    return run_replications(small_pool, small_scenario, group_sizes(small_scenario.study),
+                            small_scenario.study.replications)[0]
+
+
+@pytest.fixture(scope="module")
+def counterfactual_study(small_scenario, counterfactual_pool) -> pd.DataFrame:
+    scenario = counterfactual_scenario(small_scenario)
+    return run_replications(counterfactual_pool, scenario, group_sizes(scenario.study),
+                            scenario.study.replications)[0]
+
+
+# -- the [study] section ------------------------------------------------------------------------
+def test_study_defaults_are_the_published_design():
+    s = StudySection()
+    assert (s.n_healthy, s.n_subacute, s.n_chronic) == (39, 77, 31)
+    assert (s.subacute_min_weeks, s.subacute_max_weeks, s.chronic_min_weeks) == (6, 12, 12)
+    assert s.replications == 200 and s.bootstrap_resamples >= 1000 and s.alpha == 0.05
+    assert s.power_multipliers == [0.5, 1.0, 2.0, 4.0]
+
+
+def test_shipped_scenario_describes_the_heukamp_design():
+    from sim.scenario import load_scenario
+
+    study = load_scenario(SCENARIOS / "heukamp2024.toml").study
+    assert study == StudySection(**study.model_dump())
+    assert (study.n_healthy, study.n_subacute, study.n_chronic, study.replications) == (
+        39, 77, 31, 200)
+
+
+@pytest.mark.parametrize(
+    ("study", "field", "fragment"),
+    [
+        ({"n_healty": 39}, "study.n_healty", "did you mean 'n_healthy'"),
+        ({"connectivity_reliability": float("nan")}, "study.connectivity_reliability", "finite"),
+        ({"connectivity_reliability": 0}, "study.connectivity_reliability", "greater than 0"),
+        ({"bootstrap_resamples": 500}, "study.bootstrap_resamples", "1000"),
+        ({"n_chronic": 2}, "study.n_chronic", "greater than or equal to 4"),
+        ({"power_multipliers": [1.0, -2.0]}, "study.power_multipliers[1]", "greater than 0"),
+        ({"age_min": 60, "age_max": 40}, "study", "age_max must be greater than age_min"),
+        ({"chronic_min_weeks": 8}, "study", "must not overlap"),
+    ],
+)
+def test_bad_study_settings_give_one_line_naming_file_and_field(study, field, fragment):
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario({"scenario": {"name": "x"}, "study": study}, "bad.toml")
+    message = str(err.value)
+    assert message.startswith(f"bad.toml: {field}: ") and fragment in message
+    assert "\n" not in message
+
+
+def test_a_scenario_without_study_section_cannot_be_studied():
+    with pytest.raises(ScenarioError, match=r"^f.toml: study: section missing"):
+        study_design(parse_scenario({"scenario": {"name": "x"}}), "f.toml")
+
+
+def test_half_the_design_rounds_half_up_and_never_below_two():
+    assert group_sizes(StudySection(), 0.5) == (20, 39, 16)
+    assert group_sizes(StudySection(), 4.0) == (156, 308, 124)
+    assert group_sizes(StudySection(n_healthy=4, n_subacute=4, n_chronic=4), 0.1) == (2, 2, 2)
+
+
+# -- population and recruitment -----------------------------------------------------------------
+def test_candidates_meet_the_inclusion_rules(small_pool, small_scenario):
+    s, p = small_scenario.study, small_pool
+    assert np.unique(p.person).size == p.person.size  # nobody is a candidate twice
+    assert ((p.age >= s.age_min) & (p.age <= s.age_max + 1 / 52)).all()
+    hc, sbp, cbp = (p.group == g for g in (HC, SBP, CBP))
+    assert (p.episodes[hc] == 0).all() and (p.years_with_pain[hc] == 0).all()
+    assert np.isnan(p.episode_weeks[hc]).all()
+    weeks = p.episode_weeks
+    assert ((weeks[sbp] >= s.subacute_min_weeks) & (weeks[sbp] <= s.subacute_max_weeks)).all()
+    assert (weeks[cbp] > s.chronic_min_weeks).all()
+    assert (p.pain[sbp | cbp] > 0).all()
+
+
+def test_years_with_pain_span_what_the_study_saw(small_pool):
+    """About 0.1 to 29 years; subacute patients include people with many earlier episodes."""
+    ylp, g = small_pool.years_with_pain, small_pool.group
+    patients = ylp[g != HC]
+    assert patients.min() < 0.15
+    assert np.percentile(ylp[g == CBP], 99) > 25
+    assert np.mean(ylp[g == SBP] > 1.0) > 0.3
+    assert np.median(small_pool.episodes[g == SBP]) >= 3
+
+
+def test_each_replication_recruits_distinct_people_with_age_matched_controls(small_pool):
+    rng = np.random.default_rng(0)
+    rows = recruit(small_pool, (39, 77, 31), rng, match_age=True)
+    assert rows.size == 147 and np.unique(small_pool.person[rows]).size == 147
+    groups = small_pool.group[rows]
+    assert [(groups == g).sum() for g in (HC, SBP, CBP)] == [39, 77, 31]
+    ages = [small_pool.age[rows[groups == HC]].mean(), small_pool.age[rows[groups != HC]].mean()]
+    assert ages[0] == pytest.approx(ages[1], abs=4.0)
+
+
+# -- measurement --------------------------------------------------------------------------------
+def test_connectivity_noise_gives_the_stated_test_retest_reliability():
+    brain = build_brain()
+    rng = np.random.default_rng(1)
+    true = brain.healthy_z + brain.healthy_sd_z * rng.standard_normal((20_000, brain.n_edges))
+    scans = [np.arctanh(observe_connectivity(true, brain, 0.29, rng)) for _ in range(2)]
+    icc = np.mean([np.corrcoef(scans[0][:, e], scans[1][:, e])[0, 1] for e in range(10)])
+    assert icc == pytest.approx(0.29, abs=0.02)
+    np.testing.assert_allclose(observe_connectivity(true[:5], brain, 1.0, rng), np.tanh(true[:5]))
+
+
+def test_coping_questionnaire_has_the_stated_reliability_and_stays_on_the_scale():
+    rng = np.random.default_rng(2)
+    true = 30 + 9.0 * rng.standard_normal(50_000)  # far from the floor, so clipping is rare
+    a, b = (observe_coping(true, ModelParams(), 0.75, rng) for _ in range(2))
+    assert np.corrcoef(a, b)[0, 1] == pytest.approx(0.75, abs=0.02)
+    low = observe_coping(np.zeros(1000), ModelParams(), 0.5, rng)
+    assert low.min() >= 0.0 and low.max() <= 52.0
+
+
+# -- analysis -----------------------------------------------------------------------------------
+def test_group_comparison_is_welch_t_with_pooled_sd_cohens_d():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(1.0, 2.0, 31), rng.normal(0.0, 1.0, 39)
+    t, p, d = compare_groups(x, y)
+    welch = stats.ttest_ind(x, y, equal_var=False)
+    assert (t, p) == pytest.approx((welch.statistic, welch.pvalue))
+    pooled = math.sqrt((30 * x.var(ddof=1) + 38 * y.var(ddof=1)) / 68)
+    assert d == pytest.approx((x.mean() - y.mean()) / pooled)
+
+
+def test_batched_least_squares_agrees_with_statsmodels():
+    rng = np.random.default_rng(4)
+    design = np.concatenate([np.ones((3, 50, 1)), rng.normal(size=(3, 50, 2))], axis=2)
+    y = rng.normal(size=(3, 50))
+    coefs = batched_ols(design, y)
+    for b in range(3):
+        np.testing.assert_allclose(coefs[b], sm.OLS(y[b], design[b]).fit().params, atol=1e-10)
+
+
+def test_mediation_recovers_a_known_indirect_effect_and_not_a_missing_one():
+    rng = np.random.default_rng(5)
+    n = 400
+    x, age = rng.normal(size=n), rng.normal(size=n)
+    m = 0.5 * x + rng.normal(size=n)
+    y_mediated = 0.4 * m + 0.3 * x + rng.normal(size=n)
+    y_direct = 0.5 * x + rng.normal(size=n)
+    with_m = mediation(x, m, y_mediated, age[:, None], rng, resamples=1000)
+    assert with_m["indirect"] == pytest.approx(0.2, abs=0.08)
+    assert with_m["indirect_ci_low"] > 0
+    assert with_m["total"] == pytest.approx(with_m["direct"] + with_m["indirect"], abs=1e-9)
+    without = mediation(x, m, y_direct, age[:, None], rng, resamples=1000)
+    assert without["indirect_ci_low"] < 0 < without["indirect_ci_high"]
+
+
+# -- the study ----------------------------------------------------------------------------------
+def test_study_table_has_one_row_per_replication_with_the_documented_columns(small_study):
+    assert list(small_study.columns) == list(STUDY_COLUMNS)
+    assert small_study["replication"].tolist() == list(range(40))
+    assert (small_study[["n_hc", "n_sbp", "n_cbp"]] == [39, 77, 31]).all().all()
+    assert (small_study["indirect_ci_low"] <= small_study["indirect_ci_high"]).all()
+
+
+def test_the_same_seed_gives_the_same_study(small_pool, small_scenario, small_study):
+    again, _ = run_replications(small_pool, small_scenario, (39, 77, 31), 3)
+    pd.testing.assert_frame_equal(again, small_study.iloc[:3])
+
+
+def test_seeded_study_reproduces_the_published_pattern(small_study):
+    """Small, seeded versions of the targets (full run: >= 70 / 60 / 70 / 60 %)."""
+    rates = detection_rates(small_study, 0.05)
+    assert rates["cbp_hc"] >= 0.65  # 1. chronic > healthy
+    assert rates["cbp_sbp"] >= 0.55  # 2. chronic vs subacute not significant
+    assert rates["ylp"] >= 0.65  # 3. perturbation rises with years lived with pain
+    assert rates["mediation"] >= 0.55  # 4. mediated by coping
+    assert small_study["d_cbp_hc"].median() > small_study["d_cbp_sbp"].median() > 0
+    assert small_study["r_ylp"].median() > 0.2
+    assert small_study["share_mediated"].median() == pytest.approx(0.25, abs=0.15)
+
+
+def test_counterfactual_people_live_the_same_lives(small_pool, counterfactual_pool):
+    for name in ("person", "group", "age", "years_with_pain", "episodes", "pain", "coping"):
+        np.testing.assert_array_equal(getattr(small_pool, name), getattr(counterfactual_pool, name))
+    assert not np.allclose(small_pool.adaptation, counterfactual_pool.adaptation)
+
+
+def test_without_coping_in_the_drift_the_mediation_goes_and_years_with_pain_stay(
+    small_study, counterfactual_study
+):
+    model, counter = (detection_rates(t, 0.05) for t in (small_study, counterfactual_study))
+    assert counter["mediation"] <= 0.15 < model["mediation"]
+    assert counter["ylp"] >= 0.65
+    assert counterfactual_study["r_ylp"].median() == pytest.approx(
+        small_study["r_ylp"].median(), abs=0.1)
+    assert abs(counterfactual_study["indirect"].median()) < small_study["indirect"].median() / 3
+
+
+def test_sample_table_lists_one_replications_participants(small_pool, small_scenario):
+    sample = sample_table(small_pool, small_scenario, (39, 77, 31))
+    assert sample["group"].value_counts().to_dict() == {"subacute": 77, "healthy": 39,
+                                                          "chronic": 31}
+    healthy = sample.loc[sample["group"] == "healthy", "dmn_perturbation"]
+    assert healthy.mean() == pytest.approx(math.sqrt(2 / math.pi), abs=0.15)
+
+
+# -- the command --------------------------------------------------------------------------------
+def _invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("painsim: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_study_command_writes_results_and_prints_the_findings(tmp_path, write_toml):
+    out = tmp_path / "out"
+    result = _invoke("study", write_toml(TINY_TOML), "--out", out, "--replications", "4",
+                     "--seed", "5", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "chronic > healthy" in result.stdout and f"results: {out}" in result.stdout
+    for name in ("study.csv", "findings.csv", "findings.md", "power.csv", "sample.csv",
+                 "manifest.json"):
+        assert (out / name).is_file(), name
+    study = pd.read_csv(out / "study.csv")
+    assert len(study) == 4 and set(STUDY_COLUMNS) <= set(study.columns)
+    assert sorted(pd.read_csv(out / "power.csv")["multiplier"].unique()) == [0.5, 1.0]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 5 and manifest["replications"] == 4
+    assert manifest["scenario"]["study"]["replications"] == 4
+    assert "| finding | published | target |" in (out / "findings.md").read_text()
+
+
+def test_study_command_rejects_bad_input_with_one_line_and_writes_nothing(tmp_path, write_toml):
+    out = tmp_path / "out"
+    plain = write_toml('[scenario]\nname = "plain"\n', "plain.toml")
+    _one_line_error(_invoke("study", plain, "--out", out), "plain.toml", "study",
+                    "section missing")
+    tiny = write_toml(TINY_TOML)
+    _one_line_error(_invoke("study", tiny, "--out", out, "--replications", "0"),
+                    "study.replications")
+    crowded = write_toml(TINY_TOML.replace("n_subacute = 8", "n_subacute = 4000"), "big.toml")
+    _one_line_error(_invoke("study", crowded, "--out", out, "--no-progress"),
+                    "big.toml", "study.population", "subacute")
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.tmp-*"))
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    _one_line_error(_invoke("study", tiny, "--out", out), "not empty")
+
+
+def test_replications_override_keeps_everything_else(small_scenario):
+    changed = override_study(small_scenario, {"replications": 7})
+    assert changed.study.replications == 7
+    assert changed.study.model_dump(exclude={"replications"}) == small_scenario.study.model_dump(
+        exclude={"replications"})
+
+
+@pytest.mark.slow
+def test_published_pattern_at_the_published_sample_sizes_meets_the_targets():
+    """The targets themselves, on a 200,000-person population and 100 replications (~50 s)."""
+    scenario = parse_scenario({"scenario": {"name": "mid study", "seed": 20240710},
+                               "study": {"population": 200_000, "replications": 100}}, "mid")
+    pool = simulate_population(scenario)
+    table, _ = run_replications(pool, scenario, group_sizes(scenario.study), 100)
+    rates = detection_rates(table, 0.05)
+    assert rates["cbp_hc"] >= 0.70
+    assert rates["cbp_sbp"] >= 0.60
+    assert rates["ylp"] >= 0.70
+    assert rates["mediation"] >= 0.60
