@@ -1136,8 +1136,8 @@ def animate_patient(story: PatientStory, layout: BrainLayout, path: Path, *,
 # ==============================================================================================
 GROUP_LABELS = {"healthy": "Healthy\ncontrols", "subacute": "Subacute\nback pain",
                 "chronic": "Chronic\nback pain"}
-GROUP_COLORS = {"healthy": hs.OKABE_ITO["bluish green"], "subacute": hs.OKABE_ITO["orange"],
-                "chronic": hs.OKABE_ITO["vermillion"]}
+GROUP_COLORS = {"healthy": hs.OKABE_ITO["bluish green"], "subacute": hs.STAGE_COLORS["subacute"],
+                "chronic": hs.STAGE_COLORS["chronic"]}
 CONTRASTS = {"d_cbp_hc": "Chronic vs\nhealthy", "d_cbp_sbp": "Chronic vs\nsubacute",
              "d_sbp_hc": "Subacute vs\nhealthy"}
 PUBLISHED_FINDINGS: dict[str, str] = {
@@ -1396,7 +1396,7 @@ def study_power(power: pd.DataFrame, style: str | hs.Style = "talk", *,
         else:
             ax.set_xlabel("Sample size (× the published design)")
         ax.set_ylabel("Replications in which\nthe finding comes out")
-        ax.legend(loc="lower right", title="Published finding")
+        ax.legend(loc="lower left", title="Published finding")
         ax.set_title("Power: how often each finding replicates (95 % CI)"
                      if s.talk else "Power")
     return fig

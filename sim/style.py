@@ -74,9 +74,10 @@ STAGE_COLORS: dict[str, str] = {
     "none": "#BBBBBB",
     "acute": OKABE_ITO["yellow"],
     "subacute": OKABE_ITO["orange"],
-    "chronic": OKABE_ITO["vermillion"],
+    "chronic": "#7F2704",
 }
-"""Pain stages, pale to strong."""
+"""Pain stages, pale to strong; chronic is a dark brown so it differs from subacute in lightness
+as well as hue (orange and vermillion were too close side by side)."""
 
 COPING_COLORS: tuple[str, ...] = ("#C2A5CF", "#9970AB", "#40004B")
 """Coping groups, ordered light (little catastrophizing) to dark (much): a lightness ramp that
