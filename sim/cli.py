@@ -225,6 +225,9 @@ def study(
         Path, typer.Option(help="Parent folder of <scenario slug>/<run id>/.")
     ] = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
+    figures: Annotated[
+        bool, typer.Option("--figures/--no-figures", help="Draw figures into <results>/figures/.")
+    ] = True,
 ) -> None:
     """Run a virtual study (e.g. Heukamp 2024); write study.csv and findings.md."""
     # Imported here: statsmodels is only needed by this command.
@@ -245,6 +248,8 @@ def study(
     except PoolTooSmallError as exc:
         fail(f"{scenario}: study.population: {exc}")
     typer.echo(format_findings(pd.read_csv(folder / "findings.csv")))
+    if figures:
+        _figures_after(folder)
     typer.echo(f"\nresults: {folder}")
 
 
