@@ -1,33 +1,33 @@
 """Throughput of ``painsim sweep`` on each backend, and the overhead of Dask, in one run.
 
-The same kind of sweep (a grid of ``drift.rate`` values, one replicate, one arm; each run is
-``--patients`` people x 20 years at weekly steps, about a second) runs on each backend:
+The same sweep (a grid of ``--points`` values of ``drift.rate``, one replicate, one arm; each
+run is ``--patients`` people x 20 years at weekly steps, a little over a second) runs on
 
 * ``serial``: one process (the model's Numba kernels may use both cores while recording);
 * ``process``: ``--workers`` local worker processes (one Numba thread each);
 * ``dask``: a ``dask.distributed`` LocalCluster on 127.0.0.1 with ``--workers`` single-threaded
   workers.
 
-Each backend runs a sweep of ``--points`` points and one of twice as many. Wall time of the
-whole ``run_sweep`` call (workers started, every run, tables, figures) is T(n) = fixed + n x
-per_point, so
+Reported per backend:
 
-* ``per_point_s`` = (T(2n) − T(n)) / n is the steady cost of a point, and 1 / per_point_s the
-  throughput, with start-up and the final tables cancelled out;
-* ``fixed_s`` = T(n) − n x per_point_s is the one-off cost (mostly starting workers, which
-  import painsim: about 2 s here);
-* ``throughput_vs_serial`` = per_point_s(serial) / per_point_s(backend) (target for 2 workers on
-  2 cores: >= 1.8);
-* ``dask_overhead_per_point`` = per_point_s(dask) / per_point_s(process) − 1: what Dask costs
-  per point beyond a plain process pool (target: < 5 %);
-* ``wall_speedup`` = T_serial(n) / T_backend(n), start-up included, for both sizes.
+* ``wall_s``: the whole ``run_sweep`` call (workers started, every run, tables, figures);
+* ``steady_s_per_point``: time between finished runs once every worker is busy (from the 4th
+  finished run to the last, divided by the runs in between; completion times are taken where
+  ``sim.sweep`` writes each run), i.e. 1 / throughput without start-up and final tables;
+* ``startup_s``: from the call to the first finished run, minus one run (starting workers,
+  which import painsim, and loading the compiled kernels);
+* ``throughput_vs_serial`` = steady_s_per_point(serial) / steady_s_per_point(backend) (target
+  for 2 workers on 2 cores: >= 1.8) and ``wall_speedup`` = wall_s(serial) / wall_s(backend);
+* ``dask_overhead_per_point`` = steady_s_per_point(dask) / steady_s_per_point(process) − 1:
+  what Dask costs per point beyond a plain process pool (target: < 5 %).
 
 Tables of all backends are checked to be identical. Figures are only meaningful on an otherwise
 idle machine. Results go to stdout and ``benchmarks/out/bench_sweep.json``.
 
 Usage::
 
-    python benchmarks/bench_sweep.py [--points 16] [--patients 15000] [--workers 2] [--out FILE]
+    python benchmarks/bench_sweep.py [--points 32] [--patients 17000] [--workers 2]
+                                     [--backends serial,process,dask] [--out FILE]
 """
 
 from __future__ import annotations
@@ -43,15 +43,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import sim.sweep
 from sim.scenario import parse_scenario
-from sim.sweep import run_sweep
 
 BACKENDS = ("serial", "process", "dask")
 
 
-def bench_scenario(points: int, patients: int, offset: float = 0.0):
-    """A grid of ``points`` drift rates (shifted by ``offset``), one replicate, one arm."""
-    rates = np.round(np.linspace(0.05, 0.6, points) + offset, 5).tolist()
+def bench_scenario(points: int, patients: int):
+    """A grid of ``points`` drift rates, one replicate, one arm."""
+    rates = np.round(np.linspace(0.05, 0.6, points), 5).tolist()
     return parse_scenario({
         "scenario": {"name": "bench sweep", "seed": 3, "years": 20, "dt_weeks": 1},
         "cohort": {"size": patients},
@@ -59,66 +59,68 @@ def bench_scenario(points: int, patients: int, offset: float = 0.0):
     }, "bench")
 
 
-def timed_sweep(scenario, backend: str, workers: int, folder: Path) -> tuple[float, pd.DataFrame]:
-    start = time.perf_counter()
-    result = run_sweep(scenario, backend=backend, workers=workers, out=folder, progress=False)
-    return time.perf_counter() - start, result.table
+def timed_sweep(scenario, backend: str, workers: int, folder: Path) -> dict:
+    """Run a sweep, noting when each run was finished (as it is written)."""
+    finished: list[float] = []
+    write = sim.sweep._write_run
+
+    def noting(partial, plan, rows):
+        finished.append(time.perf_counter())
+        return write(partial, plan, rows)
+
+    sim.sweep._write_run = noting
+    try:
+        start = time.perf_counter()
+        result = sim.sweep.run_sweep(scenario, backend=backend, workers=workers, out=folder,
+                                     progress=False)
+        wall = time.perf_counter() - start
+    finally:
+        sim.sweep._write_run = write
+    runs = result.table["run_seconds"].to_numpy()
+    steady = (finished[-1] - finished[3]) / (len(finished) - 4)
+    return {
+        "wall_s": round(wall, 3),
+        "steady_s_per_point": round(steady, 4),
+        "startup_s": round(finished[0] - start - float(np.median(runs)), 3),
+        "run_s_mean": round(float(runs.mean()), 3),
+        "run_s_min": round(float(runs.min()), 3),
+        "table": result.table.drop(columns="run_seconds"),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=16)
-    parser.add_argument("--patients", type=int, default=15000)
+    parser.add_argument("--points", type=int, default=32)
+    parser.add_argument("--patients", type=int, default=17000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--backends", default=",".join(BACKENDS),
-                        help="comma-separated subset of serial,process,dask (serial first)")
+                        help="comma-separated subset of serial,process,dask")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent / "out" / "bench_sweep.json")
     args = parser.parse_args()
-    n = args.points
     backends = [b for b in BACKENDS if b in args.backends.split(",")]
-    small = bench_scenario(n, args.patients)
-    large = bench_scenario(2 * n, args.patients, offset=0.001)
-    cases: dict[str, dict] = {}
-    tables: dict[str, pd.DataFrame] = {}
+    scenario = bench_scenario(args.points, args.patients)
     with tempfile.TemporaryDirectory() as tmp:
-        for backend in backends:
-            t_small, tables[backend] = timed_sweep(small, backend, args.workers,
-                                                   Path(tmp) / f"{backend}-small")
-            t_large, _ = timed_sweep(large, backend, args.workers, Path(tmp) / f"{backend}-large")
-            per_point = (t_large - t_small) / n
-            runs = tables[backend]["run_seconds"]
-            cases[backend] = {
-                f"wall_s_{n}_points": round(t_small, 3),
-                f"wall_s_{2 * n}_points": round(t_large, 3),
-                "per_point_s": round(per_point, 4),
-                "fixed_s": round(t_small - n * per_point, 3),
-                "run_s_mean": round(float(runs.mean()), 3),
-                "run_s_min": round(float(runs.min()), 3),
-            }
+        cases = {b: timed_sweep(scenario, b, args.workers, Path(tmp) / b) for b in backends}
+    tables = {b: case.pop("table") for b, case in cases.items()}
     for backend in backends[1:]:
-        pd.testing.assert_frame_equal(tables[backends[0]].drop(columns="run_seconds"),
-                                      tables[backend].drop(columns="run_seconds"))
-    serial = cases.get("serial")
-    for backend in [b for b in backends if b != "serial" and serial]:
-        case = cases[backend]
-        case["throughput_vs_serial"] = round(serial["per_point_s"] / case["per_point_s"], 3)
-        case["wall_speedup"] = {
-            f"{k}_points": round(serial[f"wall_s_{k}_points"] / case[f"wall_s_{k}_points"], 3)
-            for k in (n, 2 * n)}
-    report = {
+        pd.testing.assert_frame_equal(tables[backends[0]], tables[backend])
+    report: dict = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(),
                     "load_average_after": round(os.getloadavg()[0], 2)},
-        "points": [n, 2 * n], "patients": args.patients, "workers": args.workers,
-        "cases": cases,
-        "tables_identical": True,
+        "points": args.points, "patients": args.patients, "workers": args.workers,
+        "cases": cases, "tables_identical": True,
     }
-    if "process" in cases and "throughput_vs_serial" in cases["process"]:
-        report["throughput_process_vs_serial"] = cases["process"]["throughput_vs_serial"]
+    if "serial" in cases:
+        for backend in backends[1:]:
+            case = cases[backend]
+            case["throughput_vs_serial"] = round(
+                cases["serial"]["steady_s_per_point"] / case["steady_s_per_point"], 3)
+            case["wall_speedup"] = round(cases["serial"]["wall_s"] / case["wall_s"], 3)
     if "process" in cases and "dask" in cases:
         report["dask_overhead_per_point"] = round(
-            cases["dask"]["per_point_s"] / cases["process"]["per_point_s"] - 1, 4)
+            cases["dask"]["steady_s_per_point"] / cases["process"]["steady_s_per_point"] - 1, 4)
     text = json.dumps(report, indent=2)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
