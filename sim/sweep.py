@@ -1095,8 +1095,10 @@ def _manifest(plan: SweepPlan, record: dict[str, Any], table: pd.DataFrame,
             "points": plan.n_points,
             "runs": plan.n_runs,
             "failed_runs": len(failed),
-            "seed_rule": f"SeedSequence(seed, spawn_key=({SWEEP_KEY}, {_RUN_STREAM}, point, "
-                         "replicate)), first 64 bits >> 1",
+            "common_random_numbers": sweep.common_random_numbers,
+            "seed_rule": f"SeedSequence(seed, spawn_key=({SWEEP_KEY}, {_RUN_STREAM}, "
+                         f"{'0' if sweep.common_random_numbers else 'point'}, replicate)), "
+                         "first 64 bits >> 1",
         },
         "scenario": plan.scenario.resolved(),
     }

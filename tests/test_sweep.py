@@ -354,7 +354,7 @@ def test_shipped_sweep_scenarios_plan_their_documented_designs():
         ["drift.rate", "drift.coping_weight"], 30, 60)
     assert grid.horizon == 20 and grid.outcomes == ("dmn_perturbation",)
     sobol = plan_sweep(load_scenario(SCENARIOS / "sensitivity.toml"))
-    assert (len(sobol.names), sobol.n_points) == (6, 64 * (6 + 2))
+    assert (len(sobol.names), sobol.n_points) == (6, 256 * (6 + 2))
     assert sobol.outcomes == ("dmn_perturbation", "pain")
 
 
