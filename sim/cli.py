@@ -148,6 +148,18 @@ def format_arms(summary: pd.DataFrame, arms: Sequence[str]) -> str:
     return "at the horizon:\n" + plain_table(["arm", *ARM_COLUMNS.values()], rows, digits=2)
 
 
+# Options shared by the commands that write a results folder.
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Exact results folder (must be new or empty).")
+]
+ResultsRootOption = Annotated[
+    Path, typer.Option("--results-root", help="Parent folder of <scenario slug>/<run id>/.")
+]
+FiguresOption = Annotated[
+    bool, typer.Option("--figures/--no-figures", help="Draw figures into <results>/figures/.")
+]
+
+
 def _flags(options: Mapping[str, Any]) -> str:
     return " ".join(f"--{name} {value}" for name, value in options.items())
 
@@ -156,9 +168,7 @@ def _flags(options: Mapping[str, Any]) -> str:
 def run(
     ctx: typer.Context,
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
-    out: Annotated[
-        Path | None, typer.Option(help="Exact results folder (must be new or empty).")
-    ] = None,
+    out: OutOption = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
     replicates: Annotated[
         int | None, typer.Option(help="Override the scenario's number of replicates.")
@@ -167,13 +177,9 @@ def run(
         bool,
         typer.Option("--save-connectivity", help="Also write connectivity.npz (at the horizon)."),
     ] = False,
-    results_root: Annotated[
-        Path, typer.Option(help="Parent folder of <scenario slug>/<run id>/.")
-    ] = Path("results"),
+    results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
-    figures: Annotated[
-        bool, typer.Option("--figures/--no-figures", help="Draw figures into <results>/figures/.")
-    ] = True,
+    figures: FiguresOption = True,
 ) -> None:
     """Run a scenario, write its results folder, print the per-decade table."""
     try:
@@ -218,16 +224,10 @@ def study(
         int | None, typer.Option(help="Override the study's number of replications.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Exact results folder (must be new or empty).")
-    ] = None,
-    results_root: Annotated[
-        Path, typer.Option(help="Parent folder of <scenario slug>/<run id>/.")
-    ] = Path("results"),
+    out: OutOption = None,
+    results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
-    figures: Annotated[
-        bool, typer.Option("--figures/--no-figures", help="Draw figures into <results>/figures/.")
-    ] = True,
+    figures: FiguresOption = True,
 ) -> None:
     """Run a virtual study (e.g. Heukamp 2024); write study.csv and findings.md."""
     # Imported here: statsmodels is only needed by this command.
@@ -311,16 +311,10 @@ def sweep(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the interrupted sweep of this scenario.")
     ] = False,
-    out: Annotated[
-        Path | None, typer.Option(help="Exact results folder (must be new or empty).")
-    ] = None,
-    results_root: Annotated[
-        Path, typer.Option(help="Parent folder of <scenario slug>/<run id>/.")
-    ] = Path("results"),
+    out: OutOption = None,
+    results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
-    figures: Annotated[
-        bool, typer.Option("--figures/--no-figures", help="Draw house-style figures too.")
-    ] = True,
+    figures: FiguresOption = True,
 ) -> None:
     """Run a parameter sweep or sensitivity analysis ([sweep]); write a results folder."""
     from sim.sweep import SweepError, SweepInterrupted, run_sweep, summary_text

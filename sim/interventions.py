@@ -132,6 +132,15 @@ class Intervention(ParamGroup):
         return self.sessions / self.sessions_per_week / WEEKS_PER_YEAR
 
 
+def _psychological_response_shape() -> float:
+    """The responsiveness spread shared by CBT, ACT and mindfulness (one calibration)."""
+    return param(
+        0.3, unit="-", gt=0, le=1000, plausible="0.2-5",
+        source="calibrated with pain_effect: post-treatment pain SMD within Williams 2012's CI "
+        "and Cherkin 2016 responder rates hold together only if responses are heterogeneous",
+        doc="Gamma shape of each patient's responsiveness (mean 1; small = heterogeneous)")
+
+
 class UsualCare(Intervention):
     """Usual care: enrolment with the same rules as a treatment arm, and no added effect.
 
@@ -169,11 +178,7 @@ class CBT(Intervention):
                                source="calibrated: pain SMD -0.21 (95 % CI -0.37 to -0.05) "
                                "after treatment (Williams 2012 [C]) and Cherkin 2016 responders",
                                doc="relative reduction of pain intensity")
-    response_shape: float = param(
-        0.3, unit="-", gt=0, le=1000, plausible="0.2-5",
-        source="calibrated with pain_effect: post-treatment pain SMD within Williams 2012's CI "
-        "and Cherkin 2016 responder rates hold together only if responses are heterogeneous",
-        doc="Gamma shape of each patient's responsiveness (mean 1; small = heterogeneous)")
+    response_shape: float = _psychological_response_shape()
     half_life_weeks: float = param(52.0, unit="weeks", gt=0, le=52_000,
                                    source="Cherkin 2016: still better than usual care at 52 "
                                    "weeks [M]; Williams 2012 found the pain effect near zero at "
@@ -204,11 +209,7 @@ class ACT(Intervention):
     pain_effect: float = param(0.4, unit="fraction at full dose", ge=0, lt=1,
                                source="calibrated to pain g -0.40 (Hwang 2019 [C])",
                                doc="relative reduction of pain intensity")
-    response_shape: float = param(
-        0.3, unit="-", gt=0, le=1000, plausible="0.2-5",
-        source="calibrated with pain_effect: post-treatment pain SMD within Williams 2012's CI "
-        "and Cherkin 2016 responder rates hold together only if responses are heterogeneous",
-        doc="Gamma shape of each patient's responsiveness (mean 1; small = heterogeneous)")
+    response_shape: float = _psychological_response_shape()
     half_life_weeks: float = param(78.0, unit="weeks", gt=0, le=52_000,
                                    source=(
                                    "assumption: better maintained than CBT (Veehof 2016 [C])"),
@@ -243,11 +244,7 @@ class Mindfulness(Intervention):
                                    source=(
                                    "assumption: as CBT (Cherkin 2016)"),
                                    doc="fading of the coping and pain effects after the course")
-    response_shape: float = param(
-        0.3, unit="-", gt=0, le=1000, plausible="0.2-5",
-        source="calibrated with pain_effect: post-treatment pain SMD within Williams 2012's CI "
-        "and Cherkin 2016 responder rates hold together only if responses are heterogeneous",
-        doc="Gamma shape of each patient's responsiveness (mean 1; small = heterogeneous)")
+    response_shape: float = _psychological_response_shape()
     dmn_effect: float = param(0.05, unit="fraction at full dose", ge=0, le=1,
                               source="assumption: optional direct DMN effect, default small",
                               doc="share of expressed drift removed on fully targeted edges")
