@@ -39,10 +39,12 @@ from sim.scenario import Scenario
 
 def time_model(patients: int, years: float) -> dict:
     """Run the model once (weekly steps, yearly snapshots) and time its parts."""
-    s = Scenario.model_validate({
-        "scenario": {"name": "bench", "years": years, "dt_weeks": 1.0},
-        "cohort": {"size": patients},
-    })
+    s = Scenario.model_validate(
+        {
+            "scenario": {"name": "bench", "years": years, "dt_weeks": 1.0},
+            "cohort": {"size": patients},
+        }
+    )
     start = time.perf_counter()
     model = PainModel(s, create_agents=True)
     built = time.perf_counter()
@@ -57,9 +59,13 @@ def time_model(patients: int, years: float) -> dict:
     total = time.perf_counter() - start
     steps = round(years * 52.1775)
     return {
-        "patients": patients, "years": years, "weekly_steps": steps,
-        "seconds_total": total, "seconds_init": built - start,
-        "seconds_stepping": stepping, "seconds_recording": recording,
+        "patients": patients,
+        "years": years,
+        "weekly_steps": steps,
+        "seconds_total": total,
+        "seconds_init": built - start,
+        "seconds_stepping": stepping,
+        "seconds_recording": recording,
         "patient_steps_per_second": patients * steps / total,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
     }
@@ -79,8 +85,9 @@ class NaivePatient(mesa.Agent):
             self.in_pain = not self.in_pain
         for _, _, data in self.graph.edges(data=True):
             drift = -0.001 if self.in_pain else 0.0
-            data["weight"] = min(0.99, max(0.0, data["weight"] + drift
-                                           + 0.001 * rng.standard_normal()))
+            data["weight"] = min(
+                0.99, max(0.0, data["weight"] + drift + 0.001 * rng.standard_normal())
+            )
 
 
 class NaiveModel(mesa.Model):
@@ -101,19 +108,28 @@ def time_naive(patients: int, weeks: int) -> dict:
         model.step()
         if week % 52 == 0:
             for agent in model.agents:
-                g = nx.Graph((u, v, d) for u, v, d in agent.graph.edges(data=True)
-                             if d["weight"] >= 0.15)
+                g = nx.Graph(
+                    (u, v, d) for u, v, d in agent.graph.edges(data=True) if d["weight"] >= 0.15
+                )
                 g.add_nodes_from(agent.graph)
                 networkx_metrics(g)
     seconds = time.perf_counter() - start
-    return {"patients": patients, "weeks": weeks, "seconds_total": seconds,
-            "patient_steps_per_second": patients * weeks / seconds,
-            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+    return {
+        "patients": patients,
+        "weeks": weeks,
+        "seconds_total": seconds,
+        "patient_steps_per_second": patients * weeks / seconds,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+    }
 
 
 def in_subprocess(case: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--case", case, *args], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--case", case, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -124,8 +140,9 @@ def main() -> None:
     parser.add_argument("--naive-patients", type=int, default=200)
     parser.add_argument("--naive-weeks", type=int, default=104)
     parser.add_argument("--case", choices=["model", "naive"], help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" /
-                        "bench_model.json")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "out" / "bench_model.json"
+    )
     args = parser.parse_args()
     if args.case == "model":
         print(json.dumps(time_model(args.patients, args.years)))
@@ -136,10 +153,16 @@ def main() -> None:
 
     in_subprocess("model", "--patients", "1000", "--years", "1")  # compile/load JIT caches
     full = in_subprocess("model", "--patients", str(args.patients), "--years", str(args.years))
-    small = in_subprocess("model", "--patients", str(args.patients // 10),
-                          "--years", str(args.years))
-    naive = in_subprocess("naive", "--naive-patients", str(args.naive_patients),
-                          "--naive-weeks", str(args.naive_weeks))
+    small = in_subprocess(
+        "model", "--patients", str(args.patients // 10), "--years", str(args.years)
+    )
+    naive = in_subprocess(
+        "naive",
+        "--naive-patients",
+        str(args.naive_patients),
+        "--naive-weeks",
+        str(args.naive_weeks),
+    )
     naive_hours = args.patients * full["weekly_steps"] / naive["patient_steps_per_second"] / 3600
     report = {
         "machine": {"python": platform.python_version(), "cpus": len(os.sched_getaffinity(0))},
@@ -150,8 +173,11 @@ def main() -> None:
         "speedup_vs_naive_patient_steps": full["patient_steps_per_second"]
         / naive["patient_steps_per_second"],
         "naive_hours_for_full_case": naive_hours,
-        "targets": {"full_seconds_max": 20, "peak_rss_gb_max": 2,
-                    "full_ok": full["seconds_total"] <= 20 and full["peak_rss_gb"] <= 2},
+        "targets": {
+            "full_seconds_max": 20,
+            "peak_rss_gb_max": 2,
+            "full_ok": full["seconds_total"] <= 20 and full["peak_rss_gb"] <= 2,
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))

@@ -52,11 +52,14 @@ BACKENDS = ("serial", "process", "dask")
 def bench_scenario(points: int, patients: int):
     """A grid of ``points`` drift rates, one replicate, one arm."""
     rates = np.round(np.linspace(0.05, 0.6, points), 5).tolist()
-    return parse_scenario({
-        "scenario": {"name": "bench sweep", "seed": 3, "years": 20, "dt_weeks": 1},
-        "cohort": {"size": patients},
-        "sweep": {"grid": {"drift.rate": rates}, "outcomes": ["dmn_perturbation", "pain"]},
-    }, "bench")
+    return parse_scenario(
+        {
+            "scenario": {"name": "bench sweep", "seed": 3, "years": 20, "dt_weeks": 1},
+            "cohort": {"size": patients},
+            "sweep": {"grid": {"drift.rate": rates}, "outcomes": ["dmn_perturbation", "pain"]},
+        },
+        "bench",
+    )
 
 
 def timed_sweep(scenario, backend: str, workers: int, folder: Path) -> dict:
@@ -71,8 +74,9 @@ def timed_sweep(scenario, backend: str, workers: int, folder: Path) -> dict:
     sim.sweep._write_run = noting
     try:
         start = time.perf_counter()
-        result = sim.sweep.run_sweep(scenario, backend=backend, workers=workers, out=folder,
-                                     progress=False)
+        result = sim.sweep.run_sweep(
+            scenario, backend=backend, workers=workers, out=folder, progress=False
+        )
         wall = time.perf_counter() - start
     finally:
         sim.sweep._write_run = write
@@ -93,10 +97,14 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=32)
     parser.add_argument("--patients", type=int, default=17000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--backends", default=",".join(BACKENDS),
-                        help="comma-separated subset of serial,process,dask")
-    parser.add_argument("--out", type=Path,
-                        default=Path(__file__).resolve().parent / "out" / "bench_sweep.json")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help="comma-separated subset of serial,process,dask",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent / "out" / "bench_sweep.json"
+    )
     args = parser.parse_args()
     backends = [b for b in BACKENDS if b in args.backends.split(",")]
     scenario = bench_scenario(args.points, args.patients)
@@ -106,21 +114,29 @@ def main() -> None:
     for backend in backends[1:]:
         pd.testing.assert_frame_equal(tables[backends[0]], tables[backend])
     report: dict = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "load_average_after": round(os.getloadavg()[0], 2)},
-        "points": args.points, "patients": args.patients, "workers": args.workers,
-        "cases": cases, "tables_identical": True,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_after": round(os.getloadavg()[0], 2),
+        },
+        "points": args.points,
+        "patients": args.patients,
+        "workers": args.workers,
+        "cases": cases,
+        "tables_identical": True,
     }
     if "serial" in cases:
         for backend in backends[1:]:
             case = cases[backend]
             case["throughput_vs_serial"] = round(
-                cases["serial"]["steady_s_per_point"] / case["steady_s_per_point"], 3)
+                cases["serial"]["steady_s_per_point"] / case["steady_s_per_point"], 3
+            )
             case["wall_speedup"] = round(cases["serial"]["wall_s"] / case["wall_s"], 3)
     if "process" in cases and "dask" in cases:
         report["dask_overhead_per_point"] = round(
-            cases["dask"]["steady_s_per_point"] / cases["process"]["steady_s_per_point"] - 1, 4)
+            cases["dask"]["steady_s_per_point"] / cases["process"]["steady_s_per_point"] - 1, 4
+        )
     text = json.dumps(report, indent=2)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -87,7 +87,11 @@ PLAY_INTERVAL_MS = 250
 CHANGE_LIMIT = 0.3  # colour scale of connectivity change, Pearson r
 
 INTERVENTIONS: dict[str, str | None] = {
-    "none": None, "CBT": "cbt", "ACT": "act", "mindfulness": "mindfulness", "TMS": "tms",
+    "none": None,
+    "CBT": "cbt",
+    "ACT": "act",
+    "mindfulness": "mindfulness",
+    "TMS": "tms",
 }
 EARLY = "early (subacute stage)"
 LATE = f"late (after {LATE_YEARS_WITH_PAIN:g} years with pain)"
@@ -98,16 +102,30 @@ TIMINGS: dict[str, dict[str, Any]] = {
 MALADAPTIVE, ADAPTIVE = "maladaptive coper", "adaptive coper"
 PATIENTS = (MALADAPTIVE, ADAPTIVE)
 GROUP_COLOURS = {"maladaptive": "#c0392b", "adaptive": "#1f6fb2"}
-SUBSYSTEM_COLOURS = {"core": "#444444", "dmpfc": "#7b4fa0", "mtl": "#2e8b57",
-                     "salience": "#d68910"}
-SUBSYSTEM_NAMES = {"core": "DMN core", "dmpfc": "DMN dorsal-medial", "mtl": "DMN medial-temporal",
-                   "salience": "salience"}
-STAGE_LABELS = {"none": "no pain now", "acute": "acute", "subacute": "subacute",
-                "chronic": "chronic"}
+SUBSYSTEM_COLOURS = {"core": "#444444", "dmpfc": "#7b4fa0", "mtl": "#2e8b57", "salience": "#d68910"}
+SUBSYSTEM_NAMES = {
+    "core": "DMN core",
+    "dmpfc": "DMN dorsal-medial",
+    "mtl": "DMN medial-temporal",
+    "salience": "salience",
+}
+STAGE_LABELS = {
+    "none": "no pain now",
+    "acute": "acute",
+    "subacute": "subacute",
+    "chronic": "chronic",
+}
 SERIES = (
-    "year", "perturbation", "perturbation_adaptive", "perturbation_maladaptive",
-    "untreated_adaptive", "untreated_maladaptive", "years_with_pain_adaptive",
-    "years_with_pain_maladaptive", "mean_years_with_pain", "treated",
+    "year",
+    "perturbation",
+    "perturbation_adaptive",
+    "perturbation_maladaptive",
+    "untreated_adaptive",
+    "untreated_maladaptive",
+    "years_with_pain_adaptive",
+    "years_with_pain_maladaptive",
+    "mean_years_with_pain",
+    "treated",
     *(f"share_{stage}" for stage in STAGES),
 )
 
@@ -156,11 +174,15 @@ def coping_mean_for_share(share: float, coping_sd: float) -> float:
     half_width = math.sqrt(max(0.25 - v, 0.0))
     lo = PCS_MAX * (0.5 - half_width) + 1e-6
     hi = PCS_MAX * (0.5 + half_width) - 1e-6
-    lo = float(minimize_scalar(lambda mean: maladaptive_share(mean, coping_sd), bounds=(lo, hi),
-                               method="bounded").x)
+    lo = float(
+        minimize_scalar(
+            lambda mean: maladaptive_share(mean, coping_sd), bounds=(lo, hi), method="bounded"
+        ).x
+    )
     share = min(max(share, maladaptive_share(lo, coping_sd)), maladaptive_share(hi, coping_sd))
-    return float(brentq(lambda mean: maladaptive_share(mean, coping_sd) - share, lo, hi,
-                        xtol=1e-10))
+    return float(
+        brentq(lambda mean: maladaptive_share(mean, coping_sd) - share, lo, hi, xtol=1e-10)
+    )
 
 
 def parse_seed(text: str | int, default: int) -> tuple[int, str | None]:
@@ -179,8 +201,10 @@ def parse_seed(text: str | int, default: int) -> tuple[int, str | None]:
     if re.fullmatch(r"\d{1,19}", raw) and int(raw) < 2**63:
         return int(raw), None
     shown = raw if len(raw) <= 24 else raw[:21] + "..."
-    return default, (f"Seed '{shown}' is not a whole number from 0 to 2^63 - 1; "
-                     f"using the scenario's seed {default}.")
+    return default, (
+        f"Seed '{shown}' is not a whole number from 0 to 2^63 - 1; "
+        f"using the scenario's seed {default}."
+    )
 
 
 @dataclass(frozen=True)
@@ -201,9 +225,12 @@ def scenario_defaults(base: Scenario) -> Defaults:
     size = min(max(base.cohort.size, COHORT_MIN), COHORT_MAX)
     # Rounded to the slider's 1 % steps; at this value the scenario's coping is kept as it is.
     share = round(maladaptive_share(mean, sd), 2)
-    return Defaults(cohort_size=size, maladaptive_share=share,
-                    pain_intensity=float(base.params.pain.long_plateau),
-                    seed=str(base.scenario.seed))
+    return Defaults(
+        cohort_size=size,
+        maladaptive_share=share,
+        pain_intensity=float(base.params.pain.long_plateau),
+        seed=str(base.scenario.seed),
+    )
 
 
 def arm_name(intervention: str, timing: str) -> str:
@@ -212,8 +239,14 @@ def arm_name(intervention: str, timing: str) -> str:
 
 
 def teaching_scenario(
-    base: Scenario, *, cohort_size: int, maladaptive_share: float, pain_intensity: float,
-    intervention: str, timing: str, seed: int,
+    base: Scenario,
+    *,
+    cohort_size: int,
+    maladaptive_share: float,
+    pain_intensity: float,
+    intervention: str,
+    timing: str,
+    seed: int,
 ) -> Scenario:
     """The scenario for a set of page settings (see the module docstring for the mapping).
 
@@ -225,8 +258,9 @@ def teaching_scenario(
         For an unknown intervention or timing.
     """
     if intervention not in INTERVENTIONS:
-        raise ValueError(f"unknown intervention '{intervention}'; allowed: "
-                         f"{', '.join(INTERVENTIONS)}")
+        raise ValueError(
+            f"unknown intervention '{intervention}'; allowed: {', '.join(INTERVENTIONS)}"
+        )
     if timing not in TIMINGS:
         raise ValueError(f"unknown timing '{timing}'; allowed: {', '.join(TIMINGS)}")
     data = base.model_dump(mode="json", exclude_none=True)
@@ -241,14 +275,22 @@ def teaching_scenario(
         sd = base.cohort.coping_sd or base.params.coping.trait_sd
         cohort["coping_mean"] = coping_mean_for_share(maladaptive_share, sd)
     if pain_intensity != base.params.pain.long_plateau:
-        data["parameters"] = {**data.get("parameters", {}),
-                              "pain.long_plateau": float(pain_intensity)}
+        data["parameters"] = {
+            **data.get("parameters", {}),
+            "pain.long_plateau": float(pain_intensity),
+        }
     kind = INTERVENTIONS[intervention]
-    data["arms"] = [] if kind is None else [
-        {"name": USUAL_CARE},
-        {"name": arm_name(intervention, timing),
-         "interventions": [{"kind": kind, **TIMINGS[timing]}]},
-    ]
+    data["arms"] = (
+        []
+        if kind is None
+        else [
+            {"name": USUAL_CARE},
+            {
+                "name": arm_name(intervention, timing),
+                "interventions": [{"kind": kind, **TIMINGS[timing]}],
+            },
+        ]
+    )
     return parse_scenario(data, "page settings")
 
 
@@ -289,30 +331,45 @@ class TeachingModel(mesa.Model):
     """
 
     def __init__(
-        self, *, cohort_size: int | None = None, maladaptive_share: float | None = None,
-        pain_intensity: float | None = None, intervention: str = "none", timing: str = EARLY,
-        seed: str | int | None = None, patient: str = MALADAPTIVE,
+        self,
+        *,
+        cohort_size: int | None = None,
+        maladaptive_share: float | None = None,
+        pain_intensity: float | None = None,
+        intervention: str = "none",
+        timing: str = EARLY,
+        seed: str | int | None = None,
+        patient: str = MALADAPTIVE,
         base: Scenario | None = None,
     ):
         base = base or base_scenario()
         defaults = scenario_defaults(base)
-        seed_value, self.notice = parse_seed(defaults.seed if seed is None else seed,
-                                             base.scenario.seed)
+        seed_value, self.notice = parse_seed(
+            defaults.seed if seed is None else seed, base.scenario.seed
+        )
         super().__init__(rng=seed_value)
         self.settings: dict[str, Any] = {
             "cohort_size": int(defaults.cohort_size if cohort_size is None else cohort_size),
-            "maladaptive_share": float(defaults.maladaptive_share if maladaptive_share is None
-                                       else maladaptive_share),
-            "pain_intensity": float(defaults.pain_intensity if pain_intensity is None
-                                    else pain_intensity),
-            "intervention": intervention, "timing": timing,
-            "seed": str(defaults.seed if seed is None else seed), "patient": patient,
+            "maladaptive_share": float(
+                defaults.maladaptive_share if maladaptive_share is None else maladaptive_share
+            ),
+            "pain_intensity": float(
+                defaults.pain_intensity if pain_intensity is None else pain_intensity
+            ),
+            "intervention": intervention,
+            "timing": timing,
+            "seed": str(defaults.seed if seed is None else seed),
+            "patient": patient,
         }
         self.scenario = teaching_scenario(
-            base, cohort_size=self.settings["cohort_size"],
+            base,
+            cohort_size=self.settings["cohort_size"],
             maladaptive_share=self.settings["maladaptive_share"],
-            pain_intensity=self.settings["pain_intensity"], intervention=intervention,
-            timing=timing, seed=seed_value)
+            pain_intensity=self.settings["pain_intensity"],
+            intervention=intervention,
+            timing=timing,
+            seed=seed_value,
+        )
         self.horizon = float(self.scenario.scenario.years)
         treated = INTERVENTIONS[intervention] is not None
         self.arm_label = arm_name(intervention, timing) if treated else USUAL_CARE
@@ -324,7 +381,8 @@ class TeachingModel(mesa.Model):
         self.summary: dict[str, float] = {}
         self.table: dict[str, np.ndarray] = {}
         self.datacollector = mesa.DataCollector(
-            model_reporters={name: _reporter(name) for name in SERIES})
+            model_reporters={name: _reporter(name) for name in SERIES}
+        )
         self._observe()
         self.datacollector.collect(self)
 
@@ -400,9 +458,16 @@ class TeachingModel(mesa.Model):
         now = self.cohort.connectivity(rows)[0]
         c, p = self.cohort.cohort, self.cohort.params
         zero = np.zeros(1)
-        without = drift.connectivity(self.cohort.brain, p.brain, p.drift, c.baseline[rows],
-                                     c.idiosyncrasy[rows], zero, zero,
-                                     self.cohort.age[rows])[0]
+        without = drift.connectivity(
+            self.cohort.brain,
+            p.brain,
+            p.drift,
+            c.baseline[rows],
+            c.idiosyncrasy[rows],
+            zero,
+            zero,
+            self.cohort.age[rows],
+        )[0]
         return now, without
 
 
@@ -452,8 +517,9 @@ class _BlitView:
         for artist in self.dynamic:
             self.figure.draw_artist(artist)
         width, height = self.canvas.get_width_height()
-        image = PIL.Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(),
-                                     "raw", "RGBA", 0, 1)
+        image = PIL.Image.frombuffer(
+            "RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1
+        )
         buffer = io.BytesIO()
         image.save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
@@ -474,44 +540,75 @@ class DriftView(_BlitView):
         sizes = model.group_sizes
         treated = model.twin is not None
         self.figure = fig = Figure(figsize=(5.6, 5.2), dpi=100)
-        fig.subplots_adjust(left=0.16, right=0.97, top=0.88 if treated else 0.91, bottom=0.09,
-                            hspace=0.32)
+        fig.subplots_adjust(
+            left=0.16, right=0.97, top=0.88 if treated else 0.91, bottom=0.09, hspace=0.32
+        )
         self.top, self.bottom = top, bottom = fig.subplots(
-            2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+            2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+        )
         self.lines: dict[str, Any] = {}
         handles = []
         for group in ("maladaptive", "adaptive"):
             colour = GROUP_COLOURS[group]
             if treated:
-                self.lines[f"untreated_{group}"] = top.plot([], [], color=colour, ls="--",
-                                                            lw=1.5)[0]
+                self.lines[f"untreated_{group}"] = top.plot([], [], color=colour, ls="--", lw=1.5)[
+                    0
+                ]
             self.lines[f"perturbation_{group}"] = top.plot(
-                [], [], color=colour, lw=2.2, marker="o", ms=3)[0]
+                [], [], color=colour, lw=2.2, marker="o", ms=3
+            )[0]
             self.lines[f"lower_{group}"] = bottom.plot(
-                [], [], color=colour, lw=2, marker="o", ms=3, label=f"{group} copers")[0]
-            handles.append(mpl.lines.Line2D([], [], color=colour, lw=2.2, marker="o", ms=3,
-                                            label=f"{group} copers (n = {sizes[group]})"))
+                [], [], color=colour, lw=2, marker="o", ms=3, label=f"{group} copers"
+            )[0]
+            handles.append(
+                mpl.lines.Line2D(
+                    [],
+                    [],
+                    color=colour,
+                    lw=2.2,
+                    marker="o",
+                    ms=3,
+                    label=f"{group} copers (n = {sizes[group]})",
+                )
+            )
         if treated:  # line style legend: with (solid) and without (dashed) treatment
-            handles[1:1] = [mpl.lines.Line2D([], [], color="0.25", lw=2.2,
-                                             label=f"with {model.settings['intervention']}")]
-            handles.append(mpl.lines.Line2D([], [], color="0.25", lw=1.5, ls="--",
-                                            label="without (same people)"))
+            handles[1:1] = [
+                mpl.lines.Line2D(
+                    [], [], color="0.25", lw=2.2, label=f"with {model.settings['intervention']}"
+                )
+            ]
+            handles.append(
+                mpl.lines.Line2D(
+                    [], [], color="0.25", lw=1.5, ls="--", label="without (same people)"
+                )
+            )
         top.axhline(HEALTHY_LEVEL, color="0.5", lw=1, ls=":")
-        top.text(0.2, HEALTHY_LEVEL, "typical healthy person", color="0.35", fontsize=8,
-                 va="bottom")
+        top.text(
+            0.2, HEALTHY_LEVEL, "typical healthy person", color="0.35", fontsize=8, va="bottom"
+        )
         top.set_ylabel("DMN perturbation\n(healthy-SD units)")
         # The legend sits between the title and the plot, where it never hides a line.
         rows = (len(handles) + 1) // 2
-        top.set_title("How far the brain network is from healthy, by coping style",
-                      fontsize=10, pad=4 + 12 * rows)
-        top.legend(handles=handles, fontsize=8, ncol=2, loc="lower left",
-                   bbox_to_anchor=(0.0, 1.0), frameon=False, borderaxespad=0.2,
-                   handlelength=2.2, columnspacing=1.2)
+        top.set_title(
+            "How far the brain network is from healthy, by coping style",
+            fontsize=10,
+            pad=4 + 12 * rows,
+        )
+        top.legend(
+            handles=handles,
+            fontsize=8,
+            ncol=2,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            frameon=False,
+            borderaxespad=0.2,
+            handlelength=2.2,
+            columnspacing=1.2,
+        )
         if treated:
             bottom.axhline(0.0, color="0.5", lw=1)
             bottom.set_ylabel("difference\n(with − without)")
-            bottom.set_title(f"Effect of {model.arm_label} (below 0: brain protected)",
-                             fontsize=10)
+            bottom.set_title(f"Effect of {model.arm_label} (below 0: brain protected)", fontsize=10)
         else:
             bottom.set_ylabel("years lived\nwith pain")
             bottom.set_title("Years lived with pain (mean per person)", fontsize=10)
@@ -539,8 +636,11 @@ class DriftView(_BlitView):
             for name in names:
                 self.lines[name].set_data(years, data[name].to_numpy())
                 shown.append(data[name].to_numpy())
-            lower = (data[f"perturbation_{group}"] - data[f"untreated_{group}"] if treated
-                     else data[f"years_with_pain_{group}"]).to_numpy()
+            lower = (
+                data[f"perturbation_{group}"] - data[f"untreated_{group}"]
+                if treated
+                else data[f"years_with_pain_{group}"]
+            ).to_numpy()
             self.lines[f"lower_{group}"].set_data(years, lower)
         # Ranges grow in round steps, so that most years need no full redraw.
         values = np.concatenate(shown)
@@ -548,8 +648,9 @@ class DriftView(_BlitView):
         low = min(0.6, _step_floor(float(values.min()) - 0.05, 0.2)) if values.size else 0.6
         high = max(1.4, _step_ceil(float(values.max()) + 0.05, 0.2)) if values.size else 1.4
         self.top.set_ylim(low, high)
-        lower = np.concatenate([line.get_ydata() for name, line in self.lines.items()
-                                if name.startswith("lower_")]).astype(float)
+        lower = np.concatenate(
+            [line.get_ydata() for name, line in self.lines.items() if name.startswith("lower_")]
+        ).astype(float)
         lower = lower[np.isfinite(lower)]
         if treated:
             largest = float(np.abs(lower).max()) * 1.1 if lower.size else 0.0
@@ -577,8 +678,10 @@ def _brain_outline(view: str) -> tuple[list, list[float]]:
     fig = Figure()
     ax = fig.add_subplot()
     plot_brain_schematics(ax, view)
-    paths = [(patch.get_transform() - ax.transData).transform_path(patch.get_path())
-             for patch in ax.patches]
+    paths = [
+        (patch.get_transform() - ax.transData).transform_path(patch.get_path())
+        for patch in ax.patches
+    ]
     widths = [0.5 * patch.get_linewidth() for patch in ax.patches]
     return paths, widths
 
@@ -606,9 +709,18 @@ class BrainView(_BlitView):
         self.cmap = mpl.colormaps["RdBu_r"]
         self.norm = mpl.colors.Normalize(-CHANGE_LIMIT, CHANGE_LIMIT)
         self.figure = fig = Figure(figsize=(5.6, 5.2), dpi=100)
-        grid = fig.add_gridspec(3, 3, width_ratios=[1, 1, 0.06], height_ratios=[1.15, 1, 0.12],
-                                left=0.02, right=0.88, top=0.83, bottom=0.02, wspace=0.05,
-                                hspace=0.08)
+        grid = fig.add_gridspec(
+            3,
+            3,
+            width_ratios=[1, 1, 0.06],
+            height_ratios=[1.15, 1, 0.12],
+            left=0.02,
+            right=0.88,
+            top=0.83,
+            bottom=0.02,
+            wspace=0.05,
+            hspace=0.08,
+        )
         healthy = np.tanh(brain.healthy_z)
         self.patient_edges: list[LineCollection] = []
         self.overlay: list[Any] = []  # nodes and labels, drawn again over the patient's edges
@@ -622,23 +734,38 @@ class BrainView(_BlitView):
             edges, overlay = self._network_axes(fig.add_subplot(grid[row, 1]), view)
             self.patient_edges.append(edges)
             self.overlay.extend(overlay)
-        fig.text(0.25, 0.86, "Healthy reference\n(average healthy adult)", ha="center",
-                 fontsize=9, weight="bold")
+        fig.text(
+            0.25,
+            0.86,
+            "Healthy reference\n(average healthy adult)",
+            ha="center",
+            fontsize=9,
+            weight="bold",
+        )
         fig.text(0.66, 0.86, "This patient now", ha="center", fontsize=9, weight="bold")
         fig.text(0.01, 0.815, "seen from above", fontsize=7, color="0.4")
         fig.text(0.01, 0.37, "seen from the left side", fontsize=7, color="0.4")
         self.caption = fig.text(0.5, 0.99, "", ha="center", va="top", fontsize=8)
-        bar = fig.colorbar(mpl.cm.ScalarMappable(self.norm, self.cmap),
-                           cax=fig.add_subplot(grid[0:2, 2]))
+        bar = fig.colorbar(
+            mpl.cm.ScalarMappable(self.norm, self.cmap), cax=fig.add_subplot(grid[0:2, 2])
+        )
         bar.set_label("change caused by pain (r)\nblue: weaker · red: stronger", fontsize=7.5)
         bar.ax.tick_params(labelsize=7)
         legend_ax = fig.add_subplot(grid[2, 0:2])
         legend_ax.axis("off")
-        handles = [mpl.lines.Line2D([], [], marker="o", ls="", color=colour,
-                                    label=SUBSYSTEM_NAMES[s])
-                   for s, colour in SUBSYSTEM_COLOURS.items()]
-        legend_ax.legend(handles=handles, loc="center", ncol=4, fontsize=7, frameon=False,
-                         handletextpad=0.2, columnspacing=1.0)
+        handles = [
+            mpl.lines.Line2D([], [], marker="o", ls="", color=colour, label=SUBSYSTEM_NAMES[s])
+            for s, colour in SUBSYSTEM_COLOURS.items()
+        ]
+        legend_ax.legend(
+            handles=handles,
+            loc="center",
+            ncol=4,
+            fontsize=7,
+            frameon=False,
+            handletextpad=0.2,
+            columnspacing=1.0,
+        )
         self.dynamic = [*self.patient_edges, *self.overlay, self.caption]
         self._start()
 
@@ -659,24 +786,42 @@ class BrainView(_BlitView):
         h, v = self.VIEWS[view]
         coords = brain.coords
         paths, widths = _brain_outline(view)
-        ax.add_collection(PathCollection(paths, facecolors="none", edgecolors="#cfcfcf",
-                                         linewidths=widths, zorder=0))
+        ax.add_collection(
+            PathCollection(
+                paths, facecolors="none", edgecolors="#cfcfcf", linewidths=widths, zorder=0
+            )
+        )
         edges = LineCollection([], zorder=2, capstyle="round")
         ax.add_collection(edges)
         small = brain.n_regions > 20
-        overlay = [ax.scatter(coords[:, h], coords[:, v], s=10 if small else 28, zorder=3,
-                              c=[SUBSYSTEM_COLOURS[s] for s in brain.subsystems],
-                              edgecolors="white", linewidths=0.6)]
+        overlay = [
+            ax.scatter(
+                coords[:, h],
+                coords[:, v],
+                s=10 if small else 28,
+                zorder=3,
+                c=[SUBSYSTEM_COLOURS[s] for s in brain.subsystems],
+                edgecolors="white",
+                linewidths=0.6,
+            )
+        ]
         # Each region is labelled once: lateral ones from above, midline ones from the side.
         for name, (x, y, z) in zip(brain.names, coords, strict=True):
             if small or (view == "x") != (abs(x) <= 10):
                 continue
             inward = brain.graph.nodes[name]["subsystem"] == "salience"
             right = view == "x" or (x > 0) != inward
-            overlay.append(ax.annotate(
-                name, (x, y) if view == "z" else (y, z), xytext=(4 if right else -4, 2),
-                textcoords="offset points", ha="left" if right else "right", fontsize=6.5,
-                zorder=4))
+            overlay.append(
+                ax.annotate(
+                    name,
+                    (x, y) if view == "z" else (y, z),
+                    xytext=(4 if right else -4, 2),
+                    textcoords="offset points",
+                    ha="left" if right else "right",
+                    fontsize=6.5,
+                    zorder=4,
+                )
+            )
         ax.set_aspect("equal")
         ax.update_datalim(np.concatenate([p.vertices for p in paths]))
         ax.autoscale_view()
@@ -710,14 +855,19 @@ def brain_figure(model: TeachingModel) -> Figure:
 def _patient_caption(model: TeachingModel) -> str:
     i, t = model.patient_index, model.table
     enrolled = t["enrolled_year"][i]
-    treatment = (f" · {model.settings['intervention']} in year {enrolled:.0f}"
-                 if np.isfinite(enrolled) else "")
+    treatment = (
+        f" · {model.settings['intervention']} in year {enrolled:.0f}"
+        if np.isfinite(enrolled)
+        else ""
+    )
     stage = str(t["stage"][i])
     now = "no pain" if stage == "none" else f"{stage} pain, {t['pain'][i]:.1f}/10"
-    return (f"Patient {i} ({model.patient_kind}): age {t['age'][i]:.0f}, "
-            f"catastrophizing {t['coping'][i]:.0f}/52\n"
-            f"{t['years_with_pain'][i]:.1f} years lived with pain · now: {now} · "
-            f"DMN perturbation {t['dmn_perturbation'][i]:.2f}{treatment}")
+    return (
+        f"Patient {i} ({model.patient_kind}): age {t['age'][i]:.0f}, "
+        f"catastrophizing {t['coping'][i]:.0f}/52\n"
+        f"{t['years_with_pain'][i]:.1f} years lived with pain · now: {now} · "
+        f"DMN perturbation {t['dmn_perturbation'][i]:.2f}{treatment}"
+    )
 
 
 def figure_png(fig: Figure) -> bytes:
@@ -737,40 +887,69 @@ def model_params(base: Scenario | None = None) -> dict[str, Any]:
     base = base or base_scenario()
     d = scenario_defaults(base)
     return {
-        "cohort_size": {"type": "SliderInt", "value": d.cohort_size, "min": COHORT_MIN,
-                        "max": COHORT_MAX, "step": COHORT_STEP, "label": "Cohort size"},
-        "maladaptive_share": {"type": "SliderFloat", "value": d.maladaptive_share,
-                              "min": min(SHARE_MIN, d.maladaptive_share),
-                              "max": max(SHARE_MAX, d.maladaptive_share), "step": 0.01,
-                              "label": "Maladaptive copers (PCS ≥ 30)"},
-        "pain_intensity": {"type": "SliderFloat", "value": d.pain_intensity, "min": PAIN_MIN,
-                           "max": PAIN_MAX, "step": 0.1,
-                           "label": "Pain in long-lasting episodes"},
-        "intervention": {"type": "Select", "value": "none", "values": list(INTERVENTIONS),
-                         "label": "Treatment"},
-        "timing": {"type": "Select", "value": EARLY, "values": list(TIMINGS),
-                   "label": "Treatment starts"},
+        "cohort_size": {
+            "type": "SliderInt",
+            "value": d.cohort_size,
+            "min": COHORT_MIN,
+            "max": COHORT_MAX,
+            "step": COHORT_STEP,
+            "label": "Cohort size",
+        },
+        "maladaptive_share": {
+            "type": "SliderFloat",
+            "value": d.maladaptive_share,
+            "min": min(SHARE_MIN, d.maladaptive_share),
+            "max": max(SHARE_MAX, d.maladaptive_share),
+            "step": 0.01,
+            "label": "Maladaptive copers (PCS ≥ 30)",
+        },
+        "pain_intensity": {
+            "type": "SliderFloat",
+            "value": d.pain_intensity,
+            "min": PAIN_MIN,
+            "max": PAIN_MAX,
+            "step": 0.1,
+            "label": "Pain in long-lasting episodes",
+        },
+        "intervention": {
+            "type": "Select",
+            "value": "none",
+            "values": list(INTERVENTIONS),
+            "label": "Treatment",
+        },
+        "timing": {
+            "type": "Select",
+            "value": EARLY,
+            "values": list(TIMINGS),
+            "label": "Treatment starts",
+        },
         "seed": {"type": "InputText", "value": d.seed, "label": "Seed (whole number)"},
-        "patient": {"type": "Select", "value": MALADAPTIVE, "values": list(PATIENTS),
-                    "label": "Patient drawn"},
+        "patient": {
+            "type": "Select",
+            "value": MALADAPTIVE,
+            "values": list(PATIENTS),
+            "label": "Patient drawn",
+        },
         "base": base,
     }
 
 
 VALUE_FORMATS: dict[str, str] = {
-    "cohort_size": "{:,} people", "maladaptive_share": "{:.0%}", "pain_intensity": "{:.1f} / 10",
+    "cohort_size": "{:,} people",
+    "maladaptive_share": "{:.0%}",
+    "pain_intensity": "{:.1f} / 10",
 }
 
 
 def initial_settings(params: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments of :class:`TeachingModel` at the specs' starting values."""
-    return {k: v["value"] if isinstance(v, dict) and "type" in v else v
-            for k, v in params.items()}
+    return {k: v["value"] if isinstance(v, dict) and "type" in v else v for k, v in params.items()}
 
 
 @solara.component
 def Settings(params: dict[str, Any], settings: solara.Reactive[dict[str, Any]]) -> None:
     """The settings, each showing its current value; they apply at the next Reset."""
+
     def setter(name: str):
         def set_value(value: Any) -> None:
             settings.value = {**settings.value, name: value}
@@ -783,25 +962,38 @@ def Settings(params: dict[str, Any], settings: solara.Reactive[dict[str, Any]]) 
         value, kind = settings.value[name], spec["type"]
         if kind in ("SliderInt", "SliderFloat"):
             slider = solara.SliderInt if kind == "SliderInt" else solara.SliderFloat
-            solara.Text(f"{spec['label']}: {VALUE_FORMATS[name].format(value)}",
-                        style={"font-size": "0.9rem"})
-            slider("", value=value, min=spec["min"], max=spec["max"], step=spec["step"],
-                   on_value=setter(name), thumb_label=False)
+            solara.Text(
+                f"{spec['label']}: {VALUE_FORMATS[name].format(value)}",
+                style={"font-size": "0.9rem"},
+            )
+            slider(
+                "",
+                value=value,
+                min=spec["min"],
+                max=spec["max"],
+                step=spec["step"],
+                on_value=setter(name),
+                thumb_label=False,
+            )
         elif kind == "Select":
-            solara.Select(spec["label"], values=spec["values"], value=value,
-                          on_value=setter(name))
+            solara.Select(spec["label"], values=spec["values"], value=value, on_value=setter(name))
         else:
             solara.InputText(spec["label"], value=str(value), on_value=setter(name))
 
 
 def _monitor(label: str, value: str, name: str) -> None:
-    with solara.v.Sheet(class_="pa-2 ma-1 painsim-monitor",
-                        style_="min-width: 120px; background: #f3f6fa; "
-                               "border: 1px solid #d5dde8; border-radius: 6px",
-                        attributes={"data-monitor": name}):
+    with solara.v.Sheet(
+        class_="pa-2 ma-1 painsim-monitor",
+        style_="min-width: 120px; background: #f3f6fa; "
+        "border: 1px solid #d5dde8; border-radius: 6px",
+        attributes={"data-monitor": name},
+    ):
         solara.Text(label, style={"font-size": "0.75rem", "color": "#555"})
-        solara.Div(children=[value], classes=["painsim-value"],
-                   style={"font-size": "1.25rem", "font-weight": "600"})
+        solara.Div(
+            children=[value],
+            classes=["painsim-value"],
+            style={"font-size": "1.25rem", "font-weight": "600"},
+        )
 
 
 @solara.component
@@ -814,13 +1006,17 @@ def Monitors(model: TeachingModel) -> None:
         _monitor("people", f"{model.maladaptive.size:,}", "people")
         for stage in STAGES:
             _monitor(f"{STAGE_LABELS[stage]}", f"{100 * s[f'share_{stage}']:.1f} %", stage)
-        _monitor("mean years lived with pain", f"{s['mean_years_with_pain']:.2f}",
-                 "years_with_pain")
+        _monitor(
+            "mean years lived with pain", f"{s['mean_years_with_pain']:.2f}", "years_with_pain"
+        )
         _monitor("mean DMN perturbation", f"{s['perturbation']:.2f}", "perturbation")
         if model.twin is not None:
             share = s["treated"] / model.maladaptive.size
-            _monitor(f"offered {model.settings['intervention']} so far",
-                     f"{s['treated']:.0f} ({100 * share:.0f} %)", "treated")
+            _monitor(
+                f"offered {model.settings['intervention']} so far",
+                f"{s['treated']:.0f} ({100 * share:.0f} %)",
+                "treated",
+            )
 
 
 @solara.component
@@ -871,17 +1067,24 @@ a diagnosis: the sizes of the effects are assumptions, documented in <code>docs/
 
 
 @solara.component
-def Controls(model: solara.Reactive[TeachingModel], params: dict[str, Any],
-             settings: solara.Reactive[dict[str, Any]]) -> None:
+def Controls(
+    model: solara.Reactive[TeachingModel],
+    params: dict[str, Any],
+    settings: solara.Reactive[dict[str, Any]],
+) -> None:
     """The sidebar: Mesa's Reset, Play/Pause and Step, then the settings."""
     play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
     render_interval = solara.use_reactive(1)
     use_threads = solara.use_reactive(False)
     with solara.Card("Run"):
-        ModelController(model, model_parameters=settings, play_interval=play_interval,
-                        render_interval=render_interval, use_threads=use_threads)
-        solara.Text("Step and ▶ add one simulated year at a time.",
-                    style={"font-size": "0.8rem"})
+        ModelController(
+            model,
+            model_parameters=settings,
+            play_interval=play_interval,
+            render_interval=render_interval,
+            use_threads=use_threads,
+        )
+        solara.Text("Step and ▶ add one simulated year at a time.", style={"font-size": "0.8rem"})
     with solara.Card("Settings"):
         Settings(params, settings)
         if _changed(settings.value, model.value.settings):
@@ -922,22 +1125,38 @@ def Page() -> None:
 
 def _changed(chosen: Mapping[str, Any], running: Mapping[str, Any]) -> bool:
     """Whether the sidebar settings differ from those of the running cohort."""
-    return any(key in running and str(value) != str(running[key])
-               for key, value in chosen.items())
+    return any(key in running and str(value) != str(running[key]) for key, value in chosen.items())
 
 
 # -- serving ----------------------------------------------------------------------------------
 def server_command(host: str, port: int) -> list[str]:
     """The ``solara run`` command line for this page (no browser, no version check)."""
-    return [sys.executable, "-m", "solara", "run", "sim.app", "--host", host, "--port",
-            str(port), "--no-open", "--no-check-version", "--production"]
+    return [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        "sim.app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-open",
+        "--no-check-version",
+        "--production",
+    ]
 
 
 def server_env(scenario: Path | None) -> dict[str, str]:
     """Environment for the server: no telemetry, headless matplotlib, the scenario to start."""
     env = dict(os.environ)
-    env.update({"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "MPLBACKEND": "Agg",
-                "SOLARA_THEME_SHOW_BANNER": "False"})
+    env.update(
+        {
+            "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+            "MPLBACKEND": "Agg",
+            "SOLARA_THEME_SHOW_BANNER": "False",
+        }
+    )
     if scenario is not None:
         env[SCENARIO_ENV] = str(Path(scenario).resolve())
     else:
@@ -977,7 +1196,20 @@ def serve(scenario: Path | None, host: str = "127.0.0.1", port: int = 8765) -> i
 
 
 __all__ = [
-    "EARLY", "INTERVENTIONS", "LATE", "MALADAPTIVE_PCS", "TIMINGS", "Page", "ScenarioError",
-    "TeachingModel", "brain_figure", "coping_mean_for_share", "drift_figure",
-    "maladaptive_share", "model_params", "parse_seed", "serve", "teaching_scenario",
+    "EARLY",
+    "INTERVENTIONS",
+    "LATE",
+    "MALADAPTIVE_PCS",
+    "TIMINGS",
+    "Page",
+    "ScenarioError",
+    "TeachingModel",
+    "brain_figure",
+    "coping_mean_for_share",
+    "drift_figure",
+    "maladaptive_share",
+    "model_params",
+    "parse_seed",
+    "serve",
+    "teaching_scenario",
 ]

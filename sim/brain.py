@@ -56,45 +56,84 @@ class BrainParams(ParamGroup):
         doc="'default' (17 regions) or 'seitzman' (67 DefaultMode + 9 Salience ROIs)",
     )
     r_core: float = param(
-        0.50, unit="r", plausible="0.3-0.7", ge=-0.95, le=0.95,
+        0.50,
+        unit="r",
+        plausible="0.3-0.7",
+        ge=-0.95,
+        le=0.95,
         source="assumption (brief §6 [NF]): aMPFC-PCC r = 0.5",
         doc="coupling between midline-core regions",
     )
     r_within: float = param(
-        0.35, unit="r", plausible="0.2-0.5", ge=-0.95, le=0.95,
-        source="assumption (brief §6 [NF])", doc="coupling within a DMN subsystem",
+        0.35,
+        unit="r",
+        plausible="0.2-0.5",
+        ge=-0.95,
+        le=0.95,
+        source="assumption (brief §6 [NF])",
+        doc="coupling within a DMN subsystem",
     )
     r_core_subsystem: float = param(
-        0.30, unit="r", plausible="0.2-0.4", ge=-0.95, le=0.95,
-        source="assumption (brief §6 [NF])", doc="coupling between the core and a subsystem",
+        0.30,
+        unit="r",
+        plausible="0.2-0.4",
+        ge=-0.95,
+        le=0.95,
+        source="assumption (brief §6 [NF])",
+        doc="coupling between the core and a subsystem",
     )
     r_between: float = param(
-        0.15, unit="r", plausible="0.05-0.25", ge=-0.95, le=0.95,
-        source="assumption (brief §6 [NF])", doc="coupling between dMPFC and MTL subsystems",
+        0.15,
+        unit="r",
+        plausible="0.05-0.25",
+        ge=-0.95,
+        le=0.95,
+        source="assumption (brief §6 [NF])",
+        doc="coupling between dMPFC and MTL subsystems",
     )
     r_salience: float = param(
-        0.40, unit="r", plausible="0.3-0.6", ge=-0.95, le=0.95,
+        0.40,
+        unit="r",
+        plausible="0.3-0.6",
+        ge=-0.95,
+        le=0.95,
         source="assumption, chosen so that the salience nodes form a module of their own",
         doc="coupling among dACC and anterior insulae",
     )
     r_dmn_salience: float = param(
-        0.0, unit="r", plausible="-0.15-0.15", ge=-0.95, le=0.95,
+        0.0,
+        unit="r",
+        plausible="-0.15-0.15",
+        ge=-0.95,
+        le=0.95,
         source="assumption (brief §6: fc_DMN_aIns 0.0, range -0.15 to 0.15 [NF])",
         doc="coupling between DMN and salience regions",
     )
     sd_between_person: float = param(
-        0.15, unit="Fisher z", plausible="0.1-0.2", gt=0, le=0.5,
+        0.15,
+        unit="Fisher z",
+        plausible="0.1-0.2",
+        gt=0,
+        le=0.5,
         source="brief §6: inter-subject SD of r about 0.15 (taken on the z scale)",
         doc="between-person SD of each edge in a healthy population",
     )
     age_slope: float = param(
-        -0.04, unit="Fisher z per decade", plausible="-0.08-0", ge=-0.3, le=0.3,
+        -0.04,
+        unit="Fisher z per decade",
+        plausible="-0.08-0",
+        ge=-0.3,
+        le=0.3,
         source="direction: Andrews-Hanna 2007 (anterior-posterior coupling falls with age); "
         "size: assumption",
         doc="change of anterior-posterior DMN coupling per decade of age",
     )
     reference_age: float = param(
-        45.0, unit="years", ge=18, le=90, source="assumption (centre of adult range)",
+        45.0,
+        unit="years",
+        ge=18,
+        le=90,
+        source="assumption (centre of adult range)",
         doc="age at which the healthy reference means apply",
     )
 
@@ -279,9 +318,13 @@ def _seitzman_regions() -> list[dict]:
             subsystem, role, stem = "salience", "insula" if lateral else "", "SAL"
         regions.append(
             dict(
-                abbrev=f"{stem}.{idx}", name=f"Seitzman ROI {idx} ({networks[idx]}, near {stem})",
-                hemisphere=hemi, subsystem=subsystem, role=role,
-                mni=(float(x), float(y), float(z)), coord_source="Seitzman2018",
+                abbrev=f"{stem}.{idx}",
+                name=f"Seitzman ROI {idx} ({networks[idx]}, near {stem})",
+                hemisphere=hemi,
+                subsystem=subsystem,
+                role=role,
+                mni=(float(x), float(y), float(z)),
+                coord_source="Seitzman2018",
             )
         )
     return regions
@@ -320,10 +363,20 @@ def build_brain(params: BrainParams | None = None) -> Brain:
     healthy_z = np.arctanh(healthy_r)
     sd_z = np.full(healthy_z.shape, p.sd_between_person)
     for e, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
-        g.add_edge(names[i], names[j], weight=float(healthy_r[e]), z_mean=float(healthy_z[e]),
-                   z_sd=float(sd_z[e]))
-    return Brain(graph=g, names=names, healthy_z=healthy_z, healthy_sd_z=sd_z,
-                 edge_sets=_edge_sets(attrs, rows, cols))
+        g.add_edge(
+            names[i],
+            names[j],
+            weight=float(healthy_r[e]),
+            z_mean=float(healthy_z[e]),
+            z_sd=float(sd_z[e]),
+        )
+    return Brain(
+        graph=g,
+        names=names,
+        healthy_z=healthy_z,
+        healthy_sd_z=sd_z,
+        edge_sets=_edge_sets(attrs, rows, cols),
+    )
 
 
 def _edge_sets(attrs: list[dict], rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:

@@ -41,7 +41,10 @@ class _OneLineErrors(TyperGroup):
     """Report usage errors (bad option values, unknown options) as one line, exit 2."""
 
     def main(
-        self, args: Sequence[str] | None = None, *rest: Any, standalone_mode: bool = True,
+        self,
+        args: Sequence[str] | None = None,
+        *rest: Any,
+        standalone_mode: bool = True,
         **kwargs: Any,
     ) -> Any:
         args = list(sys.argv[1:] if args is None else args)
@@ -143,8 +146,10 @@ def format_arms(summary: pd.DataFrame, arms: Sequence[str]) -> str:
     table = table.loc[list(arms), list(ARM_COLUMNS)]
     for column in ("share_chronic", "healthy_range", "responder"):
         table[column] *= 100
-    rows = [[arm, *("–" if pd.isna(v) else v for v in values)]
-            for arm, values in zip(table.index, table.to_numpy(), strict=True)]
+    rows = [
+        [arm, *("–" if pd.isna(v) else v for v in values)]
+        for arm, values in zip(table.index, table.to_numpy(), strict=True)
+    ]
     return "at the horizon:\n" + plain_table(["arm", *ARM_COLUMNS.values()], rows, digits=2)
 
 
@@ -188,9 +193,14 @@ def run(
         changes = {name: value for name, value in options.items() if value is not None}
         if changes:
             loaded = override_run(loaded, changes, f"{scenario} ({_flags(changes)})")
-        folder = run_scenario(loaded, out=out, results_root=results_root,
-                              save_connectivity=save_connectivity, progress=progress,
-                              argv=ctx.obj["argv"])
+        folder = run_scenario(
+            loaded,
+            out=out,
+            results_root=results_root,
+            save_connectivity=save_connectivity,
+            progress=progress,
+            argv=ctx.obj["argv"],
+        )
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
     arms = [arm.name for arm in loaded.arm_list]
@@ -208,12 +218,18 @@ def format_findings(findings: pd.DataFrame) -> str:
         target = "-" if pd.isna(row["target"]) else f">= {100 * row['target']:.0f} %"
         met = "-" if pd.isna(row["met"]) else ("yes" if row["met"] else "NO")
         digits = 3 if row["effect"] == "a*b" else 2
-        effect = "-" if row["key"] == "all" else (
-            f"{row['effect']} {row['median']:.{digits}f} "
-            f"({row['low']:.{digits}f} to {row['high']:.{digits}f})")
+        effect = (
+            "-"
+            if row["key"] == "all"
+            else (
+                f"{row['effect']} {row['median']:.{digits}f} "
+                f"({row['low']:.{digits}f} to {row['high']:.{digits}f})"
+            )
+        )
         rows.append([row["finding"], effect, f"{100 * row['detection_rate']:.0f} %", target, met])
-    return plain_table(["finding", "effect: median (95 % range)", "detected", "target", "met"],
-                       rows)
+    return plain_table(
+        ["finding", "effect: median (95 % range)", "detected", "target", "met"], rows
+    )
 
 
 @app.command()
@@ -239,10 +255,14 @@ def study(
         if seed is not None:
             loaded = override_run(loaded, {"seed": seed}, f"{scenario} (--seed {seed})")
         if replications is not None:
-            loaded = override_study(loaded, {"replications": replications},
-                                    f"{scenario} (--replications {replications})")
-        folder = run_study(loaded, out=out, results_root=results_root, progress=progress,
-                           argv=ctx.obj["argv"])
+            loaded = override_study(
+                loaded,
+                {"replications": replications},
+                f"{scenario} (--replications {replications})",
+            )
+        folder = run_study(
+            loaded, out=out, results_root=results_root, progress=progress, argv=ctx.obj["argv"]
+        )
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
     except PoolTooSmallError as exc:
@@ -321,9 +341,18 @@ def sweep(
 
     try:
         loaded = load_scenario(scenario)
-        result = run_sweep(loaded, backend=backend, workers=workers, scheduler=scheduler,
-                           resume=resume, out=out, results_root=results_root,
-                           progress=progress, argv=ctx.obj["argv"], source=str(scenario))
+        result = run_sweep(
+            loaded,
+            backend=backend,
+            workers=workers,
+            scheduler=scheduler,
+            resume=resume,
+            out=out,
+            results_root=results_root,
+            progress=progress,
+            argv=ctx.obj["argv"],
+            source=str(scenario),
+        )
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
     except SweepError as exc:
@@ -349,8 +378,7 @@ def _figures_after(folder: Path) -> None:
     try:
         made = make_figures(folder)
     except Exception as exc:  # the results are written: say why, and go on
-        typer.echo(f"painsim: warning: figures not made: {' '.join(str(exc).split())}",
-                   err=True)
+        typer.echo(f"painsim: warning: figures not made: {' '.join(str(exc).split())}", err=True)
     else:
         typer.echo(f"\nfigures: {made.index}")
 
@@ -388,8 +416,9 @@ def figures(
 @app.command()
 def params() -> None:
     """List every model parameter: name, default, unit and source."""
-    rows = [[r["name"], str(r["value"]), r["unit"], r["source"]]
-            for r in parameter_table(ModelParams())]
+    rows = [
+        [r["name"], str(r["value"]), r["unit"], r["source"]] for r in parameter_table(ModelParams())
+    ]
     typer.echo(plain_table(["name", "default", "unit", "source"], rows))
 
 
@@ -411,10 +440,11 @@ def serve_app(
         try:
             from sim.app import serve  # Solara loads only for this command
         except ModuleNotFoundError as exc:
-            fail(f"painsim app needs the page's packages ({exc.name} is missing): "
-                 "pip install -e '.[app]'")
-        typer.echo(f"painsim app: open http://{host}:{port} in a browser; Ctrl-C stops.",
-                   err=True)
+            fail(
+                f"painsim app needs the page's packages ({exc.name} is missing): "
+                "pip install -e '.[app]'"
+            )
+        typer.echo(f"painsim app: open http://{host}:{port} in a browser; Ctrl-C stops.", err=True)
         code = serve(scenario, host=host, port=port)
     except ScenarioError as exc:
         fail(str(exc))

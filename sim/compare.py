@@ -27,8 +27,20 @@ OUTCOMES: dict[str, str] = {
     "healthy_range": "share with a DMN in the healthy range",
     "responder": "responders (>= 30 % less pain, enrolled)",
 }
-COLUMNS = ("year", "arm", "reference", "outcome", "reference_mean", "arm_mean", "difference",
-           "ci_low", "ci_high", "effect_size", "twin_difference", "n_pairs")
+COLUMNS = (
+    "year",
+    "arm",
+    "reference",
+    "outcome",
+    "reference_mean",
+    "arm_mean",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "effect_size",
+    "twin_difference",
+    "n_pairs",
+)
 RESAMPLES = 1000
 
 
@@ -46,12 +58,14 @@ def _matrix(patients: pd.DataFrame, arm: str, outcome: str) -> np.ndarray:
     """(replicates, patients) values of one arm, rows and columns sorted by id."""
     rows = patients[patients["arm"] == arm]
     table = rows.assign(value=_values(rows, outcome)).pivot(
-        index="replicate", columns="patient_id", values="value")
+        index="replicate", columns="patient_id", values="value"
+    )
     return table.sort_index().sort_index(axis=1).to_numpy(dtype=float)
 
 
-def bootstrap_mean_interval(values: np.ndarray, rng: np.random.Generator,
-                            resamples: int = RESAMPLES) -> tuple[float, float]:
+def bootstrap_mean_interval(
+    values: np.ndarray, rng: np.random.Generator, resamples: int = RESAMPLES
+) -> tuple[float, float]:
     """95 % percentile interval of the NaN-aware mean of (R, N) values.
 
     Each resample draws replicates with replacement, then patients with replacement within
@@ -88,8 +102,13 @@ def _effect_size(arm: np.ndarray, ref: np.ndarray) -> float:
     return float((a.mean() - b.mean()) / pooled) if pooled > 0 else np.nan
 
 
-def compare_arms(patients: pd.DataFrame, reference: str, years: list[float],
-                 seed: int = 0, enrolled_only: bool = False) -> pd.DataFrame:
+def compare_arms(
+    patients: pd.DataFrame,
+    reference: str,
+    years: list[float],
+    seed: int = 0,
+    enrolled_only: bool = False,
+) -> pd.DataFrame:
     """Differences of every arm from ``reference`` at the given record years.
 
     Parameters
@@ -128,34 +147,57 @@ def compare_arms(patients: pd.DataFrame, reference: str, years: list[float],
                 twins = other - ref
                 low, high = bootstrap_mean_interval(twins, rng)
                 ref_mean, arm_mean, twin = (_nanmean(x) for x in (ref, other, twins))
-                rows.append({
-                    "year": year, "arm": arm, "reference": reference, "outcome": outcome,
-                    "reference_mean": ref_mean, "arm_mean": arm_mean,
-                    "difference": arm_mean - ref_mean, "ci_low": low, "ci_high": high,
-                    "effect_size": _effect_size(other.ravel(), ref.ravel()),
-                    "twin_difference": twin, "n_pairs": int((~np.isnan(twins)).sum()),
-                })
+                rows.append(
+                    {
+                        "year": year,
+                        "arm": arm,
+                        "reference": reference,
+                        "outcome": outcome,
+                        "reference_mean": ref_mean,
+                        "arm_mean": arm_mean,
+                        "difference": arm_mean - ref_mean,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "effect_size": _effect_size(other.ravel(), ref.ravel()),
+                        "twin_difference": twin,
+                        "n_pairs": int((~np.isnan(twins)).sum()),
+                    }
+                )
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def to_markdown(table: pd.DataFrame, enrolled_only: bool = False) -> str:
     """comparison.md: one table per year and arm, differences with their intervals."""
-    who = ("Patients enrolled in the compared arm by that year, and their twins in the "
-           "reference arm." if enrolled_only else "All patients.")
-    lines = ["# Arm comparison", "", who, "",
-             "Differences from the reference arm (arm − reference) with 95 % bootstrap "
-             "intervals over replicates and patients; effect size = difference / pooled SD; "
-             "twin difference = mean per-patient difference between an arm and its twin in "
-             "the reference arm.", ""]
+    who = (
+        "Patients enrolled in the compared arm by that year, and their twins in the reference arm."
+        if enrolled_only
+        else "All patients."
+    )
+    lines = [
+        "# Arm comparison",
+        "",
+        who,
+        "",
+        "Differences from the reference arm (arm − reference) with 95 % bootstrap "
+        "intervals over replicates and patients; effect size = difference / pooled SD; "
+        "twin difference = mean per-patient difference between an arm and its twin in "
+        "the reference arm.",
+        "",
+    ]
     for (year, arm), part in table.groupby(["year", "arm"], sort=False):
-        lines += [f"## {arm} vs {part['reference'].iloc[0]}, year {year:g}", "",
-                  "| outcome | reference | arm | difference (95 % CI) | effect size | "
-                  "twin difference |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"## {arm} vs {part['reference'].iloc[0]}, year {year:g}",
+            "",
+            "| outcome | reference | arm | difference (95 % CI) | effect size | twin difference |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in part.itertuples():
-            lines.append(f"| {OUTCOMES[r.outcome]} | {_fmt(r.reference_mean)} | "
-                         f"{_fmt(r.arm_mean)} | {_fmt(r.difference, '+.3f')} "
-                         f"({_fmt(r.ci_low, '+.3f')} to {_fmt(r.ci_high, '+.3f')}) | "
-                         f"{_fmt(r.effect_size, '+.2f')} | {_fmt(r.twin_difference, '+.3f')} |")
+            lines.append(
+                f"| {OUTCOMES[r.outcome]} | {_fmt(r.reference_mean)} | "
+                f"{_fmt(r.arm_mean)} | {_fmt(r.difference, '+.3f')} "
+                f"({_fmt(r.ci_low, '+.3f')} to {_fmt(r.ci_high, '+.3f')}) | "
+                f"{_fmt(r.effect_size, '+.2f')} | {_fmt(r.twin_difference, '+.3f')} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -171,8 +213,12 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def compare_folder(folder: Path, reference: str | None = None,
-                   years: list[float] | None = None, enrolled_only: bool = False) -> pd.DataFrame:
+def compare_folder(
+    folder: Path,
+    reference: str | None = None,
+    years: list[float] | None = None,
+    enrolled_only: bool = False,
+) -> pd.DataFrame:
     """Compare the arms of a results folder and write ``comparison.csv`` and ``.md`` there.
 
     Raises
@@ -185,23 +231,26 @@ def compare_folder(folder: Path, reference: str | None = None,
         manifest = json.loads((folder / "manifest.json").read_text())
         patients = pd.read_parquet(folder / "patients.parquet")
     except (OSError, ValueError) as exc:
-        raise CompareError(f"{folder}: not a painsim results folder ({exc.__class__.__name__})"
-                           ) from None
+        raise CompareError(
+            f"{folder}: not a painsim results folder ({exc.__class__.__name__})"
+        ) from None
     arms = manifest["arms"]
     if len(arms) < 2:
         raise CompareError(f"{folder}: only one arm ({arms[0]}); nothing to compare")
     reference = reference or arms[0]
     if reference not in arms:
-        raise CompareError(f"{folder}: --reference: no arm '{reference}'; arms: "
-                           f"{', '.join(arms)}")
+        raise CompareError(f"{folder}: --reference: no arm '{reference}'; arms: {', '.join(arms)}")
     recorded = sorted(patients["year"].unique())
     years = years or [recorded[-1]]
     missing = [y for y in years if not np.isclose(recorded, y).any()]
     if missing:
-        raise CompareError(f"{folder}: --years: {missing[0]} is not a record year; recorded: "
-                           f"{', '.join(f'{y:g}' for y in recorded)}")
-    table = compare_arms(patients, reference, years, seed=manifest.get("seed", 0),
-                         enrolled_only=enrolled_only)
+        raise CompareError(
+            f"{folder}: --years: {missing[0]} is not a record year; recorded: "
+            f"{', '.join(f'{y:g}' for y in recorded)}"
+        )
+    table = compare_arms(
+        patients, reference, years, seed=manifest.get("seed", 0), enrolled_only=enrolled_only
+    )
     tmp = folder / f".comparison.csv.tmp-{os.getpid()}"
     table.to_csv(tmp, index=False)
     os.replace(tmp, folder / "comparison.csv")

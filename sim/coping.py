@@ -28,22 +28,39 @@ class CopingParams(ParamGroup):
     """Trait distribution and pain-driven dynamics of the catastrophizing score (PCS)."""
 
     trait_mean: float = param(
-        14.0, unit="PCS points", plausible="10-21", gt=0, lt=PCS_MAX,
+        14.0,
+        unit="PCS points",
+        plausible="10-21",
+        gt=0,
+        lt=PCS_MAX,
         source="Fernandes 2012: primary/secondary-care LBP 13.6 (SD 9.2) [C]",
         doc="population mean of the coping trait",
     )
     trait_sd: float = param(
-        9.0, unit="PCS points", plausible="8-11", gt=0, lt=26,
-        source="Fernandes 2012 [C]", doc="population SD of the coping trait",
+        9.0,
+        unit="PCS points",
+        plausible="8-11",
+        gt=0,
+        lt=26,
+        source="Fernandes 2012 [C]",
+        doc="population SD of the coping trait",
     )
     sensitization_rate: float = param(
-        3.0, unit="PCS points/year at pain 10", plausible="0-6", ge=0, le=52,
+        3.0,
+        unit="PCS points/year at pain 10",
+        plausible="0-6",
+        ge=0,
+        le=52,
         source="assumption [NF], chosen so that after ten years of typical chronic pain the "
         "score is about 4 points above the trait (clinic means of 30 reflect selection)",
         doc="growth of the coping state while in pain (alpha)",
     )
     recovery_rate: float = param(
-        0.1, unit="1/year", plausible="0.05-1", gt=0, le=52,
+        0.1,
+        unit="1/year",
+        plausible="0.05-1",
+        gt=0,
+        le=52,
         source="assumption [NF], calibrated to the virtual Heukamp study: the pain-driven shift "
         "halves in about 7 pain-free years, so coping keeps rising over years with pain (the "
         "study's a-path); chronic patients then average PCS 21 (community CLBP 10-21, brief §4)",

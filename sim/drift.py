@@ -31,21 +31,33 @@ class DriftParams(ParamGroup):
     """Rate, reversibility and pattern of pain-driven connectivity change."""
 
     rate: float = param(
-        0.06, unit="1/year at pain 10", plausible="0.05-0.6", ge=0, le=52,
+        0.06,
+        unit="1/year at pain 10",
+        plausible="0.05-0.6",
+        ge=0,
+        le=52,
         source="assumption, calibrated to the virtual Heukamp study: slow enough that chronic "
         "patients are not saturated, so coping still shows and chronic and subacute patients "
         "differ little (docs/model.md, Virtual Heukamp study)",
         doc="adaptation rate kappa at pain 10 for an average coper",
     )
     coping_weight: float = param(
-        1.0, unit="log-rate per coping SD", plausible="0-1", ge=-3, le=3,
+        1.0,
+        unit="log-rate per coping SD",
+        plausible="0-1",
+        ge=-3,
+        le=3,
         source="assumption, calibrated to the virtual Heukamp study: coping mediation is "
         "detected in >= 60 % of replications only near the top of the plausible range; "
         "coping then carries about a fifth of the years-with-pain effect (brief: 0.2-0.6 [NF])",
         doc="gamma: how much maladaptive coping speeds the drift",
     )
     relax_half_life: float = param(
-        10.0, unit="years", plausible="1-10", gt=0, le=1000,
+        10.0,
+        unit="years",
+        plausible="1-10",
+        gt=0,
+        le=1000,
         source="assumption, calibrated to the virtual Heukamp study: earlier episodes of "
         "subacute patients must still count for chronic and subacute patients not to differ "
         "(recovered patients drift back slowly; Hashmi 2013: pain-related activity fades in "
@@ -53,35 +65,59 @@ class DriftParams(ParamGroup):
         doc="half-life of the reversible adaptation while pain-free",
     )
     irreversible_fraction: float = param(
-        0.5, unit="-", plausible="0-0.5", ge=0, le=1,
+        0.5,
+        unit="-",
+        plausible="0-0.5",
+        ge=0,
+        le=1,
         source="assumption, calibrated to the virtual Heukamp study: perturbation must track "
         "lifetime years with pain rather than the current episode (recovery is incomplete)",
         doc="phi: share of drift that never relaxes",
     )
     mpfc_pcc: float = param(
-        -0.35, unit="Fisher z at full adaptation", plausible="-0.6-0", ge=-3, le=3,
+        -0.35,
+        unit="Fisher z at full adaptation",
+        plausible="-0.6-0",
+        ge=-3,
+        le=3,
         source="direction: Baliki 2014 mPFC-precuneus falls in CBP [C]; size: assumption",
         doc="signature change of mPFC-PCC/precuneus edges",
     )
     dmn: float = param(
-        -0.15, unit="Fisher z at full adaptation", plausible="-0.3-0", ge=-3, le=3,
+        -0.15,
+        unit="Fisher z at full adaptation",
+        plausible="-0.3-0",
+        ge=-3,
+        le=3,
         source="assumption: Heukamp 2024 report DMN graph perturbation [C], direction assumed "
         "(weaker integration)",
         doc="signature change of the other within-DMN edges",
     )
     mpfc_insula: float = param(
-        0.15, unit="Fisher z at full adaptation", plausible="0-0.4", ge=-3, le=3,
+        0.15,
+        unit="Fisher z at full adaptation",
+        plausible="0-0.4",
+        ge=-3,
+        le=3,
         source="direction: Baliki 2014, Loggia 2013 DMN-insula up in CBP [C]; size: assumption",
         doc="signature change of mPFC-anterior insula edges",
     )
     pain_mpfc_insula: float = param(
-        0.3, unit="Fisher z at pain 10", plausible="0-0.6", ge=-3, le=3,
+        0.3,
+        unit="Fisher z at pain 10",
+        plausible="0-0.6",
+        ge=-3,
+        le=3,
         source="direction: Baliki 2014 mPFC-insula tracks pain intensity, r = 0.75 [C]; "
         "size: assumption",
         doc="lambda: state coupling of mPFC-insula edges with current pain",
     )
     individual_sd: float = param(
-        0.05, unit="Fisher z", plausible="0-0.15", ge=0, le=1,
+        0.05,
+        unit="Fisher z",
+        plausible="0-0.15",
+        ge=0,
+        le=1,
         source="assumption: people differ in where their network drifts",
         doc="tau: SD of each person's idiosyncratic drift direction per edge",
     )
@@ -125,8 +161,9 @@ def advance(
     out_r = reversible * np.exp(-relax * exposure.dt)
     a_r, a_s = reversible[rows], scar[rows]
     speed = p.rate * np.exp(p.coping_weight * coping_z[rows]) / 10.0
-    for k, (duration, intensity) in enumerate(zip(exposure.duration, exposure.intensity,
-                                                  strict=True)):
+    for k, (duration, intensity) in enumerate(
+        zip(exposure.duration, exposure.intensity, strict=True)
+    ):
         if k in Exposure.PAIN_SEGMENTS:
             gain = (1.0 - a_r - a_s) * -np.expm1(-speed * intensity * duration)
             a_r = a_r + (1.0 - p.irreversible_fraction) * gain
@@ -178,10 +215,16 @@ def connectivity(
     """
     sets = brain.edge_sets
     return _connectivity_kernel(
-        brain.healthy_z, brain.healthy_sd_z, np.asarray(baseline), np.asarray(idiosyncrasy),
+        brain.healthy_z,
+        brain.healthy_sd_z,
+        np.asarray(baseline),
+        np.asarray(idiosyncrasy),
         brain_params.age_slope * (np.asarray(age, float) - brain_params.reference_age) / 10.0,
-        sets["anterior_posterior"].astype(np.float64), np.asarray(adaptation, float),
-        signature(brain, p), p.individual_sd, p.pain_mpfc_insula * np.asarray(pain, float) / 10.0,
+        sets["anterior_posterior"].astype(np.float64),
+        np.asarray(adaptation, float),
+        signature(brain, p),
+        p.individual_sd,
+        p.pain_mpfc_insula * np.asarray(pain, float) / 10.0,
         sets["mpfc_insula"].astype(np.float64),
         np.empty((0, 0)) if expression is None else np.ascontiguousarray(expression, float),
     )
@@ -198,8 +241,7 @@ def _connectivity_kernel(mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_sh
             drift = a[i] * (delta[e] + tau * eta[i, e])
             if scaled:
                 drift *= expr[i, e]
-            z = (mu[e] + sd[e] * eps[i, e] + age_shift[i] * ap[e] + drift
-                 + pain_shift[i] * mi[e])
+            z = mu[e] + sd[e] * eps[i, e] + age_shift[i] * ap[e] + drift + pain_shift[i] * mi[e]
             # tanh via exp: LLVM vectorizes exp but calls libm's tanh element by element;
             # the two agree to ~4e-16.
             out[i, e] = 1.0 - 2.0 / (np.exp(2.0 * z) + 1.0)

@@ -57,8 +57,26 @@ FIGURES_DIR = "figures"
 CI_LEVEL = 0.95
 MIN_BIN_PEOPLE = 30
 """Fewest person-records per replicate for a years-with-pain bin to be drawn (figure 1)."""
-YLP_BIN_EDGES: tuple[float, ...] = (0, 0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40,
-                                    60, math.inf)
+YLP_BIN_EDGES: tuple[float, ...] = (
+    0,
+    0.5,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    8,
+    10,
+    12,
+    15,
+    20,
+    25,
+    30,
+    40,
+    60,
+    math.inf,
+)
 """Bins of years lived with pain (left-closed) for figure 1."""
 MAX_SCATTER_POINTS = 3000
 """Scatter plots draw at most this many people (a random subset; fits use everyone)."""
@@ -104,8 +122,9 @@ class FigureError(ValueError):
 # ==============================================================================================
 # statistics helpers
 # ==============================================================================================
-def t_interval(values: np.ndarray, level: float = CI_LEVEL) -> tuple[np.ndarray, np.ndarray,
-                                                                       np.ndarray]:
+def t_interval(
+    values: np.ndarray, level: float = CI_LEVEL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and Student-t interval over the rows of (R, K) replicate values, per column.
 
     Examples
@@ -120,9 +139,13 @@ def t_interval(values: np.ndarray, level: float = CI_LEVEL) -> tuple[np.ndarray,
     return mean, mean - half, mean + half
 
 
-def cluster_bootstrap(sums: np.ndarray, counts: np.ndarray, rng: np.random.Generator,
-                      resamples: int = BOOTSTRAP_RESAMPLES,
-                      level: float = CI_LEVEL) -> tuple[np.ndarray, np.ndarray]:
+def cluster_bootstrap(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    rng: np.random.Generator,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    level: float = CI_LEVEL,
+) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of ratio means from (P, K) per-person sums and counts.
 
     People are resampled with replacement (all of a person's records together), so repeated
@@ -139,8 +162,9 @@ def cluster_bootstrap(sums: np.ndarray, counts: np.ndarray, rng: np.random.Gener
         return np.nanpercentile(means, tail, axis=0), np.nanpercentile(means, 100 - tail, axis=0)
 
 
-def wilson_interval(successes: np.ndarray, n: np.ndarray,
-                    level: float = CI_LEVEL) -> tuple[np.ndarray, np.ndarray]:
+def wilson_interval(
+    successes: np.ndarray, n: np.ndarray, level: float = CI_LEVEL
+) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval of a proportion (works at 0 and 1).
 
     Examples
@@ -157,8 +181,9 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray,
     return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
-def ols_band(x: np.ndarray, y: np.ndarray, grid: np.ndarray,
-             level: float = CI_LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+def ols_band(
+    x: np.ndarray, y: np.ndarray, grid: np.ndarray, level: float = CI_LEVEL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
     """Least-squares line on ``grid`` with the pointwise interval of the fitted mean.
 
     Returns
@@ -214,13 +239,30 @@ def _panel_letter(ax: Axes, letter: str, s: hs.Style) -> None:
     ax.set_title(f"{letter}  {title}" if title else letter, loc="left")
 
 
-def _band(ax: Axes, x: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
-          color: str, label: str, s: hs.Style, marker: str = "o",
-          linestyle: str = "-") -> None:
+def _band(
+    ax: Axes,
+    x: np.ndarray,
+    mean: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    color: str,
+    label: str,
+    s: hs.Style,
+    marker: str = "o",
+    linestyle: str = "-",
+) -> None:
     ax.fill_between(x, low, high, color=color, alpha=0.18, linewidth=0)
-    ax.plot(x, mean, color=color, marker=marker, label=label, linestyle=linestyle,
-            markersize=s.marker * 0.8, markeredgecolor="white",
-            markeredgewidth=0.8 if s.talk else 0.3)
+    ax.plot(
+        x,
+        mean,
+        color=color,
+        marker=marker,
+        label=label,
+        linestyle=linestyle,
+        markersize=s.marker * 0.8,
+        markeredgecolor="white",
+        markeredgewidth=0.8 if s.talk else 0.3,
+    )
 
 
 # ==============================================================================================
@@ -237,9 +279,14 @@ class Curve:
     method: str
 
 
-def binned_curve(rows: pd.DataFrame, value: str = "dmn_perturbation", *,
-                 edges: Sequence[float] = YLP_BIN_EDGES, min_people: int = MIN_BIN_PEOPLE,
-                 rng: np.random.Generator | None = None) -> Curve:
+def binned_curve(
+    rows: pd.DataFrame,
+    value: str = "dmn_perturbation",
+    *,
+    edges: Sequence[float] = YLP_BIN_EDGES,
+    min_people: int = MIN_BIN_PEOPLE,
+    rng: np.random.Generator | None = None,
+) -> Curve:
     """Mean ``value`` per bin of years lived with pain, with a 95 % band.
 
     Parameters
@@ -304,8 +351,9 @@ def coping_groups(rows: pd.DataFrame) -> tuple[pd.Series, list[str]]:
     return groups, labels
 
 
-def perturbation_by_years(patients: pd.DataFrame, arms: Sequence[str],
-                          style: str | hs.Style = "talk", *, seed: int = 0) -> Figure:
+def perturbation_by_years(
+    patients: pd.DataFrame, arms: Sequence[str], style: str | hs.Style = "talk", *, seed: int = 0
+) -> Figure:
     """Figure 1: DMN perturbation vs years lived with pain, per arm and by coping group.
 
     Parameters
@@ -339,8 +387,7 @@ def perturbation_by_years(patients: pd.DataFrame, arms: Sequence[str],
         ax = axes[0]
         method = ""
         for arm in arms:
-            curve = binned_curve(patients[patients["arm"] == arm], rng=rng,
-                                 min_people=min_people)
+            curve = binned_curve(patients[patients["arm"] == arm], rng=rng, min_people=min_people)
             if curve.x.size:
                 _band(ax, curve.x, curve.mean, curve.low, curve.high, colors[arm], arm, s)
                 method = curve.method
@@ -354,10 +401,12 @@ def perturbation_by_years(patients: pd.DataFrame, arms: Sequence[str],
         ref = ref.assign(coping_group=code.to_numpy())
         ax = axes[1]
         drawn = 0
-        for g, (label, color, marker) in enumerate(zip(labels, hs.COPING_COLORS, "os^",
-                                                       strict=True)):
-            curve = binned_curve(ref[ref["coping_group"] == g], rng=rng,
-                                 min_people=max(5, min_people // 3))
+        for g, (label, color, marker) in enumerate(
+            zip(labels, hs.COPING_COLORS, "os^", strict=True)
+        ):
+            curve = binned_curve(
+                ref[ref["coping_group"] == g], rng=rng, min_people=max(5, min_people // 3)
+            )
             if curve.x.size:
                 _band(ax, curve.x, curve.mean, curve.low, curve.high, color, label, s, marker)
                 drawn += 1
@@ -368,8 +417,15 @@ def perturbation_by_years(patients: pd.DataFrame, arms: Sequence[str],
         if drawn:
             ax.legend(loc="upper left", title=f"{arms[0]}, catastrophizing at the start")
         else:
-            ax.text(0.5, 0.5, "Too few people per bin\nto split by coping", ha="center",
-                    va="center", transform=ax.transAxes, color=hs.NEUTRAL)
+            ax.text(
+                0.5,
+                0.5,
+                "Too few people per bin\nto split by coping",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color=hs.NEUTRAL,
+            )
         for letter, a in zip("AB", axes, strict=True):
             _panel_letter(a, letter, s)
             a.set_xlim(left=0)
@@ -391,9 +447,14 @@ def _twin_matrix(rows: pd.DataFrame, arm: str, outcome: str) -> np.ndarray:
     return table.sort_index().sort_index(axis=1).to_numpy(dtype=float)
 
 
-def arm_differences(patients: pd.DataFrame, arms: Sequence[str], *,
-                    year: float | None = None, comparison: pd.DataFrame | None = None,
-                    seed: int = 0) -> pd.DataFrame:
+def arm_differences(
+    patients: pd.DataFrame,
+    arms: Sequence[str],
+    *,
+    year: float | None = None,
+    comparison: pd.DataFrame | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Differences of every arm from the reference arm (the first) at one record year.
 
     For all patients the numbers are those of ``painsim compare`` (twin differences, 95 %
@@ -419,34 +480,62 @@ def arm_differences(patients: pd.DataFrame, arms: Sequence[str], *,
             twins = _twin_matrix(at, arm, outcome) - _twin_matrix(at, reference, outcome)
             known = None
             if comparison is not None:
-                match = comparison[np.isclose(comparison["year"], year)
-                                   & (comparison["arm"] == arm)
-                                   & (comparison["outcome"] == outcome)]
+                match = comparison[
+                    np.isclose(comparison["year"], year)
+                    & (comparison["arm"] == arm)
+                    & (comparison["outcome"] == outcome)
+                ]
                 if len(match):
                     known = match.iloc[0]
             if known is not None:
-                rows.append({"arm": arm, "outcome": outcome, "who": "all",
-                             "difference": known["twin_difference"], "ci_low": known["ci_low"],
-                             "ci_high": known["ci_high"], "n_pairs": known["n_pairs"]})
+                rows.append(
+                    {
+                        "arm": arm,
+                        "outcome": outcome,
+                        "who": "all",
+                        "difference": known["twin_difference"],
+                        "ci_low": known["ci_low"],
+                        "ci_high": known["ci_high"],
+                        "n_pairs": known["n_pairs"],
+                    }
+                )
             else:
                 low, high = bootstrap_mean_interval(twins, rng)
-                rows.append({"arm": arm, "outcome": outcome, "who": "all",
-                             "difference": float(np.nanmean(twins)), "ci_low": low,
-                             "ci_high": high, "n_pairs": int(np.isfinite(twins).sum())})
+                rows.append(
+                    {
+                        "arm": arm,
+                        "outcome": outcome,
+                        "who": "all",
+                        "difference": float(np.nanmean(twins)),
+                        "ci_low": low,
+                        "ci_high": high,
+                        "n_pairs": int(np.isfinite(twins).sum()),
+                    }
+                )
             if enrolled is not None and np.isfinite(enrolled).any():
                 treated = np.where(np.isfinite(enrolled), twins, np.nan)
                 if np.isfinite(treated).sum() >= 2:
                     low, high = bootstrap_mean_interval(treated, rng)
-                    rows.append({"arm": arm, "outcome": outcome, "who": "enrolled",
-                                 "difference": float(np.nanmean(treated)), "ci_low": low,
-                                 "ci_high": high, "n_pairs": int(np.isfinite(treated).sum())})
-    table = pd.DataFrame(rows, columns=["arm", "outcome", "who", "difference", "ci_low",
-                                        "ci_high", "n_pairs"])
+                    rows.append(
+                        {
+                            "arm": arm,
+                            "outcome": outcome,
+                            "who": "enrolled",
+                            "difference": float(np.nanmean(treated)),
+                            "ci_low": low,
+                            "ci_high": high,
+                            "n_pairs": int(np.isfinite(treated).sum()),
+                        }
+                    )
+    table = pd.DataFrame(
+        rows, columns=["arm", "outcome", "who", "difference", "ci_low", "ci_high", "n_pairs"]
+    )
     return table.assign(year=year)
 
 
-def arm_comparison(differences: pd.DataFrame, arms: Sequence[str],
-                   style: str | hs.Style = "talk") -> Figure:
+def arm_comparison(
+    differences: pd.DataFrame, arms: Sequence[str], style: str | hs.Style = "talk"
+) -> Figure:
     """Figure 2: dot-and-interval plot of each arm's difference from the reference arm.
 
     Parameters
@@ -470,27 +559,45 @@ def arm_comparison(differences: pd.DataFrame, arms: Sequence[str],
     offset = 0.17 if has_enrolled else 0.0
     with hs.use(s):
         fig = hs.new_figure(s, paper_height=1.2 + 0.85 * len(others) * 1.0 + 1.0)
-        axes = (fig.subplots(1, 3, sharey=True) if s.talk
-                else fig.subplots(3, 1, sharey=True))
+        axes = fig.subplots(1, 3, sharey=True) if s.talk else fig.subplots(3, 1, sharey=True)
         for ax, outcome in zip(axes, COMPARED_OUTCOMES, strict=True):
             ax.axvline(0, color=hs.NEUTRAL, linewidth=1.2 if s.talk else 0.5, zorder=0)
-            for who, marker, shift, fill in (("all", "o", offset, True),
-                                             ("enrolled", "D", -offset, False)):
-                part = differences[(differences["outcome"] == outcome)
-                                   & (differences["who"] == who)]
+            for who, marker, shift, fill in (
+                ("all", "o", offset, True),
+                ("enrolled", "D", -offset, False),
+            ):
+                part = differences[
+                    (differences["outcome"] == outcome) & (differences["who"] == who)
+                ]
                 for r in part.itertuples():
                     y = positions[r.arm] + shift
                     color = colors[r.arm]
-                    ax.plot([r.ci_low, r.ci_high], [y, y], color=color,
-                            linewidth=s.line * 1.2, solid_capstyle="round")
-                    ax.plot(r.difference, y, marker=marker, color=color,
-                            markersize=s.marker * 1.3,
-                            markerfacecolor=color if fill else "white",
-                            markeredgewidth=2 if s.talk else 0.8, linestyle="none")
+                    ax.plot(
+                        [r.ci_low, r.ci_high],
+                        [y, y],
+                        color=color,
+                        linewidth=s.line * 1.2,
+                        solid_capstyle="round",
+                    )
+                    ax.plot(
+                        r.difference,
+                        y,
+                        marker=marker,
+                        color=color,
+                        markersize=s.marker * 1.3,
+                        markerfacecolor=color if fill else "white",
+                        markeredgewidth=2 if s.talk else 0.8,
+                        linestyle="none",
+                    )
             ax.set_xlabel(DIFFERENCE_LABELS[outcome])
             ax.set_title(OUTCOME_LABELS[outcome].split(" (")[0])
-            lim = np.nanmax(np.abs(differences.loc[differences["outcome"] == outcome,
-                                                   ["ci_low", "ci_high"]].to_numpy(float)))
+            lim = np.nanmax(
+                np.abs(
+                    differences.loc[
+                        differences["outcome"] == outcome, ["ci_low", "ci_high"]
+                    ].to_numpy(float)
+                )
+            )
             lim = lim * 1.15 if np.isfinite(lim) and lim > 0 else 1.0
             ax.set_xlim(-lim, lim)
             tick = _nice(0.7 * lim)  # three ticks away from the panel edges: labels never touch
@@ -501,14 +608,35 @@ def arm_comparison(differences: pd.DataFrame, arms: Sequence[str],
         for ax in axes:
             ax.set_ylim(-0.6, len(others) - 0.4)
         year = differences["year"].iloc[0] if len(differences) else math.nan
-        handles = [Line2D([], [], marker="o", color="#333333", linestyle="none",
-                          markersize=s.marker, label="all patients")]
+        handles = [
+            Line2D(
+                [],
+                [],
+                marker="o",
+                color="#333333",
+                linestyle="none",
+                markersize=s.marker,
+                label="all patients",
+            )
+        ]
         if has_enrolled:
-            handles.append(Line2D([], [], marker="D", color="#333333", linestyle="none",
-                                  markerfacecolor="white", markersize=s.marker,
-                                  label="patients enrolled in the arm"))
-        fig.suptitle(f"Difference from {arms[0]} at year {year:g} (twin difference, 95 % CI)"
-                     if s.talk else f"Difference from {arms[0]}, year {year:g}")
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="D",
+                    color="#333333",
+                    linestyle="none",
+                    markerfacecolor="white",
+                    markersize=s.marker,
+                    label="patients enrolled in the arm",
+                )
+            )
+        fig.suptitle(
+            f"Difference from {arms[0]} at year {year:g} (twin difference, 95 % CI)"
+            if s.talk
+            else f"Difference from {arms[0]}, year {year:g}"
+        )
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
     return fig
 
@@ -566,8 +694,15 @@ class Tracked:
     perturbation: np.ndarray
 
 
-def rebuild(scenario: Any, replicate: int, arm: str, people: Sequence[int], *,
-            frames: Iterable[float] = (), everyone: bool = False) -> Tracked:
+def rebuild(
+    scenario: Any,
+    replicate: int,
+    arm: str,
+    people: Sequence[int],
+    *,
+    frames: Iterable[float] = (),
+    everyone: bool = False,
+) -> Tracked:
     """Simulate one replicate of one arm again and capture the connectivity of ``people``.
 
     The model stops at every record time of the run (as :func:`sim.runner.run_replicate`
@@ -603,19 +738,34 @@ def rebuild(scenario: Any, replicate: int, arm: str, people: Sequence[int], *,
             caught_years.append(float(t))
             conn.append(model.connectivity(rows))
             zeros = np.zeros(rows.size)
-            free.append(materialize(model.brain, model.params.brain, model.params.drift,
-                                    c.baseline[rows], c.idiosyncrasy[rows], zeros, zeros,
-                                    model.age[rows]))
+            free.append(
+                materialize(
+                    model.brain,
+                    model.params.brain,
+                    model.params.drift,
+                    c.baseline[rows],
+                    c.idiosyncrasy[rows],
+                    zeros,
+                    zeros,
+                    model.age[rows],
+                )
+            )
     outcomes = model.network_outcomes(rows)
-    all_matrices = (edges_to_matrix(model.connectivity().astype(np.float32), diagonal=1.0)
-                    if everyone else None)
-    return Tracked(np.array(caught_years), edges_to_matrix(np.array(conn), diagonal=1.0),
-                   edges_to_matrix(np.array(free), diagonal=1.0), all_matrices,
-                   np.asarray(outcomes["dmn_perturbation"]))
+    all_matrices = (
+        edges_to_matrix(model.connectivity().astype(np.float32), diagonal=1.0) if everyone else None
+    )
+    return Tracked(
+        np.array(caught_years),
+        edges_to_matrix(np.array(conn), diagonal=1.0),
+        edges_to_matrix(np.array(free), diagonal=1.0),
+        all_matrices,
+        np.asarray(outcomes["dmn_perturbation"]),
+    )
 
 
-def pain_free_pattern(scenario: Any, replicate: int, people: Sequence[int],
-                      ages: Sequence[float]) -> np.ndarray:
+def pain_free_pattern(
+    scenario: Any, replicate: int, people: Sequence[int], ages: Sequence[float]
+) -> np.ndarray:
     """(k, R, R) own pain-free connectivity of ``people`` at ``ages`` (no simulation needed).
 
     A person's healthy deviation is drawn when the cohort is made, so building the model
@@ -628,9 +778,16 @@ def pain_free_pattern(scenario: Any, replicate: int, people: Sequence[int],
     model = PainModel(scenario, replicate, create_agents=False)
     rows = np.asarray(people, dtype=int)
     zeros = np.zeros(rows.size)
-    edges = materialize(model.brain, model.params.brain, model.params.drift,
-                        model.cohort.baseline[rows], model.cohort.idiosyncrasy[rows], zeros,
-                        zeros, np.asarray(ages, float))
+    edges = materialize(
+        model.brain,
+        model.params.brain,
+        model.params.drift,
+        model.cohort.baseline[rows],
+        model.cohort.idiosyncrasy[rows],
+        zeros,
+        zeros,
+        np.asarray(ages, float),
+    )
     return edges_to_matrix(edges, diagonal=1.0)
 
 
@@ -651,27 +808,48 @@ class BrainLayout:
         from sim.brain import build_brain, edges_to_matrix
 
         brain = build_brain(scenario.params.brain if scenario is not None else None)
-        return cls(brain.names, brain.coords, brain.subsystems,
-                   edges_to_matrix(np.tanh(brain.healthy_z), diagonal=1.0))
+        return cls(
+            brain.names,
+            brain.coords,
+            brain.subsystems,
+            edges_to_matrix(np.tanh(brain.healthy_z), diagonal=1.0),
+        )
 
 
 def _node_colors(subsystems: Sequence[str]) -> list[str]:
     return [hs.SUBSYSTEM_COLORS.get(x, hs.NEUTRAL) for x in subsystems]
 
 
-def _glass(ax: Axes, matrix: np.ndarray, layout: BrainLayout, mode: str, cmap: Any,
-           norm: Normalize, s: hs.Style, width_scale: float = 1.0) -> Any:
+def _glass(
+    ax: Axes,
+    matrix: np.ndarray,
+    layout: BrainLayout,
+    mode: str,
+    cmap: Any,
+    norm: Normalize,
+    s: hs.Style,
+    width_scale: float = 1.0,
+) -> Any:
     """One nilearn glass-brain view of ``matrix`` (zeros are not drawn) into ``ax``."""
     from nilearn import plotting
 
     adjacency = np.array(matrix, dtype=float)
     np.fill_diagonal(adjacency, 0.0)
     display = plotting.plot_connectome(
-        adjacency, layout.coords, node_color=_node_colors(layout.subsystems),
-        node_size=90 if s.talk else 6, display_mode=mode, axes=ax, colorbar=False,
-        edge_cmap=cmap, edge_vmin=norm.vmin, edge_vmax=norm.vmax, annotate=True,
-        alpha=0.75, node_kwargs={"edgecolors": "#222222",
-                                 "linewidths": 0.8 if s.talk else 0.2})
+        adjacency,
+        layout.coords,
+        node_color=_node_colors(layout.subsystems),
+        node_size=90 if s.talk else 6,
+        display_mode=mode,
+        axes=ax,
+        colorbar=False,
+        edge_cmap=cmap,
+        edge_vmin=norm.vmin,
+        edge_vmax=norm.vmax,
+        annotate=True,
+        alpha=0.75,
+        node_kwargs={"edgecolors": "#222222", "linewidths": 0.8 if s.talk else 0.2},
+    )
     for view in display.axes.values():
         for nodes in view.ax.collections:
             nodes.set_zorder(30)  # nodes above edges (nilearn puts edges at zorder 10-20)
@@ -682,9 +860,13 @@ def _glass(ax: Axes, matrix: np.ndarray, layout: BrainLayout, mode: str, cmap: A
     return display
 
 
-def change_scale(changes: Sequence[np.ndarray], *, quantile: float = 0.95,
-                 threshold: float | None = None,
-                 threshold_share: float = 1 / 3) -> tuple[float, float]:
+def change_scale(
+    changes: Sequence[np.ndarray],
+    *,
+    quantile: float = 0.95,
+    threshold: float | None = None,
+    threshold_share: float = 1 / 3,
+) -> tuple[float, float]:
     """Colour limit and drawing threshold for edge changes (Δr) shared by several networks.
 
     The limit is the ``quantile`` of |Δr| over all edges of all networks, rounded up to 0.05
@@ -709,9 +891,14 @@ def _upper(matrix: np.ndarray) -> np.ndarray:
     return np.asarray(matrix)[..., rows, cols].ravel()
 
 
-def connectome_figure(layout: BrainLayout, panels: Sequence[tuple[str, np.ndarray]],
-                      style: str | hs.Style = "talk", *, threshold: float | None = None,
-                      healthy_threshold: float = 0.2) -> Figure:
+def connectome_figure(
+    layout: BrainLayout,
+    panels: Sequence[tuple[str, np.ndarray]],
+    style: str | hs.Style = "talk",
+    *,
+    threshold: float | None = None,
+    healthy_threshold: float = 0.2,
+) -> Figure:
     """Figure 3: glass-brain connectomes; healthy reference, then changes from pain-free.
 
     Parameters
@@ -737,11 +924,18 @@ def connectome_figure(layout: BrainLayout, panels: Sequence[tuple[str, np.ndarra
     limit, threshold = change_scale(changes, threshold=threshold)
     change_map, change_norm = hs.change_cmap(limit, threshold)
     level_norm = Normalize(healthy_threshold, float(max(0.5, _upper(layout.healthy).max())))
-    columns = [("Healthy reference", np.where(layout.healthy >= healthy_threshold,
-                                              layout.healthy, 0.0), hs.CONNECTIVITY_CMAP,
-                level_norm)]
-    columns += [(title, np.where(np.abs(m) >= threshold, m, 0.0), change_map, change_norm)
-                for (title, _), m in zip(panels, changes, strict=True)]
+    columns = [
+        (
+            "Healthy reference",
+            np.where(layout.healthy >= healthy_threshold, layout.healthy, 0.0),
+            hs.CONNECTIVITY_CMAP,
+            level_norm,
+        )
+    ]
+    columns += [
+        (title, np.where(np.abs(m) >= threshold, m, 0.0), change_map, change_norm)
+        for (title, _), m in zip(panels, changes, strict=True)
+    ]
     k = len(columns)
     with hs.use(s):
         fig = hs.new_figure(s, paper_height=2.0 + 1.45 * k, layout="none")
@@ -757,42 +951,88 @@ def connectome_figure(layout: BrainLayout, panels: Sequence[tuple[str, np.ndarra
                     for i, mode in enumerate(("z", "x")):
                         ax = fig.add_axes((left + j * col_w, top - (i + 1) * h, col_w, h))
                         _glass(ax, matrix, layout, mode, cmap, norm, s)
-                fig.text(left + (j + 0.5) * col_w, top + 0.02, title, ha="center",
-                         va="bottom", fontsize=s.font, fontweight="bold")
+                fig.text(
+                    left + (j + 0.5) * col_w,
+                    top + 0.02,
+                    title,
+                    ha="center",
+                    va="bottom",
+                    fontsize=s.font,
+                    fontweight="bold",
+                )
             cb_level = fig.add_axes((left + 0.1 * col_w, 0.135, 0.8 * col_w, 0.025))
-            cb_change = (fig.add_axes((left + col_w * 1.1, 0.135, col_w * (k - 1) - 0.2 * col_w,
-                                       0.025)) if k > 1 else None)
+            cb_change = (
+                fig.add_axes((left + col_w * 1.1, 0.135, col_w * (k - 1) - 0.2 * col_w, 0.025))
+                if k > 1
+                else None
+            )
         else:
             top, bottom = 0.95, 1.6 / (2.0 + 1.45 * k)
             h = (top - bottom) / k
             for j, (title, matrix, cmap, norm) in enumerate(columns):
                 ax = fig.add_axes((0.0, top - (j + 1) * h, 1.0, h * 0.86))
                 _glass(ax, matrix, layout, "xz", cmap, norm, s)
-                fig.text(0.02, top - j * h, title.replace("\n", " "), ha="left", va="top",
-                         fontsize=s.small, fontweight="bold")
+                fig.text(
+                    0.02,
+                    top - j * h,
+                    title.replace("\n", " "),
+                    ha="left",
+                    va="top",
+                    fontsize=s.small,
+                    fontweight="bold",
+                )
             cb_level = fig.add_axes((0.08, bottom - 0.07, 0.36, 0.015))
             cb_change = fig.add_axes((0.56, bottom - 0.07, 0.36, 0.015)) if k > 1 else None
-        bar = fig.colorbar(ScalarMappable(level_norm, hs.CONNECTIVITY_CMAP), cax=cb_level,
-                           orientation="horizontal")
-        bar.set_label(f"Healthy connectivity, r (r ≥ {healthy_threshold:g} drawn)",
-                      fontsize=s.small)
+        bar = fig.colorbar(
+            ScalarMappable(level_norm, hs.CONNECTIVITY_CMAP), cax=cb_level, orientation="horizontal"
+        )
+        bar.set_label(
+            f"Healthy connectivity, r (r ≥ {healthy_threshold:g} drawn)", fontsize=s.small
+        )
         bar.ax.tick_params(labelsize=s.small)
         bar.ax.locator_params(nbins=4)
         if cb_change is not None:
-            bar = fig.colorbar(ScalarMappable(change_norm, change_map), cax=cb_change,
-                               orientation="horizontal", extend="both")
-            bar.set_label(("Change from own pain-free pattern, Δr" if s.talk else "Δr from own "
-                           "pain-free pattern") + f" (grey: |Δr| < {threshold:.3g}, not drawn)",
-                          fontsize=s.small)
+            bar = fig.colorbar(
+                ScalarMappable(change_norm, change_map),
+                cax=cb_change,
+                orientation="horizontal",
+                extend="both",
+            )
+            bar.set_label(
+                (
+                    "Change from own pain-free pattern, Δr"
+                    if s.talk
+                    else "Δr from own pain-free pattern"
+                )
+                + f" (grey: |Δr| < {threshold:.3g}, not drawn)",
+                fontsize=s.small,
+            )
             bar.ax.tick_params(labelsize=s.small)
             bar.ax.locator_params(nbins=5)
-        handles = [Line2D([], [], marker="o", linestyle="none", markersize=s.marker * 1.2,
-                          markerfacecolor=hs.SUBSYSTEM_COLORS[x], markeredgecolor="#222222",
-                          label=hs.SUBSYSTEM_LABELS[x])
-                   for x in hs.SUBSYSTEMS_ORDER if x in set(layout.subsystems)]
-        fig.legend(handles=handles, loc="lower center", ncols=len(handles) if s.talk else 2,
-                   bbox_to_anchor=(0.5, 0.0), frameon=False, fontsize=s.small,
-                   handletextpad=0.3, columnspacing=1.5)
+        handles = [
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="none",
+                markersize=s.marker * 1.2,
+                markerfacecolor=hs.SUBSYSTEM_COLORS[x],
+                markeredgecolor="#222222",
+                label=hs.SUBSYSTEM_LABELS[x],
+            )
+            for x in hs.SUBSYSTEMS_ORDER
+            if x in set(layout.subsystems)
+        ]
+        fig.legend(
+            handles=handles,
+            loc="lower center",
+            ncols=len(handles) if s.talk else 2,
+            bbox_to_anchor=(0.5, 0.0),
+            frameon=False,
+            fontsize=s.small,
+            handletextpad=0.3,
+            columnspacing=1.5,
+        )
     fig._painsim_threshold = threshold  # type: ignore[attr-defined]
     return fig
 
@@ -809,13 +1049,19 @@ def subsystem_order(subsystems: Sequence[str]) -> np.ndarray:
     [1, 3, 0, 2]
     """
     rank = {name: i for i, name in enumerate(hs.SUBSYSTEMS_ORDER)}
-    return np.array(sorted(range(len(subsystems)),
-                           key=lambda i: (rank.get(subsystems[i], len(rank)), i)))
+    return np.array(
+        sorted(range(len(subsystems)), key=lambda i: (rank.get(subsystems[i], len(rank)), i))
+    )
 
 
-def matrices_figure(layout: BrainLayout, healthy: np.ndarray, chronic: np.ndarray,
-                    style: str | hs.Style = "talk", *,
-                    titles: Sequence[str] = ("Healthy", "Chronic pain")) -> Figure:
+def matrices_figure(
+    layout: BrainLayout,
+    healthy: np.ndarray,
+    chronic: np.ndarray,
+    style: str | hs.Style = "talk",
+    *,
+    titles: Sequence[str] = ("Healthy", "Chronic pain"),
+) -> Figure:
     """Figure 4: connectivity matrices (healthy, chronic, difference) ordered by subsystem.
 
     Parameters
@@ -850,10 +1096,18 @@ def matrices_figure(layout: BrainLayout, healthy: np.ndarray, chronic: np.ndarra
     with hs.use(s):
         fig = hs.new_figure(s, paper_height=8.0)
         axes = list(fig.subplots(1, 3) if s.talk else fig.subplots(3, 1))
-        panels = [(mats[0], titles[0], hs.LEVEL_CMAP, level_norm),
-                  (mats[1], titles[1], hs.LEVEL_CMAP, level_norm),
-                  (diff, "Difference\n(chronic − never in pain)" if s.talk
-                   else "Difference (chronic − never)", hs.CHANGE_CMAP, diff_norm)]
+        panels = [
+            (mats[0], titles[0], hs.LEVEL_CMAP, level_norm),
+            (mats[1], titles[1], hs.LEVEL_CMAP, level_norm),
+            (
+                diff,
+                "Difference\n(chronic − never in pain)"
+                if s.talk
+                else "Difference (chronic − never)",
+                hs.CHANGE_CMAP,
+                diff_norm,
+            ),
+        ]
         images = []
         for idx, (ax, (m, title, cmap, norm)) in enumerate(zip(axes, panels, strict=True)):
             images.append(ax.imshow(m, cmap=cmap, norm=norm, interpolation="nearest"))
@@ -881,10 +1135,12 @@ def matrices_figure(layout: BrainLayout, healthy: np.ndarray, chronic: np.ndarra
         bar.set_label("Connectivity (Pearson r)")
         bar = fig.colorbar(images[2], ax=axes[2], shrink=0.6 if s.talk else 0.8, aspect=25)
         bar.set_label("Difference, Δr")
-        handles = [Patch(color=hs.SUBSYSTEM_COLORS[x], label=hs.SUBSYSTEM_LABELS[x])
-                   for x in hs.SUBSYSTEMS_ORDER if x in set(subs)]
-        fig.legend(handles=handles, loc="outside lower center",
-                   ncols=len(handles) if s.talk else 2)
+        handles = [
+            Patch(color=hs.SUBSYSTEM_COLORS[x], label=hs.SUBSYSTEM_LABELS[x])
+            for x in hs.SUBSYSTEMS_ORDER
+            if x in set(subs)
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles) if s.talk else 2)
     return fig
 
 
@@ -905,9 +1161,14 @@ def _group_centres(subs: Sequence[str]) -> dict[str, float]:
 # ==============================================================================================
 # figure 5: graph metrics vs years lived with pain
 # ==============================================================================================
-def metrics_by_years(rows: pd.DataFrame, style: str | hs.Style = "talk", *,
-                     color: str = hs.OKABE_ITO["blue"], seed: int = 0,
-                     max_points: int = MAX_SCATTER_POINTS) -> Figure:
+def metrics_by_years(
+    rows: pd.DataFrame,
+    style: str | hs.Style = "talk",
+    *,
+    color: str = hs.OKABE_ITO["blue"],
+    seed: int = 0,
+    max_points: int = MAX_SCATTER_POINTS,
+) -> Figure:
     """Figure 5: the four graph metrics vs years lived with pain, scatter with linear fit.
 
     Parameters
@@ -922,8 +1183,11 @@ def metrics_by_years(rows: pd.DataFrame, style: str | hs.Style = "talk", *,
     """
     s = _style_of(style)
     rng = np.random.default_rng(seed)
-    shown = rows if len(rows) <= max_points else rows.iloc[
-        np.sort(rng.choice(len(rows), max_points, replace=False))]
+    shown = (
+        rows
+        if len(rows) <= max_points
+        else rows.iloc[np.sort(rng.choice(len(rows), max_points, replace=False))]
+    )
     with hs.use(s):
         fig = hs.new_figure(s, paper_height=3.6)
         fig.get_layout_engine().set(hspace=0.1)  # keep row tick labels apart
@@ -932,27 +1196,42 @@ def metrics_by_years(rows: pd.DataFrame, style: str | hs.Style = "talk", *,
         grid = np.linspace(0, np.nanmax(x) if x.size else 1.0, 100)
         for ax, (metric, label) in zip(axes, METRIC_LABELS.items(), strict=True):
             y = rows[metric].to_numpy(float)
-            ax.scatter(shown["years_with_pain"], shown[metric], s=(14 if s.talk else 1.5),
-                       color="#888888", alpha=0.35, linewidths=0, rasterized=True)
+            ax.scatter(
+                shown["years_with_pain"],
+                shown[metric],
+                s=(14 if s.talk else 1.5),
+                color="#888888",
+                alpha=0.35,
+                linewidths=0,
+                rasterized=True,
+            )
             fit, low, high, slope, r = ols_band(x, y, grid)
             ax.fill_between(grid, low, high, color=color, alpha=0.25, linewidth=0)
             ax.plot(grid, fit, color=color)
             name, unit = label.rstrip(")").split(" (")
             ax.set_title(name, loc="left", fontsize=s.font)
             ax.set_ylabel(unit)
-            ax.text(0.98, 0.95 if slope < 0 else 0.05, f"correlation {r:.2f}",
-                    transform=ax.transAxes,
-                    ha="right", va="top" if slope < 0 else "bottom", fontsize=s.small,
-                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 2})
+            ax.text(
+                0.98,
+                0.95 if slope < 0 else 0.05,
+                f"correlation {r:.2f}",
+                transform=ax.transAxes,
+                ha="right",
+                va="top" if slope < 0 else "bottom",
+                fontsize=s.small,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 2},
+            )
             ax.set_xlim(0, grid[-1])
             _despine_numbers(ax)
         for ax in axes[2:]:
             ax.set_xlabel(YLP_LABEL)
         n = len(rows)
-        note = (f"{len(shown):,} of {n:,} people shown" if len(shown) < n
-                else f"{n:,} people")
-        fig.suptitle("DMN graph metrics vs years lived with pain" if s.talk
-                     else "Graph metrics vs years with pain")
+        note = f"{len(shown):,} of {n:,} people shown" if len(shown) < n else f"{n:,} people"
+        fig.suptitle(
+            "DMN graph metrics vs years lived with pain"
+            if s.talk
+            else "Graph metrics vs years with pain"
+        )
         fig._painsim_note = note  # type: ignore[attr-defined]
     return fig
 
@@ -966,24 +1245,27 @@ class PatientStory:
 
     patient_id: int
     arm: str
-    years: np.ndarray          # (T,) record times
+    years: np.ndarray  # (T,) record times
     years_with_pain: np.ndarray  # (T,)
-    stage: np.ndarray          # (T,) str
-    perturbation: np.ndarray   # (T,)
-    change: np.ndarray         # (T, R, R) Δr from own pain-free pattern
+    stage: np.ndarray  # (T,) str
+    perturbation: np.ndarray  # (T,)
+    change: np.ndarray  # (T, R, R) Δr from own pain-free pattern
     age0: float
 
 
-STAGE_WORDS = {"none": "No pain now", "acute": "Acute pain", "subacute": "Subacute pain",
-               "chronic": "Chronic pain"}
+STAGE_WORDS = {
+    "none": "No pain now",
+    "acute": "Acute pain",
+    "subacute": "Subacute pain",
+    "chronic": "Chronic pain",
+}
 GIF_MAX_BYTES = 2_000_000
 
 
 class _GifWriter(animation.PillowWriter):
     """Pillow GIF writer that holds the last frame and writes a comment (provenance)."""
 
-    def __init__(self, *args: Any, comment: str = "", hold_last_ms: int = 2500,
-                 **kwargs: Any):
+    def __init__(self, *args: Any, comment: str = "", hold_last_ms: int = 2500, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.comment = comment
         self.hold_last_ms = hold_last_ms
@@ -992,18 +1274,31 @@ class _GifWriter(animation.PillowWriter):
         durations = [int(1000 / self.fps)] * len(self._frames)
         durations[-1] += self.hold_last_ms
         for colors in (128, 64, 32):  # fewer colours until the file fits GIF_MAX_BYTES
-            frames = [f.convert("RGB").quantize(colors=colors, method=2, dither=0)
-                      for f in self._frames]
-            frames[0].save(self.outfile, save_all=True, append_images=frames[1:],
-                           duration=durations, loop=0, optimize=True,
-                           comment=self.comment.encode("utf-8"))
+            frames = [
+                f.convert("RGB").quantize(colors=colors, method=2, dither=0) for f in self._frames
+            ]
+            frames[0].save(
+                self.outfile,
+                save_all=True,
+                append_images=frames[1:],
+                duration=durations,
+                loop=0,
+                optimize=True,
+                comment=self.comment.encode("utf-8"),
+            )
             if Path(self.outfile).stat().st_size <= GIF_MAX_BYTES:
                 break
 
 
-def animate_patient(story: PatientStory, layout: BrainLayout, path: Path, *,
-                    metadata: Mapping[str, str] | None = None, fps: float = 3.0,
-                    mp4: bool | None = None) -> list[Path]:
+def animate_patient(
+    story: PatientStory,
+    layout: BrainLayout,
+    path: Path,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    fps: float = 3.0,
+    mp4: bool | None = None,
+) -> list[Path]:
     """Figure 8: an animation of one patient's DMN over the run, for teaching (talk style).
 
     Each frame shows the glass brain with the edges that differ from the patient's own
@@ -1040,10 +1335,16 @@ def animate_patient(story: PatientStory, layout: BrainLayout, path: Path, *,
         fig = hs.new_figure(s, layout="none")
         brain_ax = fig.add_axes((0.0, 0.17, 0.64, 0.72))
         display = plotting.plot_connectome(
-            np.zeros((len(layout.names),) * 2), layout.coords,
-            node_color=_node_colors(layout.subsystems), node_size=110, display_mode="xz",
-            axes=brain_ax, colorbar=False, annotate=True,
-            node_kwargs={"edgecolors": "#222222", "linewidths": 0.8})
+            np.zeros((len(layout.names),) * 2),
+            layout.coords,
+            node_color=_node_colors(layout.subsystems),
+            node_size=110,
+            display_mode="xz",
+            axes=brain_ax,
+            colorbar=False,
+            annotate=True,
+            node_kwargs={"edgecolors": "#222222", "linewidths": 0.8},
+        )
         for view in display.axes.values():
             for text in view.ax.texts:
                 text.set_fontsize(s.small)
@@ -1061,33 +1362,56 @@ def animate_patient(story: PatientStory, layout: BrainLayout, path: Path, *,
                 nodes.set_zorder(10)  # nodes above edges
             view.ax.add_collection(lc)
             collections[key] = lc
-        fig.text(0.02, 0.95, "One patient's default mode network", fontsize=s.large,
-                 fontweight="bold", va="top")
-        fig.text(0.02, 0.895, f"Patient {story.patient_id} ({story.arm}); edges: change from "
-                 "their own pain-free network", fontsize=s.small, va="top", color="#333333")
+        fig.text(
+            0.02,
+            0.95,
+            "One patient's default mode network",
+            fontsize=s.large,
+            fontweight="bold",
+            va="top",
+        )
+        fig.text(
+            0.02,
+            0.895,
+            f"Patient {story.patient_id} ({story.arm}); edges: change from "
+            "their own pain-free network",
+            fontsize=s.small,
+            va="top",
+            color="#333333",
+        )
         clock = fig.text(0.68, 0.93, "", fontsize=s.large * 1.5, fontweight="bold", va="top")
         ylp_text = fig.text(0.68, 0.82, "", fontsize=s.font * 1.2, va="top")
-        stage_text = fig.text(0.68, 0.73, "", fontsize=s.font * 1.2, va="top",
-                              bbox={"boxstyle": "round,pad=0.4", "facecolor": "white",
-                                    "edgecolor": "none"})
+        stage_text = fig.text(
+            0.68,
+            0.73,
+            "",
+            fontsize=s.font * 1.2,
+            va="top",
+            bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "none"},
+        )
         trace = fig.add_axes((0.72, 0.2, 0.25, 0.38))
         trace.plot(story.years, story.perturbation, color="#BBBBBB", linewidth=2)
         (done,) = trace.plot([], [], color=hs.OKABE_ITO["vermillion"], linewidth=s.line)
-        (dot,) = trace.plot([], [], "o", color=hs.OKABE_ITO["vermillion"],
-                            markersize=s.marker * 1.4)
+        (dot,) = trace.plot(
+            [], [], "o", color=hs.OKABE_ITO["vermillion"], markersize=s.marker * 1.4
+        )
         trace.set_xlabel("Year of the run")
         trace.set_ylabel("DMN perturbation\n(healthy SD)")
         trace.set_xlim(story.years[0], story.years[-1])
         top = max(float(np.nanmax(story.perturbation)) * 1.1, 1.5)
         trace.set_ylim(0, top)
         trace.axhline(0.8, color=hs.NEUTRAL, linestyle=":", linewidth=1.5)
-        trace.text(story.years[0], 0.8, " typical healthy", va="bottom", fontsize=s.small,
-                   color=hs.NEUTRAL)
+        trace.text(
+            story.years[0], 0.8, " typical healthy", va="bottom", fontsize=s.small, color=hs.NEUTRAL
+        )
         cax = fig.add_axes((0.06, 0.1, 0.5, 0.03))
-        bar = fig.colorbar(ScalarMappable(norm, cmap), cax=cax, orientation="horizontal",
-                           extend="both")
-        bar.set_label(f"Change from own pain-free pattern, Δr (grey: |Δr| < {threshold:.3g}, "
-                      "not drawn)", fontsize=s.small)
+        bar = fig.colorbar(
+            ScalarMappable(norm, cmap), cax=cax, orientation="horizontal", extend="both"
+        )
+        bar.set_label(
+            f"Change from own pain-free pattern, Δr (grey: |Δr| < {threshold:.3g}, not drawn)",
+            fontsize=s.small,
+        )
         bar.ax.locator_params(nbins=5)
         bar.ax.tick_params(labelsize=s.small)
 
@@ -1104,8 +1428,9 @@ def animate_patient(story: PatientStory, layout: BrainLayout, path: Path, *,
                 lc.set_linewidth(widths[order])
             year = story.years[t]
             clock.set_text(f"Year {year:.0f}")
-            ylp_text.set_text(f"{story.years_with_pain[t]:.1f} years lived with pain\n"
-                              f"age {story.age0 + year:.0f}")
+            ylp_text.set_text(
+                f"{story.years_with_pain[t]:.1f} years lived with pain\nage {story.age0 + year:.0f}"
+            )
             stage = str(story.stage[t])
             stage_text.set_text(STAGE_WORDS.get(stage, stage))
             stage_text.get_bbox_patch().set_facecolor(hs.STAGE_COLORS.get(stage, "white"))
@@ -1123,8 +1448,10 @@ def animate_patient(story: PatientStory, layout: BrainLayout, path: Path, *,
         written = [gif]
         if mp4 if mp4 is not None else shutil.which("ffmpeg"):
             target = Path(path).with_suffix(".mp4")
-            writer = animation.FFMpegWriter(fps=fps, metadata={
-                "title": meta.get("title", ""), "comment": stamp, "artist": "painsim"})
+            writer = animation.FFMpegWriter(
+                fps=fps,
+                metadata={"title": meta.get("title", ""), "comment": stamp, "artist": "painsim"},
+            )
             movie.save(target, writer=writer, dpi=s.dpi)
             written.append(target)
     hs.close(fig)
@@ -1134,12 +1461,21 @@ def animate_patient(story: PatientStory, layout: BrainLayout, path: Path, *,
 # ==============================================================================================
 # figure 6: a virtual study
 # ==============================================================================================
-GROUP_LABELS = {"healthy": "Healthy\ncontrols", "subacute": "Subacute\nback pain",
-                "chronic": "Chronic\nback pain"}
-GROUP_COLORS = {"healthy": hs.OKABE_ITO["bluish green"], "subacute": hs.STAGE_COLORS["subacute"],
-                "chronic": hs.STAGE_COLORS["chronic"]}
-CONTRASTS = {"d_cbp_hc": "Chronic vs\nhealthy", "d_cbp_sbp": "Chronic vs\nsubacute",
-             "d_sbp_hc": "Subacute vs\nhealthy"}
+GROUP_LABELS = {
+    "healthy": "Healthy\ncontrols",
+    "subacute": "Subacute\nback pain",
+    "chronic": "Chronic\nback pain",
+}
+GROUP_COLORS = {
+    "healthy": hs.OKABE_ITO["bluish green"],
+    "subacute": hs.STAGE_COLORS["subacute"],
+    "chronic": hs.STAGE_COLORS["chronic"],
+}
+CONTRASTS = {
+    "d_cbp_hc": "Chronic vs\nhealthy",
+    "d_cbp_sbp": "Chronic vs\nsubacute",
+    "d_sbp_hc": "Subacute vs\nhealthy",
+}
 PUBLISHED_FINDINGS: dict[str, str] = {
     "cbp_hc": "1. chronic > healthy",
     "cbp_sbp": "2. chronic ≈ subacute",
@@ -1167,24 +1503,44 @@ def _require(table: pd.DataFrame, columns: Iterable[str], what: str) -> None:
         raise FigureError(f"{what}: missing column(s) {', '.join(missing)}")
 
 
-def _violin(ax: Axes, data: list[np.ndarray], colors: list[str], s: hs.Style,
-            rng: np.random.Generator) -> None:
+def _violin(
+    ax: Axes, data: list[np.ndarray], colors: list[str], s: hs.Style, rng: np.random.Generator
+) -> None:
     parts = ax.violinplot(data, positions=range(len(data)), showextrema=False, widths=0.8)
     for body, color in zip(parts["bodies"], colors, strict=True):
         body.set_facecolor(color)
         body.set_alpha(0.25)
     for i, (values, color) in enumerate(zip(data, colors, strict=True)):
         jitter = rng.uniform(-0.12, 0.12, len(values))
-        ax.scatter(i + jitter, values, s=18 if s.talk else 2, color=color, alpha=0.7,
-                   linewidths=0, zorder=3)
+        ax.scatter(
+            i + jitter,
+            values,
+            s=18 if s.talk else 2,
+            color=color,
+            alpha=0.7,
+            linewidths=0,
+            zorder=3,
+        )
         q1, med, q3 = np.percentile(values, [25, 50, 75])
         ax.plot([i - 0.25, i + 0.25], [med, med], color="black", linewidth=s.line, zorder=4)
-        ax.plot([i, i], [q1, q3], color="black", linewidth=s.line * 2, zorder=4,
-                solid_capstyle="butt", alpha=0.6)
+        ax.plot(
+            [i, i],
+            [q1, q3],
+            color="black",
+            linewidth=s.line * 2,
+            zorder=4,
+            solid_capstyle="butt",
+            alpha=0.6,
+        )
 
 
-def study_groups(study: pd.DataFrame, style: str | hs.Style = "talk", *,
-                 sample: pd.DataFrame | None = None, seed: int = 0) -> Figure:
+def study_groups(
+    study: pd.DataFrame,
+    style: str | hs.Style = "talk",
+    *,
+    sample: pd.DataFrame | None = None,
+    seed: int = 0,
+) -> Figure:
     """Figure 6a: the three groups.
 
     With ``sample`` (one replication, a row per participant with ``group`` and
@@ -1199,32 +1555,45 @@ def study_groups(study: pd.DataFrame, style: str | hs.Style = "talk", *,
         if sample is not None:
             _require(sample, ["group", "dmn_perturbation"], "sample")
             groups = [g for g in GROUP_LABELS if g in set(sample["group"])]
-            data = [sample.loc[sample["group"] == g, "dmn_perturbation"].to_numpy(float)
-                    for g in groups]
+            data = [
+                sample.loc[sample["group"] == g, "dmn_perturbation"].to_numpy(float) for g in groups
+            ]
             _violin(ax, data, [GROUP_COLORS[g] for g in groups], s, rng)
-            ax.set_xticks(range(len(groups)),
-                          [f"{GROUP_LABELS[g]}\n(n = {len(d)})" for g, d in
-                           zip(groups, data, strict=True)])
+            ax.set_xticks(
+                range(len(groups)),
+                [f"{GROUP_LABELS[g]}\n(n = {len(d)})" for g, d in zip(groups, data, strict=True)],
+            )
             ax.set_ylabel(PERTURBATION_LABEL)
             ax.set_title("DMN perturbation by group (one replication)")
         else:
             _require(study, list(CONTRASTS), "study.csv")
             data = [study[c].to_numpy(float) for c in CONTRASTS]
-            colors = [GROUP_COLORS["chronic"], hs.OKABE_ITO["reddish purple"],
-                      GROUP_COLORS["subacute"]]
+            colors = [
+                GROUP_COLORS["chronic"],
+                hs.OKABE_ITO["reddish purple"],
+                GROUP_COLORS["subacute"],
+            ]
             ax.axhline(0, color=hs.NEUTRAL, linewidth=1.2 if s.talk else 0.5)
             _violin(ax, data, colors, s, rng)
             ax.set_xticks(range(len(CONTRASTS)), list(CONTRASTS.values()))
             ax.set_ylabel("Effect size, Cohen's d\n(DMN perturbation)")
-            ax.set_title(f"Group differences over {len(study)} replicated studies "
-                         "(one point each)" if s.talk else "Group differences")
+            ax.set_title(
+                f"Group differences over {len(study)} replicated studies (one point each)"
+                if s.talk
+                else "Group differences"
+            )
         ax.spines["bottom"].set_visible(False)
         ax.tick_params(axis="x", length=0)
     return fig
 
 
-def study_years(study: pd.DataFrame, style: str | hs.Style = "talk", *,
-                sample: pd.DataFrame | None = None, alpha: float = 0.05) -> Figure:
+def study_years(
+    study: pd.DataFrame,
+    style: str | hs.Style = "talk",
+    *,
+    sample: pd.DataFrame | None = None,
+    alpha: float = 0.05,
+) -> Figure:
     """Figure 6b: DMN perturbation and years lived with pain.
 
     With ``sample``: scatter of the patients of one replication with a least-squares line.
@@ -1240,13 +1609,18 @@ def study_years(study: pd.DataFrame, style: str | hs.Style = "talk", *,
             patients = sample[sample["group"] != "healthy"]
             for g in ("subacute", "chronic"):
                 part = patients[patients["group"] == g]
-                ax.scatter(part["years_with_pain"], part["dmn_perturbation"],
-                           color=GROUP_COLORS[g], s=40 if s.talk else 4, alpha=0.8,
-                           label=GROUP_LABELS[g].replace("\n", " "), linewidths=0)
+                ax.scatter(
+                    part["years_with_pain"],
+                    part["dmn_perturbation"],
+                    color=GROUP_COLORS[g],
+                    s=40 if s.talk else 4,
+                    alpha=0.8,
+                    label=GROUP_LABELS[g].replace("\n", " "),
+                    linewidths=0,
+                )
             x = patients["years_with_pain"].to_numpy(float)
             grid = np.linspace(0, x.max(), 100)
-            fit, low, high, _, r = ols_band(x, patients["dmn_perturbation"].to_numpy(float),
-                                            grid)
+            fit, low, high, _, r = ols_band(x, patients["dmn_perturbation"].to_numpy(float), grid)
             ax.fill_between(grid, low, high, color="#333333", alpha=0.15, linewidth=0)
             ax.plot(grid, fit, color="#333333", label=f"least squares, r = {r:.2f}")
             ax.set_xlabel(YLP_LABEL)
@@ -1258,21 +1632,31 @@ def study_years(study: pd.DataFrame, style: str | hs.Style = "talk", *,
             r = study["r_ylp"].to_numpy(float)
             hit = finding_holds(study, "ylp", alpha)
             bins = np.linspace(min(-0.2, r.min()), max(0.6, r.max()), 30)
-            ax.hist([r[hit], r[~hit]], bins=bins, stacked=True,
-                    color=[hs.OKABE_ITO["blue"], "#BBBBBB"],
-                    label=[f"positive, p < {alpha:g} ({hit.mean():.0%})",
-                           f"not significant or negative ({1 - hit.mean():.0%})"])
+            ax.hist(
+                [r[hit], r[~hit]],
+                bins=bins,
+                stacked=True,
+                color=[hs.OKABE_ITO["blue"], "#BBBBBB"],
+                label=[
+                    f"positive, p < {alpha:g} ({hit.mean():.0%})",
+                    f"not significant or negative ({1 - hit.mean():.0%})",
+                ],
+            )
             ax.axvline(0, color=hs.NEUTRAL, linewidth=1.2 if s.talk else 0.5)
             ax.set_xlabel("Correlation of perturbation with years lived with pain (r)")
             ax.set_ylabel("Replicated studies")
             ax.legend(loc="upper left")
-            ax.set_title(f"Years lived with pain: r in {len(study)} replicated studies"
-                         if s.talk else "Years with pain: r per study")
+            ax.set_title(
+                f"Years lived with pain: r in {len(study)} replicated studies"
+                if s.talk
+                else "Years with pain: r per study"
+            )
     return fig
 
 
-def study_mediation(study: pd.DataFrame, style: str | hs.Style = "talk", *,
-                    alpha: float = 0.05) -> Figure:
+def study_mediation(
+    study: pd.DataFrame, style: str | hs.Style = "talk", *, alpha: float = 0.05
+) -> Figure:
     """Figure 6c: mediation path diagram, years with pain -> coping -> DMN perturbation.
 
     Paths a, b, c (total) and c' (direct) are medians over replications; the indirect effect
@@ -1292,14 +1676,24 @@ def study_mediation(study: pd.DataFrame, style: str | hs.Style = "talk", *,
         ax.set_xlim(0, 10)
         ax.set_ylim(0, 6)
         ax.axis("off")
-        box = {"X": (1.7, 1.4, "Years lived\nwith pain"), "M": (5.0, 4.5, "Catastrophizing\n(PCS)"),
-               "Y": (8.3, 1.4, "DMN\nperturbation")}
+        box = {
+            "X": (1.7, 1.4, "Years lived\nwith pain"),
+            "M": (5.0, 4.5, "Catastrophizing\n(PCS)"),
+            "Y": (8.3, 1.4, "DMN\nperturbation"),
+        }
         w, h = 2.6, 1.3
         for _, (x, y, text) in box.items():
-            ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h,
-                                        boxstyle="round,pad=0.08,rounding_size=0.25",
-                                        facecolor="#F2F2F2", edgecolor="#333333",
-                                        linewidth=2 if s.talk else 0.7))
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x - w / 2, y - h / 2),
+                    w,
+                    h,
+                    boxstyle="round,pad=0.08,rounding_size=0.25",
+                    facecolor="#F2F2F2",
+                    edgecolor="#333333",
+                    linewidth=2 if s.talk else 0.7,
+                )
+            )
             ax.text(x, y, text, ha="center", va="center", fontsize=s.font)
 
         def arrow(a: str, b: str, label: str, offset: tuple[float, float]) -> None:
@@ -1310,28 +1704,59 @@ def study_mediation(study: pd.DataFrame, style: str | hs.Style = "talk", *,
             pad = 1.45 if abs(dy) < 0.1 else 0.9
             start = (x0 + ux * pad, y0 + uy * pad)
             end = (x1 - ux * pad, y1 - uy * pad)
-            ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>",
-                                         mutation_scale=30 if s.talk else 8,
-                                         linewidth=2.5 if s.talk else 0.8, color="#333333"))
+            ax.add_patch(
+                FancyArrowPatch(
+                    start,
+                    end,
+                    arrowstyle="-|>",
+                    mutation_scale=30 if s.talk else 8,
+                    linewidth=2.5 if s.talk else 0.8,
+                    color="#333333",
+                )
+            )
             mx, my = (start[0] + end[0]) / 2 + offset[0], (start[1] + end[1]) / 2 + offset[1]
-            ax.text(mx, my, label, ha="center", va="center", fontsize=s.small,
-                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 2})
+            ax.text(
+                mx,
+                my,
+                label,
+                ha="center",
+                va="center",
+                fontsize=s.small,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 2},
+            )
 
         arrow("X", "M", f"a = {_fmt(med('a_path'), '.3f')}\nPCS points per year", (-0.9, 0.3))
         arrow("M", "Y", f"b = {_fmt(med('b_path'), '.4f')}\nSD per PCS point", (0.9, 0.3))
-        arrow("X", "Y", f"c′ = {_fmt(med('direct'), '.4f')} (direct)   "
-              f"c = {_fmt(med('total'), '.4f')} (total)\nSD per year", (0.0, 0.75))
-        indirect = (f"Indirect effect a × b = {_fmt(med('indirect'), '.4f')} SD per year "
-                    f"(95 % CI {_fmt(med('indirect_ci_low'), '.4f')} to "
-                    f"{_fmt(med('indirect_ci_high'), '.4f')})")
+        arrow(
+            "X",
+            "Y",
+            f"c′ = {_fmt(med('direct'), '.4f')} (direct)   "
+            f"c = {_fmt(med('total'), '.4f')} (total)\nSD per year",
+            (0.0, 0.75),
+        )
+        indirect = (
+            f"Indirect effect a × b = {_fmt(med('indirect'), '.4f')} SD per year "
+            f"(95 % CI {_fmt(med('indirect_ci_low'), '.4f')} to "
+            f"{_fmt(med('indirect_ci_high'), '.4f')})"
+        )
         ax.text(5.0, 5.85 if not s.talk else 5.95, "", fontsize=s.font)
-        fig.text(0.02, 0.97, "Does coping carry the effect of years with pain?"
-                 if s.talk else "Mediation by coping", fontsize=s.large, fontweight="bold",
-                 va="top")
-        fig.text(0.02, 0.05 if s.talk else 0.02,
-                 f"{indirect}\nMedians over {len(study)} replicated studies; interval excludes "
-                 f"0 in {detected:.0%} of them (α = {alpha:g}); adjusted for age",
-                 fontsize=s.small, va="bottom", wrap=True)
+        fig.text(
+            0.02,
+            0.97,
+            "Does coping carry the effect of years with pain?" if s.talk else "Mediation by coping",
+            fontsize=s.large,
+            fontweight="bold",
+            va="top",
+        )
+        fig.text(
+            0.02,
+            0.05 if s.talk else 0.02,
+            f"{indirect}\nMedians over {len(study)} replicated studies; interval excludes "
+            f"0 in {detected:.0%} of them (α = {alpha:g}); adjusted for age",
+            fontsize=s.small,
+            va="bottom",
+            wrap=True,
+        )
     return fig
 
 
@@ -1342,17 +1767,37 @@ def power_table(power: pd.DataFrame, alpha: float) -> pd.DataFrame:
     already summarized long table (``multiplier, key, detection_rate[, replications]``).
     """
     if "replication" in power.columns:
-        _require(power, ["multiplier", "d_cbp_hc", "p_cbp_hc", "p_cbp_sbp", "r_ylp", "p_ylp",
-                         "indirect_ci_low"], "power table")
+        _require(
+            power,
+            [
+                "multiplier",
+                "d_cbp_hc",
+                "p_cbp_hc",
+                "p_cbp_sbp",
+                "r_ylp",
+                "p_ylp",
+                "indirect_ci_low",
+            ],
+            "power table",
+        )
         rows = []
         for m, part in power.groupby("multiplier"):
-            n = sum(float(part[c].iloc[0]) for c in ("n_hc", "n_sbp", "n_cbp")
-                    if c in part) or math.nan
+            n = (
+                sum(float(part[c].iloc[0]) for c in ("n_hc", "n_sbp", "n_cbp") if c in part)
+                or math.nan
+            )
             for key in PUBLISHED_FINDINGS:
                 hits = finding_holds(part, key, alpha)
-                rows.append({"multiplier": float(m), "n_total": n, "key": key,
-                             "detection_rate": float(hits.mean()), "successes": int(hits.sum()),
-                             "replications": len(part)})
+                rows.append(
+                    {
+                        "multiplier": float(m),
+                        "n_total": n,
+                        "key": key,
+                        "detection_rate": float(hits.mean()),
+                        "successes": int(hits.sum()),
+                        "replications": len(part),
+                    }
+                )
         return pd.DataFrame(rows)
     _require(power, ["multiplier", "key", "detection_rate"], "power table")
     table = power[power["key"].isin(PUBLISHED_FINDINGS)].copy()
@@ -1364,8 +1809,9 @@ def power_table(power: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return table
 
 
-def study_power(power: pd.DataFrame, style: str | hs.Style = "talk", *,
-                alpha: float = 0.05) -> Figure:
+def study_power(
+    power: pd.DataFrame, style: str | hs.Style = "talk", *, alpha: float = 0.05
+) -> Figure:
     """Figure 6d: power curve, detection rate of each finding vs sample size (Wilson 95 %)."""
     s = _style_of(style)
     table = power_table(power, alpha)
@@ -1374,14 +1820,16 @@ def study_power(power: pd.DataFrame, style: str | hs.Style = "talk", *,
     with hs.use(s):
         fig = hs.new_figure(s, paper_height=2.8)
         ax = fig.subplots()
-        for (key, label), color, marker in zip(PUBLISHED_FINDINGS.items(), colors, "osD^",
-                                               strict=True):
+        for (key, label), color, marker in zip(
+            PUBLISHED_FINDINGS.items(), colors, "osD^", strict=True
+        ):
             part = table[table["key"] == key].sort_values("multiplier")
             x = part["n_total" if use_n else "multiplier"].to_numpy(float)
             y = part["detection_rate"].to_numpy(float)
             if part["replications"].notna().all():
-                low, high = wilson_interval(part["successes"].to_numpy(float),
-                                            part["replications"].to_numpy(float))
+                low, high = wilson_interval(
+                    part["successes"].to_numpy(float), part["replications"].to_numpy(float)
+                )
                 ax.fill_between(x, low, high, color=color, alpha=0.15, linewidth=0)
             ax.plot(x, y, marker=marker, color=color, label=label)
         ax.axhline(0.8, color=hs.NEUTRAL, linestyle=":", linewidth=1.5 if s.talk else 0.6)
@@ -1397,8 +1845,7 @@ def study_power(power: pd.DataFrame, style: str | hs.Style = "talk", *,
             ax.set_xlabel("Sample size (× the published design)")
         ax.set_ylabel("Replications in which\nthe finding comes out")
         ax.legend(loc="lower left", title="Published finding")
-        ax.set_title("Power: how often each finding replicates (95 % CI)"
-                     if s.talk else "Power")
+        ax.set_title("Power: how often each finding replicates (95 % CI)" if s.talk else "Power")
     return fig
 
 
@@ -1406,8 +1853,7 @@ def study_power(power: pd.DataFrame, style: str | hs.Style = "talk", *,
 # figure 7: a sweep (``sim.sweep``: sweep.parquet, sensitivity.csv; house-style versions of the
 # working plots in ``sim.sweep_figures``)
 # ==============================================================================================
-SWEEP_META_COLUMNS = {"point", "replicate", "arm", "seed", "year", "run_seconds", "status",
-                      "error"}
+SWEEP_META_COLUMNS = {"point", "replicate", "arm", "seed", "year", "run_seconds", "status", "error"}
 
 
 def sweep_parameters(table: pd.DataFrame, manifest: Mapping[str, Any] | None = None) -> list[str]:
@@ -1427,14 +1873,21 @@ def _axis_codes(values: pd.Series, bins: int) -> tuple[np.ndarray, list[str]]:
     if values.nunique() <= bins:
         levels = np.sort(values.unique())
         return values.map({v: i for i, v in enumerate(levels)}).to_numpy(), [
-            f"{v:g}" if isinstance(v, float | int | np.number) else str(v) for v in levels]
+            f"{v:g}" if isinstance(v, float | int | np.number) else str(v) for v in levels
+        ]
     codes, edges = pd.qcut(values, bins, labels=False, retbins=True, duplicates="drop")
     return codes.to_numpy(), [f"{(a + b) / 2:.3g}" for a, b in itertools.pairwise(edges)]
 
 
-def sweep_heatmap(table: pd.DataFrame, outcome: str, style: str | hs.Style = "talk", *,
-                  parameters: Sequence[str] | None = None, arms: Sequence[str] | None = None,
-                  bins: int = 8) -> Figure:
+def sweep_heatmap(
+    table: pd.DataFrame,
+    outcome: str,
+    style: str | hs.Style = "talk",
+    *,
+    parameters: Sequence[str] | None = None,
+    arms: Sequence[str] | None = None,
+    bins: int = 8,
+) -> Figure:
     """Figure 7a: mean of an outcome over two swept parameters (heatmap, one panel per arm).
 
     Parameters
@@ -1466,8 +1919,9 @@ def sweep_heatmap(table: pd.DataFrame, outcome: str, style: str | hs.Style = "ta
     label = OUTCOME_LABELS.get(outcome, outcome)
     with hs.use(s):
         fig = hs.new_figure(s, paper_height=2.8 * len(arms) if len(params) >= 2 else 2.8)
-        axes = np.atleast_1d(fig.subplots(1, len(arms)) if s.talk
-                             else fig.subplots(len(arms), 1)).ravel()
+        axes = np.atleast_1d(
+            fig.subplots(1, len(arms)) if s.talk else fig.subplots(len(arms), 1)
+        ).ravel()
         if len(params) >= 2:
             x, y = params[0], params[1]
             xi, xlabels = _axis_codes(data[x], bins)
@@ -1477,18 +1931,28 @@ def sweep_heatmap(table: pd.DataFrame, outcome: str, style: str | hs.Style = "ta
             finite = finite[np.isfinite(finite)]
             norm = Normalize(*(finite.min(), finite.max()) if finite.size else (0, 1))
             for ax, arm in zip(axes, arms, strict=True):
-                grid = (cells.loc[arm].unstack("_x") if arm in cells.index.get_level_values(0)
-                        else pd.DataFrame()).reindex(index=range(len(ylabels)),
-                                                     columns=range(len(xlabels)))
+                grid = (
+                    cells.loc[arm].unstack("_x")
+                    if arm in cells.index.get_level_values(0)
+                    else pd.DataFrame()
+                ).reindex(index=range(len(ylabels)), columns=range(len(xlabels)))
                 values = grid.to_numpy(float)
-                image = ax.imshow(values, origin="lower", aspect="auto", cmap=hs.LEVEL_CMAP,
-                                  norm=norm)
+                image = ax.imshow(
+                    values, origin="lower", aspect="auto", cmap=hs.LEVEL_CMAP, norm=norm
+                )
                 if values.size <= 64 and s.talk:
                     for (r, c), v in np.ndenumerate(values):
                         if np.isfinite(v):
                             light = sum(image.cmap(norm(v))[:3]) / 3 > 0.5
-                            ax.text(c, r, f"{v:.2f}", ha="center", va="center",
-                                    fontsize=s.tiny, color="black" if light else "white")
+                            ax.text(
+                                c,
+                                r,
+                                f"{v:.2f}",
+                                ha="center",
+                                va="center",
+                                fontsize=s.tiny,
+                                color="black" if light else "white",
+                            )
                 ax.set_xticks(range(len(xlabels)), xlabels)
                 ax.set_yticks(range(len(ylabels)), ylabels)
                 ax.set_xlabel(_param_label(x))
@@ -1497,22 +1961,36 @@ def sweep_heatmap(table: pd.DataFrame, outcome: str, style: str | hs.Style = "ta
                 for spine in ax.spines.values():
                     spine.set_visible(False)
                 if len(arms) > 1:
-                    ax.set_title(arm, color=hs.arm_colors(arms)[arm] if arm != arms[0]
-                                 else "black")
+                    ax.set_title(arm, color=hs.arm_colors(arms)[arm] if arm != arms[0] else "black")
             bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
             bar.set_label(f"{label}, mean")
             others = params[2:]
             title = f"{label.split(' (')[0]} over {x} and {y}"
-            fig.suptitle(title + (f" (mean over {', '.join(others)} and replicates)" if others
-                                  else " (mean over replicates)") if s.talk else title)
+            fig.suptitle(
+                title
+                + (
+                    f" (mean over {', '.join(others)} and replicates)"
+                    if others
+                    else " (mean over replicates)"
+                )
+                if s.talk
+                else title
+            )
         else:
             x = params[0]
             colors = hs.arm_colors(arms)
             for ax, arm in zip(axes, arms, strict=True):
                 part = data[data["arm"] == arm]
                 means = part.groupby(x)[outcome].mean()
-                ax.plot(part[x], part[outcome], "o", color=colors[arm], alpha=0.35,
-                        markersize=s.marker * 0.6, label="runs")
+                ax.plot(
+                    part[x],
+                    part[outcome],
+                    "o",
+                    color=colors[arm],
+                    alpha=0.35,
+                    markersize=s.marker * 0.6,
+                    label="runs",
+                )
                 ax.plot(means.index, means.to_numpy(), "-", color=colors[arm], label="mean")
                 ax.set_xlabel(_param_label(x))
                 ax.set_ylabel(label)
@@ -1531,8 +2009,13 @@ def _param_label(name: str) -> str:
     return f"{name} ({unit})" if unit and unit not in ("-", "") else name
 
 
-INDEX_LABELS = {"S1": "first order (S1)", "ST": "total (ST)", "mu_star": "Morris μ*",
-                "sigma": "Morris σ", "S2": "second order (S2)"}
+INDEX_LABELS = {
+    "S1": "first order (S1)",
+    "ST": "total (ST)",
+    "mu_star": "Morris μ*",
+    "sigma": "Morris σ",
+    "S2": "second order (S2)",
+}
 
 
 def sensitivity_long(table: pd.DataFrame) -> pd.DataFrame:
@@ -1552,8 +2035,13 @@ def sensitivity_long(table: pd.DataFrame) -> pd.DataFrame:
     return t[["arm", "outcome", "parameter", "method", "index", "value", "ci_low", "ci_high"]]
 
 
-def sensitivity_bars(table: pd.DataFrame, outcome: str, style: str | hs.Style = "talk", *,
-                     arms: Sequence[str] | None = None) -> Figure:
+def sensitivity_bars(
+    table: pd.DataFrame,
+    outcome: str,
+    style: str | hs.Style = "talk",
+    *,
+    arms: Sequence[str] | None = None,
+) -> Figure:
     """Figure 7b: sensitivity indices of one outcome per parameter, bars with 95 % intervals.
 
     One panel per arm; parameters sorted by the leading index (ST for Sobol, μ* for Morris,
@@ -1573,8 +2061,11 @@ def sensitivity_bars(table: pd.DataFrame, outcome: str, style: str | hs.Style = 
     n_params = t["parameter"].nunique()
     with hs.use(s):
         fig = hs.new_figure(s, paper_height=(1.2 + 0.3 * n_params) * len(arms))
-        axes = np.atleast_1d(fig.subplots(1, len(arms), sharex=True) if s.talk
-                             else fig.subplots(len(arms), 1, sharex=True)).ravel()
+        axes = np.atleast_1d(
+            fig.subplots(1, len(arms), sharex=True)
+            if s.talk
+            else fig.subplots(len(arms), 1, sharex=True)
+        ).ravel()
         for ax, arm in zip(axes, arms, strict=True):
             part = t[t["arm"] == arm]
             order = part[part["index"] == lead].sort_values("value")["parameter"].tolist()
@@ -1582,27 +2073,46 @@ def sensitivity_bars(table: pd.DataFrame, outcome: str, style: str | hs.Style = 
                 rows = part[part["index"] == kind].set_index("parameter").reindex(order)
                 ypos = np.arange(len(order)) + ((len(kinds) - 1) / 2 - k) * height
                 values = rows["value"].to_numpy(float)
-                ax.barh(ypos, values, height=height * 0.9, color=colors[k % len(colors)],
-                        label=INDEX_LABELS.get(kind, kind))
+                ax.barh(
+                    ypos,
+                    values,
+                    height=height * 0.9,
+                    color=colors[k % len(colors)],
+                    label=INDEX_LABELS.get(kind, kind),
+                )
                 low, high = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
                 ok = np.isfinite(low) & np.isfinite(high)
-                ax.errorbar(values[ok], ypos[ok],
-                            xerr=[values[ok] - low[ok], high[ok] - values[ok]], fmt="none",
-                            ecolor="#222222", elinewidth=2 if s.talk else 0.6,
-                            capsize=5 if s.talk else 1.5)
+                ax.errorbar(
+                    values[ok],
+                    ypos[ok],
+                    xerr=[values[ok] - low[ok], high[ok] - values[ok]],
+                    fmt="none",
+                    ecolor="#222222",
+                    elinewidth=2 if s.talk else 0.6,
+                    capsize=5 if s.talk else 1.5,
+                )
             ax.set_yticks(range(len(order)), order)
             ax.axvline(0, color=hs.NEUTRAL, linewidth=1.2 if s.talk else 0.5)
             ax.spines["left"].set_visible(False)
             ax.tick_params(axis="y", length=0)
             if len(arms) > 1:
                 ax.set_title(arm)
-            ax.set_xlabel(f"Elementary effect on {outcome}" if method == "morris"
-                          else "Sensitivity index (share of variance)")
+            ax.set_xlabel(
+                f"Elementary effect on {outcome}"
+                if method == "morris"
+                else "Sensitivity index (share of variance)"
+            )
         axes[0].legend(loc="lower right")
-        name = {"sobol": "Sobol indices", "morris": "Morris screening",
-                "latin": "RBD-FAST first-order indices"}.get(method, "Sensitivity indices")
-        fig.suptitle(f"{name}: what drives {OUTCOME_LABELS.get(outcome, outcome).split(' (')[0]}?"
-                     " (95 % CI)" if s.talk else name)
+        name = {
+            "sobol": "Sobol indices",
+            "morris": "Morris screening",
+            "latin": "RBD-FAST first-order indices",
+        }.get(method, "Sensitivity indices")
+        fig.suptitle(
+            f"{name}: what drives {OUTCOME_LABELS.get(outcome, outcome).split(' (')[0]}? (95 % CI)"
+            if s.talk
+            else name
+        )
     return fig
 
 
@@ -1651,8 +2161,20 @@ def describe_folder(folder: Path) -> dict[str, bool]:
     }
 
 
-RUN_COLUMNS = ("arm", "replicate", "patient_id", "year", "age", "stage", "years_with_pain",
-               "dmn_perturbation", "coping", "pain", "enrolled_year", *METRIC_LABELS)
+RUN_COLUMNS = (
+    "arm",
+    "replicate",
+    "patient_id",
+    "year",
+    "age",
+    "stage",
+    "years_with_pain",
+    "dmn_perturbation",
+    "coping",
+    "pain",
+    "enrolled_year",
+    *METRIC_LABELS,
+)
 
 
 OWN_FILES = re.compile(r"^(\d\d[a-z]?_[\w.-]+\.(png|svg|pdf|gif|mp4)|index\.html)$")
@@ -1662,15 +2184,26 @@ OWN_FILES = re.compile(r"^(\d\d[a-z]?_[\w.-]+\.(png|svg|pdf|gif|mp4)|index\.html
 class _Writer:
     """Saves figures of one folder, times them and keeps the contact-sheet entries."""
 
-    def __init__(self, out: Path, formats: Sequence[str], style: hs.Style, run_id: str,
-                 log: Callable[[str], None] | None):
+    def __init__(
+        self,
+        out: Path,
+        formats: Sequence[str],
+        style: hs.Style,
+        run_id: str,
+        log: Callable[[str], None] | None,
+    ):
         self.out, self.formats, self.style, self.run_id = out, formats, style, run_id
         self.entries: list[Entry] = []
         self.skipped: list[tuple[str, str]] = []
         self.log = log
 
-    def add(self, name: str, title: str, make: Callable[[], Figure],
-            caption: str | Callable[[Figure], str]) -> Figure | None:
+    def add(
+        self,
+        name: str,
+        title: str,
+        make: Callable[[], Figure],
+        caption: str | Callable[[Figure], str],
+    ) -> Figure | None:
         clock = time.perf_counter()
         fig = make()
         text = caption(fig) if callable(caption) else caption
@@ -1689,9 +2222,14 @@ class _Writer:
             self.log(f"{name}: skipped ({reason})")
 
 
-def make_figures(results_dir: str | Path, formats: str | Iterable[str] = ("png",),
-                 style: str = "talk", *, animation: bool = True,
-                 log: Callable[[str], None] | None = None) -> FigureSet:
+def make_figures(
+    results_dir: str | Path,
+    formats: str | Iterable[str] = ("png",),
+    style: str = "talk",
+    *,
+    animation: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> FigureSet:
     """Draw every figure that fits a results folder into ``RESULTS_DIR/figures/``.
 
     Parameters
@@ -1723,8 +2261,10 @@ def make_figures(results_dir: str | Path, formats: str | Iterable[str] = ("png",
         raise FigureError(f"{folder}: no such results folder")
     kinds = describe_folder(folder)
     if not any(kinds.values()):
-        raise FigureError(f"{folder}: nothing to plot (no patients.parquet + manifest.json, "
-                          "study.csv, sweep.parquet or sensitivity.csv)")
+        raise FigureError(
+            f"{folder}: nothing to plot (no patients.parquet + manifest.json, "
+            "study.csv, sweep.parquet or sensitivity.csv)"
+        )
     manifest = _read_json(folder / "manifest.json")
     run_id = str(manifest.get("run_id") or folder.name)
     final = folder / FIGURES_DIR
@@ -1743,10 +2283,21 @@ def make_figures(results_dir: str | Path, formats: str | Iterable[str] = ("png",
         if not writer.entries:
             reasons = "; ".join(f"{n}: {r}" for n, r in writer.skipped) or "no data"
             raise FigureError(f"{folder}: nothing to plot ({reasons})")
-        others = sorted(p.name for p in final.iterdir()
-                        if p.is_file() and not OWN_FILES.match(p.name)) if final.is_dir() else []
-        index = write_index(staging, writer.entries, writer.skipped, manifest=manifest,
-                            run_id=run_id, style=s, notes=notes, others=others)
+        others = (
+            sorted(p.name for p in final.iterdir() if p.is_file() and not OWN_FILES.match(p.name))
+            if final.is_dir()
+            else []
+        )
+        index = write_index(
+            staging,
+            writer.entries,
+            writer.skipped,
+            manifest=manifest,
+            run_id=run_id,
+            style=s,
+            notes=notes,
+            others=others,
+        )
         # Replace what an earlier `painsim figures` wrote; keep other files (e.g. the working
         # plots `painsim sweep` writes into figures/).
         final.mkdir(exist_ok=True)
@@ -1769,7 +2320,8 @@ def _pick_typical(candidates: pd.DataFrame, value: str = "dmn_perturbation") -> 
     """Patient id whose ``value`` is closest to the candidates' median (ties: lowest id)."""
     median = candidates[value].median()
     ranked = candidates.assign(_d=(candidates[value] - median).abs()).sort_values(
-        ["_d", "patient_id"])
+        ["_d", "patient_id"]
+    )
     return int(ranked["patient_id"].iloc[0])
 
 
@@ -1797,8 +2349,9 @@ def choose_patients(patients: pd.DataFrame, arms: Sequence[str]) -> dict[str, An
         if "enrolled_year" not in other or not other["enrolled_year"].notna().any():
             continue
         ids = other.index[other["enrolled_year"].notna()]
-        effect = float((other.loc[ids, "dmn_perturbation"]
-                        - ref.loc[ids, "dmn_perturbation"]).mean())
+        effect = float(
+            (other.loc[ids, "dmn_perturbation"] - ref.loc[ids, "dmn_perturbation"]).mean()
+        )
         if treatment is None or effect < best:
             treatment, best, enrolled_ids = arm, effect, ids
     pool = ref if enrolled_ids is None else ref.loc[enrolled_ids]
@@ -1810,12 +2363,18 @@ def choose_patients(patients: pd.DataFrame, arms: Sequence[str]) -> dict[str, An
     growers = ref.loc[fresh[fresh].index.intersection(ref.index)]
     growers = growers[gain.reindex(growers.index) >= gain.reindex(growers.index).quantile(0.75)]
     story = _pick_typical(growers.reset_index()) if len(growers) else patient
-    return {"replicate": int(rep0["replicate"].iloc[0]), "patient": patient,
-            "treatment": treatment, "story": story, "treatment_effect": best}
+    return {
+        "replicate": int(rep0["replicate"].iloc[0]),
+        "patient": patient,
+        "treatment": treatment,
+        "story": story,
+        "treatment_effect": best,
+    }
 
 
-def _run_figures(folder: Path, manifest: Mapping[str, Any], writer: _Writer,
-                 make_animation: bool) -> list[str]:
+def _run_figures(
+    folder: Path, manifest: Mapping[str, Any], writer: _Writer, make_animation: bool
+) -> list[str]:
     s = writer.style
     arms = list(manifest.get("arms") or [])
     patients = pd.read_parquet(folder / "patients.parquet", columns=list(RUN_COLUMNS))
@@ -1825,25 +2384,30 @@ def _run_figures(folder: Path, manifest: Mapping[str, Any], writer: _Writer,
     notes: list[str] = []
 
     writer.add(
-        "01_perturbation_by_years", "DMN perturbation vs years lived with pain",
+        "01_perturbation_by_years",
+        "DMN perturbation vs years lived with pain",
         lambda: perturbation_by_years(patients, arms, s, seed=seed),
-        lambda fig: ("DMN perturbation (healthy-SD units) by years lived with pain, all record "
-                     f"times; mean and 95 % band ({getattr(fig, '_painsim_note', '')}); A per "
-                     f"arm, B {arms[0]} split by thirds of catastrophizing at the start."))
+        lambda fig: (
+            "DMN perturbation (healthy-SD units) by years lived with pain, all record "
+            f"times; mean and 95 % band ({getattr(fig, '_painsim_note', '')}); A per "
+            f"arm, B {arms[0]} split by thirds of catastrophizing at the start."
+        ),
+    )
 
     horizon_year = float(patients["year"].max())
     if len(arms) >= 2:
         comparison = None
         if (folder / "comparison.csv").is_file():
             comparison = pd.read_csv(folder / "comparison.csv")
-        diffs = arm_differences(patients, arms, year=horizon_year, comparison=comparison,
-                                seed=seed)
+        diffs = arm_differences(patients, arms, year=horizon_year, comparison=comparison, seed=seed)
         writer.add(
-            "02_arm_comparison", "Arm comparison at the horizon",
+            "02_arm_comparison",
+            "Arm comparison at the horizon",
             lambda: arm_comparison(diffs, arms, s),
             f"Difference of each arm from {arms[0]} at year {horizon_year:g} (per-patient twin "
             "difference, 95 % bootstrap CI over replicates and patients) in DMN perturbation, "
-            "pain and catastrophizing; open diamonds: patients enrolled in the arm.")
+            "pain and catastrophizing; open diamonds: patients enrolled in the arm.",
+        )
     else:
         writer.skip("02_arm_comparison", "one arm only; nothing to compare")
 
@@ -1866,21 +2430,32 @@ def _run_figures(folder: Path, manifest: Mapping[str, Any], writer: _Writer,
         times = np.sort(patients["year"].unique())
         step = max(1, math.ceil(len(times) / ANIMATION_FRAMES_MAX))
         frames = tuple(times[::step])
-    ref_track = (rebuild(scenario, rep, arms[0], track_ids, frames=frames,
-                         everyone=saved is None) if need_ref_rebuild else None)
+    ref_track = (
+        rebuild(scenario, rep, arms[0], track_ids, frames=frames, everyone=saved is None)
+        if need_ref_rebuild
+        else None
+    )
     if ref_track is not None:
-        recorded = ref_h[ref_h["replicate"] == rep].set_index("patient_id").loc[
-            track_ids, "dmn_perturbation"].to_numpy(float)
+        recorded = (
+            ref_h[ref_h["replicate"] == rep]
+            .set_index("patient_id")
+            .loc[track_ids, "dmn_perturbation"]
+            .to_numpy(float)
+        )
         if not np.allclose(ref_track.perturbation, recorded, atol=1e-6, equal_nan=True):
             version = manifest.get("painsim_version")
             raise FigureError(
                 f"{folder}: rebuilding patients from manifest.json does not reproduce the "
                 f"recorded results (run made with painsim {version}, this is painsim "
-                f"{sim.__version__}); rerun with --save-connectivity")
-    source = ("connectivity.npz" if saved is not None
-              else f"rebuilt from manifest.json (replicate {rep})")
-    notes.append(f"Connectivity for figures 3 and 4: {source}."
-                 + (" Animation: rebuilt from manifest.json." if make_animation else ""))
+                f"{sim.__version__}); rerun with --save-connectivity"
+            )
+    source = (
+        "connectivity.npz" if saved is not None else f"rebuilt from manifest.json (replicate {rep})"
+    )
+    notes.append(
+        f"Connectivity for figures 3 and 4: {source}."
+        + (" Animation: rebuilt from manifest.json." if make_animation else "")
+    )
 
     def saved_matrix(arm: str, patient: int) -> np.ndarray:
         block = np.flatnonzero((saved["arm"] == arm) & (saved["replicate"] == rep))[0]
@@ -1894,33 +2469,55 @@ def _run_figures(folder: Path, manifest: Mapping[str, Any], writer: _Writer,
         patient_matrix = saved_matrix(arms[0], patient)
     else:
         patient_matrix = ref_track.connectivity[-1, track_ids.index(patient)]
-    panels = [(f"Patient {patient}, {arms[0]}\n{p_row['years_with_pain']:.0f} years with pain\n"
-               f"DMN perturbation {p_row['dmn_perturbation']:.2f} SD" if s.talk else
-               f"Patient {patient} ({arms[0]}), {p_row['years_with_pain']:.0f} y "
-               f"with pain, perturbation {p_row['dmn_perturbation']:.2f} SD",
-               patient_matrix - own)]
+    panels = [
+        (
+            f"Patient {patient}, {arms[0]}\n{p_row['years_with_pain']:.0f} years with pain\n"
+            f"DMN perturbation {p_row['dmn_perturbation']:.2f} SD"
+            if s.talk
+            else f"Patient {patient} ({arms[0]}), {p_row['years_with_pain']:.0f} y "
+            f"with pain, perturbation {p_row['dmn_perturbation']:.2f} SD",
+            patient_matrix - own,
+        )
+    ]
     treatment = chosen["treatment"]
     if treatment is not None:
         if saved is not None:
             treated = saved_matrix(treatment, patient)
         else:
             treated = rebuild(scenario, rep, treatment, [patient]).connectivity[-1, 0]
-        twin = horizon[(horizon["arm"] == treatment) & (horizon["replicate"] == rep)
-                       & (horizon["patient_id"] == patient)].iloc[0]
-        panels.append((f"The same patient with {treatment}\n(virtual twin)\nDMN perturbation "
-                       f"{twin['dmn_perturbation']:.2f} SD" if s.talk
-                       else f"Same patient with {treatment}, perturbation "
-                       f"{twin['dmn_perturbation']:.2f} SD", treated - own))
-    twin_note = (f"; right: their virtual twin in the {treatment} arm (the arm whose enrolled "
-                 "patients improved most)" if treatment else "; the run has no treatment arm")
+        twin = horizon[
+            (horizon["arm"] == treatment)
+            & (horizon["replicate"] == rep)
+            & (horizon["patient_id"] == patient)
+        ].iloc[0]
+        panels.append(
+            (
+                f"The same patient with {treatment}\n(virtual twin)\nDMN perturbation "
+                f"{twin['dmn_perturbation']:.2f} SD"
+                if s.talk
+                else f"Same patient with {treatment}, perturbation "
+                f"{twin['dmn_perturbation']:.2f} SD",
+                treated - own,
+            )
+        )
+    twin_note = (
+        f"; right: their virtual twin in the {treatment} arm (the arm whose enrolled "
+        "patients improved most)"
+        if treatment
+        else "; the run has no treatment arm"
+    )
     writer.add(
-        "03_connectomes", "Glass-brain connectomes",
+        "03_connectomes",
+        "Glass-brain connectomes",
         lambda: connectome_figure(layout, panels, s),
-        lambda fig: (f"Year {horizon_year:g}. Left: healthy reference connectivity; middle: a "
-                     "typical patient in the top "
-                     f"quarter of years lived with pain ({arms[0]}), edges coloured by change "
-                     "from their own pain-free pattern (|Δr| ≥ "
-                     f"{getattr(fig, '_painsim_threshold', 0):.2f}){twin_note}. {source}."))
+        lambda fig: (
+            f"Year {horizon_year:g}. Left: healthy reference connectivity; middle: a "
+            "typical patient in the top "
+            f"quarter of years lived with pain ({arms[0]}), edges coloured by change "
+            "from their own pain-free pattern (|Δr| ≥ "
+            f"{getattr(fig, '_painsim_threshold', 0):.2f}){twin_note}. {source}."
+        ),
+    )
 
     # Figure 4: group means of healthy (never in pain) and chronic (in a chronic episode).
     if saved is not None:
@@ -1931,8 +2528,10 @@ def _run_figures(folder: Path, manifest: Mapping[str, Any], writer: _Writer,
             rows = ref_h[ref_h["replicate"] == r].set_index("patient_id")
             ids = saved["patient_id"]
             mats = saved["connectivity"][block]
-            for g, mask in (("healthy", rows["years_with_pain"] == 0),
-                            ("chronic", rows["stage"] == "chronic")):
+            for g, mask in (
+                ("healthy", rows["years_with_pain"] == 0),
+                ("chronic", rows["stage"] == "chronic"),
+            ):
                 keep = np.isin(ids, mask[mask].index.to_numpy())
                 groups[g].append(mats[keep].astype(float))
         healthy_all = np.concatenate(groups["healthy"])
@@ -1946,48 +2545,68 @@ def _run_figures(folder: Path, manifest: Mapping[str, Any], writer: _Writer,
         n_h, n_c = len(healthy_all), len(chronic_all)
         mean_h, mean_c = healthy_all.mean(axis=0), chronic_all.mean(axis=0)
         writer.add(
-            "04_connectivity_matrices", "Connectivity matrices by subsystem",
+            "04_connectivity_matrices",
+            "Connectivity matrices by subsystem",
             lambda: matrices_figure(
-                layout, mean_h, mean_c, s,
-                titles=(f"Never in pain\nn = {n_h:,}", f"Chronic pain now\nn = {n_c:,}")),
+                layout,
+                mean_h,
+                mean_c,
+                s,
+                titles=(f"Never in pain\nn = {n_h:,}", f"Chronic pain now\nn = {n_c:,}"),
+            ),
             f"Mean connectivity (Pearson r) at year {horizon_year:g} in {arms[0]} of people "
             f"who never had pain (n = {n_h:,}) and people in a chronic episode (n = {n_c:,}), "
-            f"and their difference; regions grouped by subsystem. {source}.")
+            f"and their difference; regions grouped by subsystem. {source}.",
+        )
     else:
-        writer.skip("04_connectivity_matrices", "no never-in-pain or no chronic people at the "
-                    "horizon")
+        writer.skip(
+            "04_connectivity_matrices", "no never-in-pain or no chronic people at the horizon"
+        )
 
     at_h = ref_h.dropna(subset=list(METRIC_LABELS))
     writer.add(
-        "05_metrics_by_years", "Graph metrics vs years lived with pain",
+        "05_metrics_by_years",
+        "Graph metrics vs years lived with pain",
         lambda: metrics_by_years(at_h, s, seed=seed),
         f"The four DMN graph metrics of every person in {arms[0]} at year {horizon_year:g} "
         f"(all replicates, n = {len(at_h):,}) vs years lived with pain, with least-squares "
-        "line and 95 % CI of the fit; r: Pearson correlation.")
+        "line and 95 % CI of the fit; r: Pearson correlation.",
+    )
 
     if make_animation and ref_track is not None:
         story_id = chosen["story"]
         k = track_ids.index(story_id)
-        rec = patients[(patients["arm"] == arms[0]) & (patients["replicate"] == rep)
-                       & (patients["patient_id"] == story_id)].set_index("year")
+        rec = patients[
+            (patients["arm"] == arms[0])
+            & (patients["replicate"] == rep)
+            & (patients["patient_id"] == story_id)
+        ].set_index("year")
         yrs = ref_track.years
         story = PatientStory(
-            patient_id=story_id, arm=arms[0], years=yrs,
+            patient_id=story_id,
+            arm=arms[0],
+            years=yrs,
             years_with_pain=rec.loc[yrs, "years_with_pain"].to_numpy(float),
             stage=rec.loc[yrs, "stage"].to_numpy(str),
             perturbation=rec.loc[yrs, "dmn_perturbation"].to_numpy(float),
             change=ref_track.connectivity[:, k] - ref_track.pain_free[:, k],
-            age0=float(rec.loc[yrs[0], "age"]))
+            age0=float(rec.loc[yrs[0], "age"]),
+        )
         clock = time.perf_counter()
         title = "Animation: one patient's DMN over the run"
-        caption = (f"Patient {story_id} ({arms[0]}, replicate {rep}) over {yrs[-1]:g} years: "
-                   "edges coloured by change from their own pain-free pattern, with years "
-                   "lived with pain, stage and DMN perturbation (teaching; rebuilt from "
-                   "manifest.json).")
-        files = animate_patient(story, layout, writer.out / "08_patient_animation",
-                                metadata=hs.provenance(writer.run_id, title, caption))
-        entry = Entry("08_patient_animation", title, caption, files,
-                      time.perf_counter() - clock)
+        caption = (
+            f"Patient {story_id} ({arms[0]}, replicate {rep}) over {yrs[-1]:g} years: "
+            "edges coloured by change from their own pain-free pattern, with years "
+            "lived with pain, stage and DMN perturbation (teaching; rebuilt from "
+            "manifest.json)."
+        )
+        files = animate_patient(
+            story,
+            layout,
+            writer.out / "08_patient_animation",
+            metadata=hs.provenance(writer.run_id, title, caption),
+        )
+        entry = Entry("08_patient_animation", title, caption, files, time.perf_counter() - clock)
         writer.entries.append(entry)
         if writer.log:
             writer.log(f"08_patient_animation: {entry.seconds:.1f} s")
@@ -2007,32 +2626,49 @@ def _study_figures(folder: Path, manifest: Mapping[str, Any], writer: _Writer) -
     power = None
     for name in ("power.csv", "power.parquet"):
         if (folder / name).is_file():
-            power = (pd.read_csv(folder / name) if name.endswith(".csv")
-                     else pd.read_parquet(folder / name))
+            power = (
+                pd.read_csv(folder / name)
+                if name.endswith(".csv")
+                else pd.read_parquet(folder / name)
+            )
             break
     plans: list[tuple[str, str, Callable[[], Figure], str]] = [
-        ("06a_study_groups", "Study: the three groups",
-         lambda: study_groups(study, s, sample=sample),
-         "DMN perturbation in healthy controls, subacute and chronic back pain (one "
-         "replication)" if sample is not None else
-         f"Cohen's d of the three group contrasts in each of {len(study)} replicated studies "
-         "(violin, points, median and quartiles)."),
-        ("06b_study_years", "Study: years lived with pain",
-         lambda: study_years(study, s, sample=sample, alpha=alpha),
-         "Patients' DMN perturbation vs years lived with pain (one replication)"
-         if sample is not None else
-         f"Correlation of DMN perturbation with years lived with pain in {len(study)} "
-         f"replicated studies; blue: positive and p < {alpha:g}."),
-        ("06c_study_mediation", "Study: mediation by coping",
-         lambda: study_mediation(study, s, alpha=alpha),
-         "Mediation years with pain → catastrophizing → DMN perturbation: paths a, b, c, c′ "
-         "and the indirect effect a × b (medians over replications, with the bootstrap CI)."),
+        (
+            "06a_study_groups",
+            "Study: the three groups",
+            lambda: study_groups(study, s, sample=sample),
+            "DMN perturbation in healthy controls, subacute and chronic back pain (one replication)"
+            if sample is not None
+            else f"Cohen's d of the three group contrasts in each of {len(study)} replicated "
+            "studies (violin, points, median and quartiles).",
+        ),
+        (
+            "06b_study_years",
+            "Study: years lived with pain",
+            lambda: study_years(study, s, sample=sample, alpha=alpha),
+            "Patients' DMN perturbation vs years lived with pain (one replication)"
+            if sample is not None
+            else f"Correlation of DMN perturbation with years lived with pain in {len(study)} "
+            f"replicated studies; blue: positive and p < {alpha:g}.",
+        ),
+        (
+            "06c_study_mediation",
+            "Study: mediation by coping",
+            lambda: study_mediation(study, s, alpha=alpha),
+            "Mediation years with pain → catastrophizing → DMN perturbation: paths a, b, c, c′ "
+            "and the indirect effect a × b (medians over replications, with the bootstrap CI).",
+        ),
     ]
     if power is not None:
-        plans.append(("06d_study_power", "Study: power curve",
-                      lambda: study_power(power, s, alpha=alpha),
-                      "Share of replications in which each published finding comes out, by "
-                      "sample size (Wilson 95 % CI)."))
+        plans.append(
+            (
+                "06d_study_power",
+                "Study: power curve",
+                lambda: study_power(power, s, alpha=alpha),
+                "Share of replications in which each published finding comes out, by "
+                "sample size (Wilson 95 % CI).",
+            )
+        )
     else:
         writer.skip("06d_study_power", "no power.csv")
     for name, title, make, caption in plans:
@@ -2052,11 +2688,14 @@ def _sweep_figures(folder: Path, manifest: Mapping[str, Any], writer: _Writer) -
         names = outcomes or [c for c in OUTCOME_LABELS if c in table.columns]
         for outcome in names:
             try:
-                writer.add(f"07a_sweep_{outcome}", f"Sweep: {outcome}",
-                           lambda o=outcome: sweep_heatmap(table, o, s, parameters=params),
-                           f"Mean {OUTCOME_LABELS.get(outcome, outcome)} at the horizon over "
-                           f"{' and '.join(params[:2])} (other settings and replicates "
-                           "averaged; failed runs left out).")
+                writer.add(
+                    f"07a_sweep_{outcome}",
+                    f"Sweep: {outcome}",
+                    lambda o=outcome: sweep_heatmap(table, o, s, parameters=params),
+                    f"Mean {OUTCOME_LABELS.get(outcome, outcome)} at the horizon over "
+                    f"{' and '.join(params[:2])} (other settings and replicates "
+                    "averaged; failed runs left out).",
+                )
             except (FigureError, KeyError) as exc:
                 writer.skip(f"07a_sweep_{outcome}", str(exc))
     if (folder / "sensitivity.csv").is_file():
@@ -2064,35 +2703,54 @@ def _sweep_figures(folder: Path, manifest: Mapping[str, Any], writer: _Writer) -
         names = outcomes or list(dict.fromkeys(table.get("outcome", pd.Series(["outcome"]))))
         for outcome in names:
             try:
-                writer.add(f"07b_sensitivity_{outcome}", f"Sensitivity: {outcome}",
-                           lambda o=outcome: sensitivity_bars(table, o, s),
-                           f"Sensitivity indices of {OUTCOME_LABELS.get(outcome, outcome)} per "
-                           "swept setting with 95 % intervals, sorted by size.")
+                writer.add(
+                    f"07b_sensitivity_{outcome}",
+                    f"Sensitivity: {outcome}",
+                    lambda o=outcome: sensitivity_bars(table, o, s),
+                    f"Sensitivity indices of {OUTCOME_LABELS.get(outcome, outcome)} per "
+                    "swept setting with 95 % intervals, sorted by size.",
+                )
             except (FigureError, KeyError) as exc:
                 writer.skip(f"07b_sensitivity_{outcome}", str(exc))
 
 
 # -- contact sheet ------------------------------------------------------------------------------
-def write_index(folder: Path, entries: Sequence[Entry], skipped: Sequence[tuple[str, str]], *,
-                manifest: Mapping[str, Any], run_id: str, style: hs.Style,
-                notes: Sequence[str] = (), others: Sequence[str] = ()) -> Path:
+def write_index(
+    folder: Path,
+    entries: Sequence[Entry],
+    skipped: Sequence[tuple[str, str]],
+    *,
+    manifest: Mapping[str, Any],
+    run_id: str,
+    style: hs.Style,
+    notes: Sequence[str] = (),
+    others: Sequence[str] = (),
+) -> Path:
     """Write ``index.html``: every figure with its one-line caption and its files."""
     scenario = ((manifest.get("scenario") or {}).get("scenario") or {}).get("name", "")
     cards = []
     for e in entries:
         preview = next((f for f in e.files if f.suffix in (".png", ".gif")), None)
-        image = (f'<img src="{html.escape(preview.name)}" alt="{html.escape(e.title)}">'
-                 if preview else '<div class="noimg">(no PNG: open a file below)</div>')
-        links = " · ".join(f'<a href="{html.escape(f.name)}">{f.suffix[1:].upper()}</a>'
-                           for f in e.files)
-        cards.append(f'<figure id="{html.escape(e.name)}"><a href="{html.escape(preview.name if preview else e.files[0].name)}">{image}</a>'  # noqa: E501
-                     f"<figcaption><b>{html.escape(e.title)}.</b> {html.escape(e.caption)} "
-                     f'<span class="files">{links}</span></figcaption></figure>')
-    skipped_html = "".join(f"<li><code>{html.escape(n)}</code>: {html.escape(r)}</li>"
-                           for n, r in skipped)
+        image = (
+            f'<img src="{html.escape(preview.name)}" alt="{html.escape(e.title)}">'
+            if preview
+            else '<div class="noimg">(no PNG: open a file below)</div>'
+        )
+        links = " · ".join(
+            f'<a href="{html.escape(f.name)}">{f.suffix[1:].upper()}</a>' for f in e.files
+        )
+        cards.append(
+            f'<figure id="{html.escape(e.name)}"><a href="{html.escape(preview.name if preview else e.files[0].name)}">{image}</a>'  # noqa: E501
+            f"<figcaption><b>{html.escape(e.title)}.</b> {html.escape(e.caption)} "
+            f'<span class="files">{links}</span></figcaption></figure>'
+        )
+    skipped_html = "".join(
+        f"<li><code>{html.escape(n)}</code>: {html.escape(r)}</li>" for n, r in skipped
+    )
     notes_html = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
-    others_html = "".join(f'<li><a href="{html.escape(n)}">{html.escape(n)}</a></li>'
-                          for n in others)
+    others_html = "".join(
+        f'<li><a href="{html.escape(n)}">{html.escape(n)}</a></li>' for n in others
+    )
     text = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>painsim figures: {html.escape(scenario or run_id)}</title>

@@ -45,19 +45,28 @@ class MetricParams(ParamGroup):
     """How connectivity becomes a graph, and how large the healthy norm sample is."""
 
     threshold_rule: Literal["absolute", "proportional"] = param(
-        "absolute", unit="-",
+        "absolute",
+        unit="-",
         source="assumption: an absolute threshold keeps mean degree informative (with a "
         "proportional threshold every person has the same degree by construction)",
         doc="'absolute' (keep r >= threshold) or 'proportional' (keep the strongest share)",
     )
     threshold: float = param(
-        0.15, unit="r or share of edges", plausible="0.1-0.3", gt=0, le=1,
+        0.15,
+        unit="r or share of edges",
+        plausible="0.1-0.3",
+        gt=0,
+        le=1,
         source="assumption, chosen so that healthy between-subsystem edges (r 0.15) are kept "
         "about half the time and DMN-salience edges (r 0) rarely",
         doc="r cut-off (absolute) or edge density (proportional)",
     )
     norms_per_age: int = param(
-        500, unit="people", plausible="200-5000", ge=20, le=100_000,
+        500,
+        unit="people",
+        plausible="200-5000",
+        ge=20,
+        le=100_000,
         source="numerical choice: SD of the healthy norm estimated to about 3 %",
         doc="simulated healthy people per age point of the norms",
     )

@@ -69,8 +69,14 @@ class PainModel(mesa.Model):
     50
     """
 
-    def __init__(self, scenario: Scenario, replicate: int = 0, *, arm: str | None = None,
-                 create_agents: bool = True):
+    def __init__(
+        self,
+        scenario: Scenario,
+        replicate: int = 0,
+        *,
+        arm: str | None = None,
+        create_agents: bool = True,
+    ):
         seed = scenario.scenario.seed
         super().__init__(rng=stream(seed, replicate, "mesa"))
         self.scenario = scenario
@@ -84,8 +90,9 @@ class PainModel(mesa.Model):
         self._pain_rng = stream(seed, replicate, "pain")
         self._grid_left = 0.0  # years left in the current step of the random-number grid
         self._draws: pain.StepDraws | None = None
-        self.cohort = self._new_cohort(stream(seed, replicate, "cohort"),
-                                       stream(seed, replicate, "connectivity"))
+        self.cohort = self._new_cohort(
+            stream(seed, replicate, "cohort"), stream(seed, replicate, "connectivity")
+        )
         self.effects = ArmEffects(self._deliveries(seed, replicate))
         self.patients: list[Patient] = []
         if create_agents:
@@ -97,19 +104,29 @@ class PainModel(mesa.Model):
         u = rng.random((7, n))
         age0 = spec.age_min + (spec.age_max - spec.age_min) * u[0]
         female = u[1] < spec.female_share
-        trait_params = p.coping.model_copy(update={
-            "trait_mean": spec.coping_mean or p.coping.trait_mean,
-            "trait_sd": spec.coping_sd or p.coping.trait_sd,
-        })
+        trait_params = p.coping.model_copy(
+            update={
+                "trait_mean": spec.coping_mean or p.coping.trait_mean,
+                "trait_sd": spec.coping_sd or p.coping.trait_sd,
+            }
+        )
         trait = coping.draw_trait(u[2], trait_params)
         state = PainState.new(pain.draw_severity(u[3], p.pain), female)
         reversible, scar, coping_state = self._history(spec, age0, trait, state, u[4:7])
         e = self.brain.n_edges
         baseline = conn_rng.standard_normal((n, e), dtype=np.float32)
         idiosyncrasy = conn_rng.standard_normal((n, e), dtype=np.float32)
-        return Cohort(age0=age0, female=female, coping_trait=trait, coping_state=coping_state,
-                      pain=state, reversible=reversible, scar=scar, baseline=baseline,
-                      idiosyncrasy=idiosyncrasy)
+        return Cohort(
+            age0=age0,
+            female=female,
+            coping_trait=trait,
+            coping_state=coping_state,
+            pain=state,
+            reversible=reversible,
+            scar=scar,
+            baseline=baseline,
+            idiosyncrasy=idiosyncrasy,
+        )
 
     def _deliveries(self, seed: int, replicate: int) -> list[Delivery]:
         """One delivery per intervention of the arm, each with its own common-number stream."""
@@ -117,12 +134,12 @@ class PainModel(mesa.Model):
         deliveries = []
         # Record-time noise uses keys >= 0 (the record day); enrolment reports use key 0, 0.
         report_noise = stream(seed, replicate, "measurement", 0, 0).standard_normal(
-            self.cohort.size)
+            self.cohort.size
+        )
         for spec in self.arm.interventions:
             occurrence = seen.setdefault(spec.kind, 0)
             seen[spec.kind] += 1
-            rng = stream(seed, replicate, "interventions", list(KINDS).index(spec.kind),
-                         occurrence)
+            rng = stream(seed, replicate, "interventions", list(KINDS).index(spec.kind), occurrence)
             deliveries.append(Delivery.new(spec, rng, report_noise, self.brain))
         return deliveries
 
@@ -141,8 +158,9 @@ class PainModel(mesa.Model):
         state.episodes[:] = np.where(has, 1 + poisson.ppf(u[2], 1.0 + 0.5 * ylp), 0)
         load = p.pain.long_plateau * state.severity / 10.0
         cp = p.coping
-        coping_state = cp.sensitization_rate * load / cp.recovery_rate * -np.expm1(
-            -cp.recovery_rate * ylp)
+        coping_state = (
+            cp.sensitization_rate * load / cp.recovery_rate * -np.expm1(-cp.recovery_rate * ylp)
+        )
         cz = coping.z_score(coping.score(trait, coping_state), cp)
         a = -np.expm1(-p.drift.rate * np.exp(p.drift.coping_weight * cz) * load * ylp)
         phi = p.drift.irreversible_fraction
@@ -164,7 +182,8 @@ class PainModel(mesa.Model):
         while dt_years > 1e-12:
             if self._grid_left <= 1e-12:
                 self._draws = pain.StepDraws.from_uniforms(
-                    self._pain_rng.random((4, self.cohort.size)))
+                    self._pain_rng.random((4, self.cohort.size))
+                )
                 self._grid_left = self.dt_years
             part = min(dt_years, self._grid_left)
             self._advance_part(part)
@@ -230,8 +249,14 @@ class PainModel(mesa.Model):
         c = self.cohort
         pain_now = self.current_pain()[rows] if pain_now is None else pain_now
         return drift.connectivity(
-            self.brain, self.params.brain, self.params.drift, c.baseline[rows],
-            c.idiosyncrasy[rows], c.adaptation[rows], pain_now, self.age[rows],
+            self.brain,
+            self.params.brain,
+            self.params.drift,
+            c.baseline[rows],
+            c.idiosyncrasy[rows],
+            c.adaptation[rows],
+            pain_now,
+            self.age[rows],
             self.effects.drift_factor(self.time_years, rows),
         )
 
@@ -241,8 +266,9 @@ class PainModel(mesa.Model):
         """Graph metrics, perturbation index and edge signature of the selected people."""
         edges = self.connectivity(rows, pain_now)
         m = self.params.metrics
-        out = metrics_from_edges(edges, self.brain.iu, self.brain.n_regions,
-                                 rule=m.threshold_rule, value=m.threshold)
+        out = metrics_from_edges(
+            edges, self.brain.iu, self.brain.n_regions, rule=m.threshold_rule, value=m.threshold
+        )
         out["dmn_perturbation"] = perturbation_index(out, self.norms.at(self.age[rows]))
         for name in ("mpfc_pcc", "mpfc_insula"):
             out[name] = edges[:, self.brain.edge_sets[name]].mean(axis=1)
@@ -291,8 +317,12 @@ class PainModel(mesa.Model):
             baseline = self.effects.baseline_pain()
         active = (enrolled <= t + 1e-9) & (baseline > 0)
         responder = np.where(active, reported <= (1 - RESPONDER_DROP) * baseline, np.nan)
-        return {"pain_reported": reported, "enrolled_year": enrolled,
-                "baseline_pain": baseline, "responder": responder}
+        return {
+            "pain_reported": reported,
+            "enrolled_year": enrolled,
+            "baseline_pain": baseline,
+            "responder": responder,
+        }
 
 
 OUTCOMES = ("dmn_perturbation", *METRIC_NAMES, "mpfc_pcc", "mpfc_insula")

@@ -28,28 +28,40 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     "median_recovery_weeks": Target(
-        6.0, 12.0, "Henschke 2008: median 58 days (95 % CI 52-63) in acute LBP [C]; "
-        "range widened to the subacute window"),
+        6.0,
+        12.0,
+        "Henschke 2008: median 58 days (95 % CI 52-63) in acute LBP [C]; "
+        "range widened to the subacute window",
+    ),
     "recovered_by_12_weeks": Target(
-        0.33, 0.72, "Itz 2013: 33 % recovered in 3 months [C]; Henschke 2008: 72 % by 12 months"),
+        0.33, 0.72, "Itz 2013: 33 % recovered in 3 months [C]; Henschke 2008: 72 % by 12 months"
+    ),
     "in_pain_at_52_weeks": Target(
-        0.28, 0.71, "Henschke 2008 (28 % not recovered) to Itz 2013 (71 % strict) [C]"),
+        0.28, 0.71, "Henschke 2008 (28 % not recovered) to Itz 2013 (71 % strict) [C]"
+    ),
     "subacute_persisting_26_weeks": Target(
-        0.25, 0.51, "Misic 2024: 25-50 % of SBP develop CBP [C]; Hashmi 2013: 20/39 persist [C]"),
+        0.25, 0.51, "Misic 2024: 25-50 % of SBP develop CBP [C]; Hashmi 2013: 20/39 persist [C]"
+    ),
     "recurrence_within_year": Target(
-        0.24, 0.69, "Stanton 2008 24-33 %; Machado 2017 33 %; da Silva 2019 69 % [C]"),
+        0.24, 0.69, "Stanton 2008 24-33 %; Machado 2017 33 %; da Silva 2019 69 % [C]"
+    ),
     "mean_pain_6_weeks": Target(1.8, 2.8, "Costa 2012 acute-onset cohorts: 2.3/10 [C]"),
     "mean_pain_26_weeks": Target(0.7, 1.7, "Costa 2012 acute-onset cohorts: 1.2/10 [C]"),
     "mean_pain_52_weeks": Target(0.3, 1.1, "Costa 2012 acute-onset cohorts: 0.6/10 [C]"),
     "persistent_pain_26_weeks": Target(
-        2.0, 3.2, "Costa 2012 persistent cohorts: 2.6/10 at 26 weeks [C]"),
+        2.0, 3.2, "Costa 2012 persistent cohorts: 2.6/10 at 26 weeks [C]"
+    ),
     "persistent_pain_52_weeks": Target(
-        1.7, 2.9, "Costa 2012 persistent cohorts: 2.3/10 at 52 weeks [C]"),
+        1.7, 2.9, "Costa 2012 persistent cohorts: 2.3/10 at 52 weeks [C]"
+    ),
 }
 
 
 def incident_cohort(
-    params: ModelParams, n: int = 20_000, seed: int = 0, years: float = 3.0,
+    params: ModelParams,
+    n: int = 20_000,
+    seed: int = 0,
+    years: float = 3.0,
     dt_weeks: float = 1.0,
 ) -> dict[str, float]:
     """Follow ``n`` people from the onset of an episode and compute the published statistics.
@@ -94,8 +106,9 @@ def incident_cohort(
     for step in range(round(years / dt)):
         pain.advance(state, t, dt, StepDraws.from_uniforms(rng.random((4, n))), cz, p)
         t = (step + 1) * dt
-        second_onset = np.where((state.episodes >= 2) & np.isinf(second_onset), state.onset,
-                                second_onset)
+        second_onset = np.where(
+            (state.episodes >= 2) & np.isinf(second_onset), state.onset, second_onset
+        )
         for week in checkpoints:
             if checkpoints[week] is None and t * WEEKS_PER_YEAR >= week - 1e-9:
                 checkpoints[week] = pain.current_intensity(state, t, p)
@@ -109,8 +122,9 @@ def incident_cohort(
         "recovered_by_12_weeks": float(np.mean(weeks <= 12)),
         "in_pain_at_52_weeks": float(np.mean(checkpoints[52] > 0)),
         "subacute_persisting_26_weeks": float(np.mean(weeks[subacute] > 26)),
-        "recurrence_within_year": float(np.mean(second_onset[recovered] - first_end[recovered]
-                                                <= 1.0)),
+        "recurrence_within_year": float(
+            np.mean(second_onset[recovered] - first_end[recovered] <= 1.0)
+        ),
         "mean_pain_6_weeks": float(checkpoints[6].mean()),
         "mean_pain_26_weeks": float(checkpoints[26].mean()),
         "mean_pain_52_weeks": float(checkpoints[52].mean()),
@@ -120,16 +134,27 @@ def incident_cohort(
 
 
 TRAJECTORY_TARGETS: dict[str, Target] = {
-    name: Target(share - 0.08, share + 0.08,
-                 f"Dunn 2006: {share:.0%} of consulters [C]; tolerance +/- 8 points")
-    for name, share in (("recovering", 0.30), ("persistent_mild", 0.36), ("fluctuating", 0.13),
-                        ("severe_chronic", 0.21))
+    name: Target(
+        share - 0.08,
+        share + 0.08,
+        f"Dunn 2006: {share:.0%} of consulters [C]; tolerance +/- 8 points",
+    )
+    for name, share in (
+        ("recovering", 0.30),
+        ("persistent_mild", 0.36),
+        ("fluctuating", 0.13),
+        ("severe_chronic", 0.21),
+    )
 }
 
 
 def consulter_trajectories(
-    params: ModelParams, n: int = 60_000, seed: int = 0, burn_in_years: float = 20.0,
-    recent_weeks: float = 52.0, severe_pain: float = 4.0,
+    params: ModelParams,
+    n: int = 60_000,
+    seed: int = 0,
+    burn_in_years: float = 20.0,
+    recent_weeks: float = 52.0,
+    severe_pain: float = 4.0,
 ) -> dict[str, float]:
     """Shares of the four Dunn (2006) 12-month pain trajectories among simulated consulters.
 

@@ -65,8 +65,9 @@ def healthy_edges(
     brain = build_brain(brain_params)
     zeros = np.zeros(age.size)
     eps = rng.standard_normal((age.size, brain.n_edges))
-    return drift.connectivity(brain, brain_params, drift.DriftParams(), eps, np.zeros_like(eps),
-                              zeros, zeros, age)
+    return drift.connectivity(
+        brain, brain_params, drift.DriftParams(), eps, np.zeros_like(eps), zeros, zeros, age
+    )
 
 
 @lru_cache(maxsize=16)
@@ -76,9 +77,13 @@ def _norms(brain_json: str, metrics_json: str) -> HealthyNorms:
     rng = np.random.default_rng(NORMS_SEED)
     age = np.repeat(NORMS_AGES, metric_params.norms_per_age)
     brain = build_brain(brain_params)
-    metrics = metrics_from_edges(healthy_edges(brain_params, age, rng), brain.iu,
-                                 brain.n_regions, rule=metric_params.threshold_rule,
-                                 value=metric_params.threshold)
+    metrics = metrics_from_edges(
+        healthy_edges(brain_params, age, rng),
+        brain.iu,
+        brain.n_regions,
+        rule=metric_params.threshold_rule,
+        value=metric_params.threshold,
+    )
     refs = [
         MetricReference.from_metrics({m: metrics[m][age == a] for m in PERTURBATION_METRICS})
         for a in NORMS_AGES

@@ -30,118 +30,198 @@ class PainParams(ParamGroup):
     """Episode onset, course, duration and intensity (NRS 0-10)."""
 
     acute_max_weeks: float = param(
-        6.0, unit="weeks", plausible="4-6", gt=0, source="Wales GP CPD definitions [C]",
+        6.0,
+        unit="weeks",
+        plausible="4-6",
+        gt=0,
+        source="Wales GP CPD definitions [C]",
         doc="end of the acute stage",
     )
     chronic_min_weeks: float = param(
-        12.0, unit="weeks", plausible="12-26", gt=0,
+        12.0,
+        unit="weeks",
+        plausible="12-26",
+        gt=0,
         source="Wales GP CPD [C]; Misic eLife 2024 SBP = 6-12 weeks [C]",
         doc="start of the chronic stage",
     )
     onset_rate: float = param(
-        0.06, unit="1/year", plausible="0.03-0.15", ge=0, le=5,
+        0.06,
+        unit="1/year",
+        plausible="0.03-0.15",
+        ge=0,
+        le=5,
         source="assumption, chosen so that about 70 % of adults have had an episode by age 40 "
         "(lifetime prevalence of low back pain is commonly put at 60-80 %)",
         doc="baseline onset hazard (first episodes; recurrence decays back to it)",
     )
     female_onset_ratio: float = param(
-        1.2, unit="-", plausible="1.0-1.4", gt=0, le=5,
+        1.2,
+        unit="-",
+        plausible="1.0-1.4",
+        gt=0,
+        le=5,
         source="assumption (women report back pain somewhat more often)",
         doc="onset hazard ratio, women vs men",
     )
     recurrence_rate: float = param(
-        0.8, unit="1/year", plausible="0.4-2", ge=0, le=20,
+        0.8,
+        unit="1/year",
+        plausible="0.4-2",
+        ge=0,
+        le=20,
         source="calibrated: with recurrence_decay_years, 24-69 % recur within a year of "
         "recovery (Stanton 2008, Machado 2017, da Silva 2019 [C]); median 139 days among those "
         "who recur (da Silva 2019 [C])",
         doc="hazard of a new episode right after an episode has ended",
     )
     recurrence_decay_years: float = param(
-        1.0, unit="years", plausible="0.5-5", gt=0, le=100,
+        1.0,
+        unit="years",
+        plausible="0.5-5",
+        gt=0,
+        le=100,
         source="assumption: recurrence studies follow people for 1 year after an episode; "
         "over decades the hazard must fall back or nearly everyone would be in pain",
         doc="time constant of the decay of the recurrence hazard back to the baseline",
     )
     many_episodes_ratio: float = param(
-        1.9, unit="-", plausible="1.0-3.0", gt=0, le=10,
+        1.9,
+        unit="-",
+        plausible="1.0-3.0",
+        gt=0,
+        le=10,
         source="Machado 2017: > 2 prior episodes OR 3.18 for recurrence [C]; "
         "as a hazard ratio at a 33 % base rate",
         doc="onset and recurrence hazard ratio after three or more episodes",
     )
     p_persistent: float = param(
-        0.25, unit="probability", plausible="0.2-0.5", ge=0, le=1,
+        0.25,
+        unit="probability",
+        plausible="0.2-0.5",
+        ge=0,
+        le=1,
         source="calibrated: gives 25-50 % of subacute episodes still present at 6 months "
         "(Misic 2024 [C]; Hashmi 2013 20/39 [C]) and Itz 2013 share in pain at 12 months",
         doc="probability that an episode takes the persistent course (average coper)",
     )
     coping_odds_ratio: float = param(
-        1.4, unit="per coping SD", plausible="1.0-2.0", gt=0, le=10,
+        1.4,
+        unit="per coping SD",
+        plausible="1.0-2.0",
+        gt=0,
+        le=10,
         source="assumption: catastrophizing predicts chronification; odds ratio per "
         "SD of the coping score",
         doc="odds ratio of the persistent course per SD of maladaptive coping",
     )
     short_median_weeks: float = param(
-        5.5, unit="weeks", plausible="3-7", gt=0,
+        5.5,
+        unit="weeks",
+        plausible="3-7",
+        gt=0,
         source="calibrated to Henschke 2008 median recovery 58 days [C] (with persistent share)",
         doc="median duration of a self-limiting episode",
     )
     short_sigma: float = param(
-        0.7, unit="log", plausible="0.4-1.0", gt=0, le=3,
+        0.7,
+        unit="log",
+        plausible="0.4-1.0",
+        gt=0,
+        le=3,
         source="assumption, chosen so that about 20 % of self-limiting episodes pass 6 weeks",
         doc="log-SD of self-limiting episode duration",
     )
     long_median_years: float = param(
-        2.0, unit="years", plausible="1-5", gt=0,
+        2.0,
+        unit="years",
+        plausible="1-5",
+        gt=0,
         source="assumption, chosen so that chronic patients reach the 10-29 years with pain "
         "seen in the Heukamp cohort (WCP 2024 poster [C])",
         doc="median duration of a persistent episode",
     )
     long_sigma: float = param(
-        1.3, unit="log", plausible="0.8-1.6", gt=0, le=3,
+        1.3,
+        unit="log",
+        plausible="0.8-1.6",
+        gt=0,
+        le=3,
         source="assumption (wide: persistent back pain lasts months to decades)",
         doc="log-SD of persistent episode duration",
     )
     onset_intensity: float = param(
-        5.2, unit="NRS 0-10", plausible="4.5-5.7", ge=0, le=10,
+        5.2,
+        unit="NRS 0-10",
+        plausible="4.5-5.7",
+        ge=0,
+        le=10,
         source="Costa 2012 (52/100 at baseline) [C]; Mehling 2012 5.6 [C]",
         doc="pain at episode onset",
     )
     short_plateau: float = param(
-        0.6, unit="NRS 0-10", plausible="0-1.5", ge=0, le=10,
+        0.6,
+        unit="NRS 0-10",
+        plausible="0-1.5",
+        ge=0,
+        le=10,
         source="calibrated to Costa 2012 acute-onset course 5.2 -> 2.3 at 6 weeks [C]",
         doc="level a self-limiting episode decays toward",
     )
     long_plateau: float = param(
-        3.2, unit="NRS 0-10", plausible="2.3-4.5", ge=0, le=10,
+        3.2,
+        unit="NRS 0-10",
+        plausible="2.3-4.5",
+        ge=0,
+        le=10,
         source="Costa 2012 persistent cohorts 2.6 at 26 weeks [C]; trial samples (Ashar 2022 4.2) "
         "select the more severe",
         doc="level a persistent episode settles at",
     )
     short_tau_weeks: float = param(
-        5.0, unit="weeks", plausible="2-8", gt=0,
+        5.0,
+        unit="weeks",
+        plausible="2-8",
+        gt=0,
         source="calibrated to Costa 2012 / Pengel 2003 (58 % drop within a month) [C]",
         doc="time constant of early improvement, self-limiting course",
     )
     long_tau_weeks: float = param(
-        6.0, unit="weeks", plausible="3-12", gt=0,
+        6.0,
+        unit="weeks",
+        plausible="3-12",
+        gt=0,
         source="calibrated to Costa 2012 persistent course 5.1 -> 3.3 at 6 weeks [C]",
         doc="time constant of early improvement, persistent course",
     )
     severity_sigma: float = param(
-        0.45, unit="log", plausible="0.2-0.6", ge=0, le=2,
+        0.45,
+        unit="log",
+        plausible="0.2-0.6",
+        ge=0,
+        le=2,
         source="assumption, chosen so that about a fifth of persistent pain is severe "
         "(Dunn 2006 severe chronic 21 % [C])",
         doc="between-person log-SD of pain intensity",
     )
     report_sd: float = param(
-        1.0, unit="NRS 0-10", plausible="0.5-1.5", ge=0, le=5,
+        1.0,
+        unit="NRS 0-10",
+        plausible="0.5-1.5",
+        ge=0,
+        le=5,
         source="assumption, calibrated so that 27 % of usual-care patients in a Cherkin-2016-"
         "like trial 'respond' (>= 30 % less reported pain at 26 weeks) [C for the 27 %]",
         doc="SD of the noise in a single pain report (day-to-day variation, recall)",
     )
     episode_sigma: float = param(
-        0.2, unit="log", plausible="0-0.4", ge=0, le=2,
-        source="assumption", doc="between-episode log-SD of pain intensity",
+        0.2,
+        unit="log",
+        plausible="0-0.4",
+        ge=0,
+        le=2,
+        source="assumption",
+        doc="between-episode log-SD of pain intensity",
     )
 
 
@@ -248,8 +328,9 @@ def onset_hazard(state: PainState, t: np.ndarray, p: PainParams) -> tuple[np.nda
     return base, np.maximum(peak - base, 0.0) * decay
 
 
-def cumulative_hazard(base: np.ndarray, extra: np.ndarray, years: np.ndarray,
-                      p: PainParams) -> np.ndarray:
+def cumulative_hazard(
+    base: np.ndarray, extra: np.ndarray, years: np.ndarray, p: PainParams
+) -> np.ndarray:
     """Integral of the onset hazard from now over the next ``years``."""
     tau = p.recurrence_decay_years
     return base * years - extra * tau * np.expm1(-years / tau)
@@ -311,8 +392,9 @@ def _episode_part(
     until they end or the step does; episodes that end are closed (in place)."""
     stop = np.minimum(state.end[rows], t_end)
     level = state.severity[rows] * state.scale[rows]
-    pain = course_intensity(state.persistent[rows], (start + stop) / 2 - state.onset[rows],
-                            level, p)
+    pain = course_intensity(
+        state.persistent[rows], (start + stop) / 2 - state.onset[rows], level, p
+    )
     state.in_pain[rows[state.end[rows] <= t_end]] = False
     return stop - start, pain
 

@@ -137,10 +137,18 @@ def parameter_markdown(params: BaseModel | None = None) -> str:
     '| parameter | default | unit | plausible | meaning | source |'
     """
     rows = parameter_table(params or ModelParams())
-    lines = ["| parameter | default | unit | plausible | meaning | source |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| parameter | default | unit | plausible | meaning | source |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        cells = [f"`{r['name']}`", f"{r['value']}", r["unit"], r["plausible"], r["doc"],
-                 r["source"]]
+        cells = [
+            f"`{r['name']}`",
+            f"{r['value']}",
+            r["unit"],
+            r["plausible"],
+            r["doc"],
+            r["source"],
+        ]
         lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines)

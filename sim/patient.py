@@ -116,8 +116,9 @@ class Patient(mesa.Agent):
     @property
     def pain(self) -> float:
         """Current pain intensity, NRS 0-10."""
-        now = pain.current_intensity(self._pain_row(), self.model.time_years,
-                                     self.model.params.pain)
+        now = pain.current_intensity(
+            self._pain_row(), self.model.time_years, self.model.params.pain
+        )
         factor = self.model.effects.pain_factor(self.model.time_years)
         return float(now[0] * (factor[self.index] if isinstance(factor, np.ndarray) else factor))
 

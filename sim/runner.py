@@ -38,20 +38,47 @@ from sim.pain import STAGES
 from sim.scenario import USUAL_CARE, RunSection, Scenario, parse_scenario
 
 SNAPSHOT_COLUMNS: tuple[str, ...] = (
-    "age", "sex", "stage", "episodes", "years_with_pain", "pain", "coping", "adaptation",
-    *OUTCOMES, *TRIAL_COLUMNS,
+    "age",
+    "sex",
+    "stage",
+    "episodes",
+    "years_with_pain",
+    "pain",
+    "coping",
+    "adaptation",
+    *OUTCOMES,
+    *TRIAL_COLUMNS,
 )
 PATIENT_COLUMNS: tuple[str, ...] = ("patient_id", "arm", "replicate", "year", *SNAPSHOT_COLUMNS)
 TIMESERIES_VARIABLES: tuple[str, ...] = (
-    *OUTCOMES, "pain", "coping", "years_with_pain", "healthy_range", "responder",
+    *OUTCOMES,
+    "pain",
+    "coping",
+    "years_with_pain",
+    "healthy_range",
+    "responder",
 )
 SHARE_COLUMNS: tuple[str, ...] = tuple(f"share_{stage}" for stage in STAGES)
 HORIZON_OUTCOMES: tuple[str, ...] = (*TIMESERIES_VARIABLES, *SHARE_COLUMNS)
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "arm", "outcome", "mean", "ci_low", "ci_high", "method", "replicates", "n_patients",
+    "arm",
+    "outcome",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "method",
+    "replicates",
+    "n_patients",
 )
 KEY_PACKAGES: tuple[str, ...] = (
-    "numpy", "pandas", "pyarrow", "mesa", "networkx", "scipy", "pydantic", "numba",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "mesa",
+    "networkx",
+    "scipy",
+    "pydantic",
+    "numba",
 )
 CI_LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 1000
@@ -149,8 +176,13 @@ def _patient_rows(
 ) -> pd.DataFrame:
     columns = {name: snapshot[name] for name in SNAPSHOT_COLUMNS}
     return pd.DataFrame(
-        {"patient_id": snapshot["patient_id"], "arm": arm, "replicate": replicate, "year": year,
-         **columns}
+        {
+            "patient_id": snapshot["patient_id"],
+            "arm": arm,
+            "replicate": replicate,
+            "year": year,
+            **columns,
+        }
     )
 
 
@@ -239,16 +271,24 @@ def summarize_timeseries(patients: pd.DataFrame) -> pd.DataFrame:
         each pain stage; sorted by arm, replicate, year.
     """
     keys = ["arm", "replicate", "year"]
-    data = patients[[*keys, *TIMESERIES_VARIABLES]].astype(dict.fromkeys(TIMESERIES_VARIABLES,
-                                                                         float))
-    data = data.assign(**_stage_indicators(patients["stage"]),
-                       n_enrolled=(patients["enrolled_year"] <= patients["year"] + 1e-9))
+    data = patients[[*keys, *TIMESERIES_VARIABLES]].astype(
+        dict.fromkeys(TIMESERIES_VARIABLES, float)
+    )
+    data = data.assign(
+        **_stage_indicators(patients["stage"]),
+        n_enrolled=(patients["enrolled_year"] <= patients["year"] + 1e-9),
+    )
     grouped = data.groupby(keys, sort=True)
     moments = grouped[list(TIMESERIES_VARIABLES)].agg(["mean", "std"])
     moments.columns = [f"{name}_{'sd' if stat == 'std' else stat}" for name, stat in moments]
     table = pd.concat(
-        [grouped.size().rename("n"), grouped["n_enrolled"].sum(), moments,
-         grouped[list(SHARE_COLUMNS)].mean()], axis=1
+        [
+            grouped.size().rename("n"),
+            grouped["n_enrolled"].sum(),
+            moments,
+            grouped[list(SHARE_COLUMNS)].mean(),
+        ],
+        axis=1,
     )
     return table.reset_index()
 
@@ -293,21 +333,27 @@ def _horizon_rows(
         low, high = _t_interval(replicate_means, CI_LEVEL)
         method = "t over replicate means"
     else:
-        values = people[list(TIMESERIES_VARIABLES)].astype(float).assign(
-            **_stage_indicators(people["stage"]))
-        low, high = _bootstrap_interval(values.to_numpy(dtype=float), rng,
-                                        BOOTSTRAP_RESAMPLES, CI_LEVEL)
+        values = (
+            people[list(TIMESERIES_VARIABLES)]
+            .astype(float)
+            .assign(**_stage_indicators(people["stage"]))
+        )
+        low, high = _bootstrap_interval(
+            values.to_numpy(dtype=float), rng, BOOTSTRAP_RESAMPLES, CI_LEVEL
+        )
         method = f"percentile bootstrap over patients ({BOOTSTRAP_RESAMPLES} resamples)"
-    return pd.DataFrame({
-        "arm": arm,
-        "outcome": HORIZON_OUTCOMES,
-        "mean": replicate_means.mean(axis=0),
-        "ci_low": low,
-        "ci_high": high,
-        "method": method,
-        "replicates": replicates,
-        "n_patients": len(people) // replicates,
-    })
+    return pd.DataFrame(
+        {
+            "arm": arm,
+            "outcome": HORIZON_OUTCOMES,
+            "mean": replicate_means.mean(axis=0),
+            "ci_low": low,
+            "ci_high": high,
+            "method": method,
+            "replicates": replicates,
+            "n_patients": len(people) // replicates,
+        }
+    )
 
 
 def summarize_horizon(
@@ -398,8 +444,9 @@ def _new_run_id(now: datetime) -> str:
 def _git(root: Path, *args: str) -> str | None:
     """Output of a git command in ``root``, or None if that fails for any reason."""
     try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              timeout=10, check=True)
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip()
@@ -487,12 +534,20 @@ def _simulate_all(
     arms = scenario.arm_list
     results = []
     total = len(arms) * run.replicates * steps_per_replicate(run)
-    with tqdm(total=total, desc=run.slug, unit="step", disable=not progress,
-              file=sys.stderr) as bar:
+    with tqdm(
+        total=total, desc=run.slug, unit="step", disable=not progress, file=sys.stderr
+    ) as bar:
         for arm in arms:
             for replicate in range(run.replicates):
-                results.append(run_replicate(scenario, replicate, arm.name,
-                                             connectivity=save_connectivity, progress=bar.update))
+                results.append(
+                    run_replicate(
+                        scenario,
+                        replicate,
+                        arm.name,
+                        connectivity=save_connectivity,
+                        progress=bar.update,
+                    )
+                )
     patients = pd.concat([r.patients for r in results], ignore_index=True)
     connectivity = np.stack([r.connectivity for r in results]) if save_connectivity else None
     return patients, connectivity
@@ -503,10 +558,15 @@ def _write_connectivity(path: Path, scenario: Scenario, connectivity: np.ndarray
     brain = build_brain(scenario.params.brain)
     arms = [arm.name for arm in scenario.arm_list]
     replicates = scenario.scenario.replicates
-    np.savez_compressed(path, names=np.asarray(brain.names), coords=brain.coords,
-                        patient_id=np.arange(connectivity.shape[1]), connectivity=connectivity,
-                        arm=np.repeat(arms, replicates),
-                        replicate=np.tile(np.arange(replicates), len(arms)))
+    np.savez_compressed(
+        path,
+        names=np.asarray(brain.names),
+        coords=brain.coords,
+        patient_id=np.arange(connectivity.shape[1]),
+        connectivity=connectivity,
+        arm=np.repeat(arms, replicates),
+        replicate=np.tile(np.arange(replicates), len(arms)),
+    )
 
 
 def run_scenario(
@@ -576,6 +636,7 @@ def run_scenario(
             "files": sorted([p.name for p in staging.iterdir()] + ["manifest.json"]),
             "scenario": scenario.resolved(),
         }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
-                                               encoding="utf-8")
+        (staging / "manifest.json").write_text(
+            json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+        )
     return destination

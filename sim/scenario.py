@@ -105,7 +105,8 @@ class StudySection(_Section):
     bootstrap_resamples: int = Field(1000, ge=1000, le=100_000)
     replications: int = Field(200, ge=1, le=10_000)
     power_multipliers: list[Annotated[float, Field(gt=0, le=20)]] = Field(
-        default_factory=lambda: [0.5, 1.0, 2.0, 4.0], max_length=10)
+        default_factory=lambda: [0.5, 1.0, 2.0, 4.0], max_length=10
+    )
     counterfactual: bool = True
 
     @model_validator(mode="after")
@@ -115,8 +116,10 @@ class StudySection(_Section):
         if self.subacute_max_weeks <= self.subacute_min_weeks:
             raise ValueError("subacute_max_weeks must be greater than subacute_min_weeks")
         if self.chronic_min_weeks < self.subacute_max_weeks:
-            raise ValueError("chronic_min_weeks must be at least subacute_max_weeks (the groups "
-                             "must not overlap)")
+            raise ValueError(
+                "chronic_min_weeks must be at least subacute_max_weeks (the groups "
+                "must not overlap)"
+            )
         return self
 
 
@@ -133,8 +136,9 @@ class SweepSection(_Section):
     bounds: dict[str, list[float]] = Field(default_factory=dict)
     samples: int = Field(64, ge=2, le=1_000_000)
     levels: int = Field(4, ge=2, le=64)
-    outcomes: list[str] = Field(default_factory=lambda: ["dmn_perturbation"], min_length=1,
-                                max_length=50)
+    outcomes: list[str] = Field(
+        default_factory=lambda: ["dmn_perturbation"], min_length=1, max_length=50
+    )
     horizon_years: float | None = Field(None, gt=0, le=200)
     replicates: int = Field(1, ge=1, le=10_000)
     common_random_numbers: bool = False
@@ -143,34 +147,48 @@ class SweepSection(_Section):
     def _design(self) -> SweepSection:
         if self.method == "grid":
             if self.bounds:
-                raise ValueError("[sweep] sweep.bounds: a grid takes lists of values in "
-                                 "[sweep.grid]; bounds need method latin, sobol or morris")
+                raise ValueError(
+                    "[sweep] sweep.bounds: a grid takes lists of values in "
+                    "[sweep.grid]; bounds need method latin, sobol or morris"
+                )
             if not self.grid:
-                raise ValueError('[sweep] sweep.grid: empty; give values for at least one '
-                                 'parameter, e.g. "drift.rate" = [0.1, 0.25]')
+                raise ValueError(
+                    "[sweep] sweep.grid: empty; give values for at least one "
+                    'parameter, e.g. "drift.rate" = [0.1, 0.25]'
+                )
             for name, values in self.grid.items():
                 if not values:
                     raise ValueError(f"[sweep] sweep.grid.{name}: empty list of values")
             return self
         if self.grid:
-            raise ValueError(f"[sweep] sweep.grid: method '{self.method}' samples between "
-                             "[sweep.bounds]; a grid needs method = \"grid\"")
+            raise ValueError(
+                f"[sweep] sweep.grid: method '{self.method}' samples between "
+                '[sweep.bounds]; a grid needs method = "grid"'
+            )
         if not self.bounds:
-            raise ValueError(f"[sweep] sweep.bounds: empty; method '{self.method}' needs "
-                             '[low, high] for at least one parameter, e.g. "drift.rate" = '
-                             "[0.1, 0.4]")
+            raise ValueError(
+                f"[sweep] sweep.bounds: empty; method '{self.method}' needs "
+                '[low, high] for at least one parameter, e.g. "drift.rate" = '
+                "[0.1, 0.4]"
+            )
         for name, pair in self.bounds.items():
             if len(pair) != 2:
-                raise ValueError(f"[sweep] sweep.bounds.{name}: must be [low, high] (two "
-                                 f"numbers), got {len(pair)}")
+                raise ValueError(
+                    f"[sweep] sweep.bounds.{name}: must be [low, high] (two "
+                    f"numbers), got {len(pair)}"
+                )
             if not pair[0] < pair[1]:
-                raise ValueError(f"[sweep] sweep.bounds.{name}: empty range [{pair[0]}, "
-                                 f"{pair[1]}]; low must be below high")
+                raise ValueError(
+                    f"[sweep] sweep.bounds.{name}: empty range [{pair[0]}, "
+                    f"{pair[1]}]; low must be below high"
+                )
         n = self.samples
         if self.method == "sobol" and n & (n - 1):
             low = 1 << (n.bit_length() - 1)
-            raise ValueError(f"[sweep] sweep.samples: {n} is not a power of 2; SALib's Sobol "
-                             f"(Saltelli) sample needs N = 2^k, e.g. {low} or {2 * low}")
+            raise ValueError(
+                f"[sweep] sweep.samples: {n} is not a power of 2; SALib's Sobol "
+                f"(Saltelli) sample needs N = 2^k, e.g. {low} or {2 * low}"
+            )
         return self
 
 
@@ -222,14 +240,17 @@ class Scenario(_Section):
         slugs: dict[str, str] = {}
         for i, arm in enumerate(self.arms):
             if arm.slug in slugs:
-                raise ValueError(f"[arms] arms[{i}].name: duplicate arm name '{arm.name}' "
-                                 f"(same file name as '{slugs[arm.slug]}')")
+                raise ValueError(
+                    f"[arms] arms[{i}].name: duplicate arm name '{arm.name}' "
+                    f"(same file name as '{slugs[arm.slug]}')"
+                )
             slugs[arm.slug] = arm.name
             for j, item in enumerate(arm.interventions):
                 if item.start_year >= self.scenario.years:
                     raise ValueError(
                         f"[arms] arms[{i}].interventions[{j}].start_year: {item.start_year} is "
-                        f"not before the horizon ({self.scenario.years} years)")
+                        f"not before the horizon ({self.scenario.years} years)"
+                    )
         return self
 
     @model_validator(mode="after")
@@ -347,8 +368,9 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
     if kind == "union_tag_invalid":
         return f"{field}.kind", f"unknown intervention kind; allowed: {', '.join(KINDS)}"
     if kind == "string_pattern_mismatch":
-        return field, ("must be 1-64 letters, digits, spaces or _ - . + ( ) "
-                       "(first a letter or digit)")
+        return field, (
+            "must be 1-64 letters, digits, spaces or _ - . + ( ) (first a letter or digit)"
+        )
     return field, msg.removeprefix("Value error, ")
 
 

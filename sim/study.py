@@ -84,14 +84,37 @@ GROUPS: tuple[str, ...] = ("healthy", "subacute", "chronic")
 HC, SBP, CBP = range(3)
 
 STUDY_COLUMNS: tuple[str, ...] = (
-    "replication", "n_hc", "n_sbp", "n_cbp",
-    "d_cbp_hc", "t_cbp_hc", "p_cbp_hc",
-    "d_cbp_sbp", "t_cbp_sbp", "p_cbp_sbp",
-    "d_sbp_hc", "t_sbp_hc", "p_sbp_hc",
-    "r_ylp", "p_ylp", "beta_ylp", "p_beta_ylp",
-    "a_path", "p_a_path", "b_path", "p_b_path", "direct", "total",
-    "indirect", "indirect_ci_low", "indirect_ci_high", "share_mediated",
-    "mean_ylp_sbp", "mean_ylp_cbp", "mean_age_hc", "mean_age_patients",
+    "replication",
+    "n_hc",
+    "n_sbp",
+    "n_cbp",
+    "d_cbp_hc",
+    "t_cbp_hc",
+    "p_cbp_hc",
+    "d_cbp_sbp",
+    "t_cbp_sbp",
+    "p_cbp_sbp",
+    "d_sbp_hc",
+    "t_sbp_hc",
+    "p_sbp_hc",
+    "r_ylp",
+    "p_ylp",
+    "beta_ylp",
+    "p_beta_ylp",
+    "a_path",
+    "p_a_path",
+    "b_path",
+    "p_b_path",
+    "direct",
+    "total",
+    "indirect",
+    "indirect_ci_low",
+    "indirect_ci_high",
+    "share_mediated",
+    "mean_ylp_sbp",
+    "mean_ylp_cbp",
+    "mean_age_hc",
+    "mean_age_patients",
 )
 
 
@@ -109,8 +132,12 @@ def study_design(scenario: Scenario, source: str = "<scenario>") -> StudySection
         The scenario has no ``[study]`` section.
     """
     if scenario.study is None:
-        raise ScenarioError(source, "study", "section missing; `painsim study` needs a [study] "
-                            "section (see scenarios/heukamp2024.toml)")
+        raise ScenarioError(
+            source,
+            "study",
+            "section missing; `painsim study` needs a [study] "
+            "section (see scenarios/heukamp2024.toml)",
+        )
     return scenario.study
 
 
@@ -163,8 +190,12 @@ def population_scenario(
     data = scenario.model_dump()
     years = study.age_max - ADULT_AGE if years is None else years
     data["scenario"].update(years=years, replicates=1, record_every_years=years)
-    data["cohort"].update(size=study.population if size is None else size, age_min=ADULT_AGE,
-                          age_max=ADULT_AGE, pain_history_share=0.0)
+    data["cohort"].update(
+        size=study.population if size is None else size,
+        age_min=ADULT_AGE,
+        age_max=ADULT_AGE,
+        pain_history_share=0.0,
+    )
     data.pop("arms", None)
     return parse_scenario(data, f"{scenario.scenario.name} (study population)")
 
@@ -195,8 +226,11 @@ def counterfactual_scenario(scenario: Scenario) -> Scenario:
     params = scenario.params
     rate = params.drift.rate * mean_coping_factor(params)
     data = scenario.model_dump()
-    data["parameters"] = {**data["parameters"], "drift.coping_weight": 0.0,
-                          "drift.rate": min(rate, 52.0)}
+    data["parameters"] = {
+        **data["parameters"],
+        "drift.coping_weight": 0.0,
+        "drift.rate": min(rate, 52.0),
+    }
     return parse_scenario(data, f"{scenario.scenario.name} (counterfactual)")
 
 
@@ -279,8 +313,9 @@ def _scan(model: PainModel, rows: np.ndarray, group: int) -> dict[str, np.ndarra
         "pain": pain_now,
         "coping": coping.score(c.coping_trait[rows], c.coping_state[rows]),
         "adaptation": c.reversible[rows] + c.scar[rows],
-        "episode_weeks": np.where(c.pain.in_pain[rows], (t - c.pain.onset[rows]) * WEEKS_PER_YEAR,
-                                  np.nan),
+        "episode_weeks": np.where(
+            c.pain.in_pain[rows], (t - c.pain.onset[rows]) * WEEKS_PER_YEAR, np.nan
+        ),
         "edges_z": np.arctanh(edges).astype(np.float32),
     }
 
@@ -302,18 +337,29 @@ def _recruitment_plan(
     watched = rng.random(n) < SUBACUTE_ARM_SHARE
     # Watched people are met up to one window before age_min (their window is cut at age_min),
     # so that every age in the range is equally exposed to recruitment.
-    met = np.where(watched, rng.uniform(study.age_min - window, study.age_max, n),
-                   rng.uniform(study.age_min, study.age_max, n)) - ADULT_AGE
+    met = (
+        np.where(
+            watched,
+            rng.uniform(study.age_min - window, study.age_max, n),
+            rng.uniform(study.age_min, study.age_max, n),
+        )
+        - ADULT_AGE
+    )
     step_weeks = scenario.scenario.dt_weeks
-    delay = rng.uniform(study.subacute_min_weeks,
-                        max(study.subacute_min_weeks, study.subacute_max_weeks - step_weeks), n)
+    delay = rng.uniform(
+        study.subacute_min_weeks,
+        max(study.subacute_min_weeks, study.subacute_max_weeks - step_weeks),
+        n,
+    )
     return watched, met, delay
 
 
 def _band_edges(study: StudySection) -> np.ndarray:
     """Edges (years since age 18) of the bands of meeting times simulated as separate models."""
-    return np.linspace(study.age_min - study.recruitment_years, study.age_max,
-                       POPULATION_BANDS + 1) - ADULT_AGE
+    return (
+        np.linspace(study.age_min - study.recruitment_years, study.age_max, POPULATION_BANDS + 1)
+        - ADULT_AGE
+    )
 
 
 def _band_horizons(study: StudySection) -> np.ndarray:
@@ -323,8 +369,13 @@ def _band_horizons(study: StudySection) -> np.ndarray:
 
 
 def _follow(
-    model: PainModel, people: np.ndarray, watched: np.ndarray, met: np.ndarray,
-    delay: np.ndarray, study: StudySection, horizon: float,
+    model: PainModel,
+    people: np.ndarray,
+    watched: np.ndarray,
+    met: np.ndarray,
+    delay: np.ndarray,
+    study: StudySection,
+    horizon: float,
     progress: Callable[[int], object] | None,
 ) -> list[dict[str, np.ndarray]]:
     """Run one band's model to ``horizon`` and scan everyone when the study meets them."""
@@ -355,8 +406,10 @@ def _follow(
         due = cross[lo:hi]
         if due.size:
             weeks = (t - state.onset[due]) * WEEKS_PER_YEAR
-            for rows, group in ((due[state.episodes[due] == 0], HC),
-                                (due[state.in_pain[due] & (weeks > study.chronic_min_weeks)], CBP)):
+            for rows, group in (
+                (due[state.episodes[due] == 0], HC),
+                (due[state.in_pain[due] & (weeks > study.chronic_min_weeks)], CBP),
+            ):
                 if rows.size:
                     scan(rows, group)
         looking = np.flatnonzero(sub_open & (start <= t) & (t <= stop) & state.in_pain[sub])
@@ -410,22 +463,24 @@ def simulate_population(
         if not people.size:
             continue
         horizon = float(horizons[b])
-        model = PainModel(population_scenario(scenario, people.size, horizon), b,
-                          create_agents=False)
-        blocks += _follow(model, people, watched[people], met[people], delay[people], study,
-                          horizon, progress)
+        model = PainModel(
+            population_scenario(scenario, people.size, horizon), b, create_agents=False
+        )
+        blocks += _follow(
+            model, people, watched[people], met[people], delay[people], study, horizon, progress
+        )
         del model
     joined = {key: np.concatenate([b[key] for b in blocks]) for key in blocks[0]}
     order = np.argsort(joined["person"], kind="stable")
-    return Pool(**{key: value[order] for key, value in joined.items()},
-                population=study.population)
+    return Pool(**{key: value[order] for key, value in joined.items()}, population=study.population)
 
 
 # -- recruitment --------------------------------------------------------------------------------
 def _choose(rows: np.ndarray, k: int, rng: np.random.Generator, what: str) -> np.ndarray:
     if rows.size < k:
         raise PoolTooSmallError(
-            f"only {rows.size} {what} candidates for {k} places; raise [study] population")
+            f"only {rows.size} {what} candidates for {k} places; raise [study] population"
+        )
     return rng.choice(rows, k, replace=False)
 
 
@@ -458,12 +513,19 @@ def recruit(
     else:
         strata = np.floor((pool.age - age_min) / AGE_BIN_YEARS).astype(int)
         wanted = np.bincount(rng.choice(strata[patients], n_hc), minlength=strata.max() + 1)
-        controls = np.concatenate([
-            _choose(healthy[strata[healthy] == s], k, rng,
+        controls = np.concatenate(
+            [
+                _choose(
+                    healthy[strata[healthy] == s],
+                    k,
+                    rng,
                     f"healthy (age {age_min + s * AGE_BIN_YEARS:g}-"
-                    f"{age_min + (s + 1) * AGE_BIN_YEARS:g})")
-            for s, k in enumerate(wanted) if k
-        ])
+                    f"{age_min + (s + 1) * AGE_BIN_YEARS:g})",
+                )
+                for s, k in enumerate(wanted)
+                if k
+            ]
+        )
     return np.concatenate([controls, patients])
 
 
@@ -512,8 +574,9 @@ def perturbation_vs_controls(
     mean and SD of the controls in the sample, mean absolute z of the four Heukamp metrics.
     """
     m = params.metrics
-    metrics = metrics_from_edges(edges, brain.iu, brain.n_regions, rule=m.threshold_rule,
-                                 value=m.threshold)
+    metrics = metrics_from_edges(
+        edges, brain.iu, brain.n_regions, rule=m.threshold_rule, value=m.threshold
+    )
     reference = MetricReference.from_metrics({k: v[healthy] for k, v in metrics.items()})
     return perturbation_index(metrics, reference)
 
@@ -549,8 +612,12 @@ def batched_ols(design: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_indirect(
-    x: np.ndarray, m: np.ndarray, y: np.ndarray, covariates: np.ndarray,
-    rng: np.random.Generator, resamples: int,
+    x: np.ndarray,
+    m: np.ndarray,
+    y: np.ndarray,
+    covariates: np.ndarray,
+    rng: np.random.Generator,
+    resamples: int,
 ) -> np.ndarray:
     """Indirect effects a*b in ``resamples`` bootstrap resamples of people (vectorized).
 
@@ -567,8 +634,13 @@ def bootstrap_indirect(
 
 
 def mediation(
-    x: np.ndarray, m: np.ndarray, y: np.ndarray, covariates: np.ndarray,
-    rng: np.random.Generator, resamples: int = 1000, level: float = 0.95,
+    x: np.ndarray,
+    m: np.ndarray,
+    y: np.ndarray,
+    covariates: np.ndarray,
+    rng: np.random.Generator,
+    resamples: int = 1000,
+    level: float = 0.95,
 ) -> dict[str, float]:
     """Single-mediator model x -> m -> y with covariates; percentile bootstrap of a*b.
 
@@ -589,17 +661,28 @@ def mediation(
     low, high = np.nanpercentile(boot, [tail, 100 - tail])
     total = float(fit_c.params[1])
     return {
-        "a_path": a, "p_a_path": float(fit_a.pvalues[1]),
-        "b_path": b, "p_b_path": float(fit_b.pvalues[2]),
-        "direct": float(fit_b.params[1]), "total": total,
-        "indirect": a * b, "indirect_ci_low": float(low), "indirect_ci_high": float(high),
+        "a_path": a,
+        "p_a_path": float(fit_a.pvalues[1]),
+        "b_path": b,
+        "p_b_path": float(fit_b.pvalues[2]),
+        "direct": float(fit_b.params[1]),
+        "total": total,
+        "indirect": a * b,
+        "indirect_ci_low": float(low),
+        "indirect_ci_high": float(high),
         "share_mediated": a * b / total if total != 0 else math.nan,
     }
 
 
 def analyze(
-    perturbation: np.ndarray, group: np.ndarray, years_with_pain: np.ndarray, age: np.ndarray,
-    coping_score: np.ndarray, rng: np.random.Generator, *, resamples: int = 1000,
+    perturbation: np.ndarray,
+    group: np.ndarray,
+    years_with_pain: np.ndarray,
+    age: np.ndarray,
+    coping_score: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    resamples: int = 1000,
     alpha: float = 0.05,
 ) -> dict[str, float]:
     """The paper's analysis of one sample (columns of :data:`STUDY_COLUMNS` except ids).
@@ -610,20 +693,30 @@ def analyze(
     """
     p = perturbation
     hc, sbp, cbp = (group == g for g in (HC, SBP, CBP))
-    out: dict[str, float] = {"n_hc": int(hc.sum()), "n_sbp": int(sbp.sum()),
-                             "n_cbp": int(cbp.sum())}
+    out: dict[str, float] = {
+        "n_hc": int(hc.sum()),
+        "n_sbp": int(sbp.sum()),
+        "n_cbp": int(cbp.sum()),
+    }
     for name, (x, y) in {"cbp_hc": (cbp, hc), "cbp_sbp": (cbp, sbp), "sbp_hc": (sbp, hc)}.items():
         out[f"t_{name}"], out[f"p_{name}"], out[f"d_{name}"] = compare_groups(p[x], p[y])
     patients = sbp | cbp
     ylp, pp, cov = years_with_pain[patients], p[patients], age[patients][:, None]
     r, p_r = stats.pearsonr(ylp, pp)
     fit = sm.OLS(pp, np.column_stack([np.ones(ylp.size), ylp, cov])).fit()
-    out.update(r_ylp=float(r), p_ylp=float(p_r), beta_ylp=float(fit.params[1]),
-               p_beta_ylp=float(fit.pvalues[1]))
+    out.update(
+        r_ylp=float(r),
+        p_ylp=float(p_r),
+        beta_ylp=float(fit.params[1]),
+        p_beta_ylp=float(fit.pvalues[1]),
+    )
     out.update(mediation(ylp, coping_score[patients], pp, cov, rng, resamples, 1 - alpha))
-    out.update(mean_ylp_sbp=float(years_with_pain[sbp].mean()),
-               mean_ylp_cbp=float(years_with_pain[cbp].mean()),
-               mean_age_hc=float(age[hc].mean()), mean_age_patients=float(age[patients].mean()))
+    out.update(
+        mean_ylp_sbp=float(years_with_pain[sbp].mean()),
+        mean_ylp_cbp=float(years_with_pain[cbp].mean()),
+        mean_age_hc=float(age[hc].mean()),
+        mean_age_patients=float(age[patients].mean()),
+    )
     return out
 
 
@@ -651,9 +744,15 @@ def _measure(
     edges = observe_connectivity(pool.edges_z[rows], brain, study.connectivity_reliability, rng)
     score = observe_coping(pool.coping[rows], params, study.coping_reliability, rng)
     return {
-        "row": rows, "person": pool.person[rows], "group": group, "age": pool.age[rows],
-        "years_with_pain": pool.years_with_pain[rows], "episodes": pool.episodes[rows],
-        "pain": pool.pain[rows], "coping": pool.coping[rows], "coping_score": score,
+        "row": rows,
+        "person": pool.person[rows],
+        "group": group,
+        "age": pool.age[rows],
+        "years_with_pain": pool.years_with_pain[rows],
+        "episodes": pool.episodes[rows],
+        "pain": pool.pain[rows],
+        "coping": pool.coping[rows],
+        "coping_score": score,
         "adaptation": pool.adaptation[rows],
         "dmn_perturbation": perturbation_vs_controls(edges, group == HC, brain, params),
     }, rng
@@ -665,8 +764,16 @@ def _replicate(
     """One replication's row and the pool rows it recruited."""
     study = study_design(scenario)
     m, rng = _measure(pool, scenario, sizes, replication, brain)
-    row = analyze(m["dmn_perturbation"], m["group"], m["years_with_pain"], m["age"],
-                  m["coping_score"], rng, resamples=study.bootstrap_resamples, alpha=study.alpha)
+    row = analyze(
+        m["dmn_perturbation"],
+        m["group"],
+        m["years_with_pain"],
+        m["age"],
+        m["coping_score"],
+        rng,
+        resamples=study.bootstrap_resamples,
+        alpha=study.alpha,
+    )
     return {"replication": replication, **row}, m["row"]
 
 
@@ -688,8 +795,12 @@ def sample_table(
 
 
 def run_replications(
-    pool: Pool, scenario: Scenario, sizes: Sequence[int], replications: int,
-    *, progress: Callable[[int], object] | None = None,
+    pool: Pool,
+    scenario: Scenario,
+    sizes: Sequence[int],
+    replications: int,
+    *,
+    progress: Callable[[int], object] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """``replications`` independent studies from one pool.
 
@@ -741,18 +852,47 @@ class Finding:
 
 
 FINDINGS: tuple[Finding, ...] = (
-    Finding("cbp_hc", "1. DMN perturbation, chronic > healthy",
-            "significant; d >= ~0.48 implied (31 vs 39)", "d_cbp_hc", "d", 0.70),
-    Finding("cbp_sbp", "2. chronic vs subacute: no difference",
-            "not significant; d within +-0.42 implied (31 vs 77)", "d_cbp_sbp", "d", 0.60),
-    Finding("ylp", "3. perturbation rises with years lived with pain",
-            "positive, significant; r >= ~0.19 implied (108 patients)", "r_ylp", "r", 0.70),
-    Finding("mediation", "4. coping mediates years with pain -> perturbation",
-            "significant indirect effect (size not reported)", "indirect", "a*b", 0.60),
-    Finding("sbp_hc", "subacute > healthy (not a published finding)",
-            "not reported in the abstract", "d_sbp_hc", "d", None),
-    Finding("all", "all four findings in the same replication",
-            "-", "indirect", "a*b", None),
+    Finding(
+        "cbp_hc",
+        "1. DMN perturbation, chronic > healthy",
+        "significant; d >= ~0.48 implied (31 vs 39)",
+        "d_cbp_hc",
+        "d",
+        0.70,
+    ),
+    Finding(
+        "cbp_sbp",
+        "2. chronic vs subacute: no difference",
+        "not significant; d within +-0.42 implied (31 vs 77)",
+        "d_cbp_sbp",
+        "d",
+        0.60,
+    ),
+    Finding(
+        "ylp",
+        "3. perturbation rises with years lived with pain",
+        "positive, significant; r >= ~0.19 implied (108 patients)",
+        "r_ylp",
+        "r",
+        0.70,
+    ),
+    Finding(
+        "mediation",
+        "4. coping mediates years with pain -> perturbation",
+        "significant indirect effect (size not reported)",
+        "indirect",
+        "a*b",
+        0.60,
+    ),
+    Finding(
+        "sbp_hc",
+        "subacute > healthy (not a published finding)",
+        "not reported in the abstract",
+        "d_sbp_hc",
+        "d",
+        None,
+    ),
+    Finding("all", "all four findings in the same replication", "-", "indirect", "a*b", None),
 )
 
 
@@ -762,14 +902,20 @@ def summarize_findings(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     for f in FINDINGS:
         effect = table[f.effect].to_numpy(dtype=float)
         rate = float(f.holds(table, alpha).mean())
-        rows.append({
-            "finding": f.label, "key": f.key, "published": f.published,
-            "effect": f.effect_name,
-            "median": float(np.median(effect)),
-            "low": float(np.percentile(effect, 2.5)), "high": float(np.percentile(effect, 97.5)),
-            "detection_rate": rate, "target": f.target,
-            "met": None if f.target is None else bool(rate >= f.target),
-        })
+        rows.append(
+            {
+                "finding": f.label,
+                "key": f.key,
+                "published": f.published,
+                "effect": f.effect_name,
+                "median": float(np.median(effect)),
+                "low": float(np.percentile(effect, 2.5)),
+                "high": float(np.percentile(effect, 97.5)),
+                "detection_rate": rate,
+                "target": f.target,
+                "met": None if f.target is None else bool(rate >= f.target),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -821,8 +967,14 @@ def _sharing(pool: Pool, draws: np.ndarray) -> dict[str, float]:
 
 
 def _bar(total: int, desc: str, enabled: bool) -> tqdm:
-    return tqdm(total=total, desc=desc, unit="step" if desc.startswith("population") else "study",
-                disable=not enabled, file=sys.stderr, leave=False)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="step" if desc.startswith("population") else "study",
+        disable=not enabled,
+        file=sys.stderr,
+        leave=False,
+    )
 
 
 def simulate_study(scenario: Scenario, *, progress: bool = False) -> StudyResult:
@@ -860,11 +1012,17 @@ def simulate_study(scenario: Scenario, *, progress: bool = False) -> StudyResult
     with _bar(reps * sum(m != 1.0 for m in multipliers), "power", progress) as bar:
         for m in multipliers:
             sizes = group_sizes(study, m)
-            part = table if m == 1.0 else run_replications(pool, scenario, sizes, reps,
-                                                           progress=bar.update)[0]
+            part = (
+                table
+                if m == 1.0
+                else run_replications(pool, scenario, sizes, reps, progress=bar.update)[0]
+            )
             power_tables.append(part.assign(multiplier=m))
-    power = (pd.concat(power_tables, ignore_index=True) if power_tables
-             else pd.DataFrame(columns=["multiplier", *STUDY_COLUMNS]))
+    power = (
+        pd.concat(power_tables, ignore_index=True)
+        if power_tables
+        else pd.DataFrame(columns=["multiplier", *STUDY_COLUMNS])
+    )
     power = power[["multiplier", *STUDY_COLUMNS]]
     seconds["power"] = time.perf_counter() - clock
 
@@ -876,15 +1034,22 @@ def simulate_study(scenario: Scenario, *, progress: bool = False) -> StudyResult
         with _bar(population_steps(scenario), "population (counterfactual)", progress) as bar:
             other = simulate_population(alternative, progress=bar.update)
         with _bar(reps, "counterfactual", progress) as bar:
-            counterfactual, _ = run_replications(other, alternative, base, reps,
-                                                 progress=bar.update)
+            counterfactual, _ = run_replications(
+                other, alternative, base, reps, progress=bar.update
+            )
         counter_pool = other.summary()
         seconds["counterfactual"] = time.perf_counter() - clock
     seconds["total"] = sum(seconds.values())
-    return StudyResult(study=table, power=power, counterfactual=counterfactual,
-                       sample=sample_table(pool, scenario, base), pool=pool.summary(),
-                       counterfactual_pool=counter_pool, sharing=_sharing(pool, draws),
-                       seconds=seconds)
+    return StudyResult(
+        study=table,
+        power=power,
+        counterfactual=counterfactual,
+        sample=sample_table(pool, scenario, base),
+        pool=pool.summary(),
+        counterfactual_pool=counter_pool,
+        sharing=_sharing(pool, draws),
+        seconds=seconds,
+    )
 
 
 # -- reporting ----------------------------------------------------------------------------------
@@ -894,8 +1059,10 @@ def _percent(value: float) -> str:
 
 def _effect(row: Mapping[str, Any]) -> str:
     digits = 3 if row["effect"] == "a*b" else 2
-    return (f"{row['effect']} = {row['median']:.{digits}f} "
-            f"({row['low']:.{digits}f} to {row['high']:.{digits}f})")
+    return (
+        f"{row['effect']} = {row['median']:.{digits}f} "
+        f"({row['low']:.{digits}f} to {row['high']:.{digits}f})"
+    )
 
 
 def power_summary(power: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -903,9 +1070,16 @@ def power_summary(power: pd.DataFrame, alpha: float) -> pd.DataFrame:
     rows = []
     for m, part in power.groupby("multiplier", sort=True):
         first = part.iloc[0]
-        rows.append({"multiplier": float(m), "n_hc": int(first["n_hc"]),
-                     "n_sbp": int(first["n_sbp"]), "n_cbp": int(first["n_cbp"]),
-                     "replications": len(part), **detection_rates(part, alpha)})
+        rows.append(
+            {
+                "multiplier": float(m),
+                "n_hc": int(first["n_hc"]),
+                "n_sbp": int(first["n_sbp"]),
+                "n_cbp": int(first["n_cbp"]),
+                "replications": len(part),
+                **detection_rates(part, alpha),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -921,7 +1095,7 @@ def findings_markdown(scenario: Scenario, result: StudyResult) -> str:
         f"Scenario `{scenario.scenario.name}`, seed {scenario.scenario.seed}: "
         f"{len(result.study)} replications of a study of {n_hc} healthy controls, {n_sbp} "
         f"subacute and {n_cbp} chronic back-pain patients, alpha = {alpha:g}. The method is in "
-        "docs/model.md, \"Virtual Heukamp study\"; one row per replication is in `study.csv`.",
+        'docs/model.md, "Virtual Heukamp study"; one row per replication is in `study.csv`.',
         "",
         "*Detection rate*: share of replications in which the finding comes out as published "
         f"(at alpha = {alpha:g}; for finding 2, the share in which chronic and subacute patients "
@@ -939,8 +1113,10 @@ def findings_markdown(scenario: Scenario, result: StudyResult) -> str:
         target = "-" if pd.isna(row["target"]) else f">= {_percent(row['target'])}"
         met = "-" if pd.isna(row["met"]) else ("yes" if row["met"] else "**no**")
         effect = "-" if row["key"] == "all" else _effect(row)
-        lines.append(f"| {row['finding']} | {row['published']} | {target} | {effect} | "
-                     f"{_percent(row['detection_rate'])} | {met} |")
+        lines.append(
+            f"| {row['finding']} | {row['published']} | {target} | {effect} | "
+            f"{_percent(row['detection_rate'])} | {met} |"
+        )
     medians = result.study.median(numeric_only=True)
     lines += [
         "",
@@ -968,7 +1144,8 @@ def findings_markdown(scenario: Scenario, result: StudyResult) -> str:
                 f"| {row['multiplier']:g}x | {row['n_hc']} / {row['n_sbp']} / {row['n_cbp']} | "
                 f"{_percent(row['cbp_hc'])} | {_percent(row['cbp_sbp'])} | "
                 f"{_percent(row['ylp'])} | {_percent(row['mediation'])} | "
-                f"{_percent(row['sbp_hc'])} |")
+                f"{_percent(row['sbp_hc'])} |"
+            )
     if len(result.counterfactual):
         counter = summarize_findings(result.counterfactual, alpha).set_index("key")
         lines += [
@@ -993,11 +1170,17 @@ def findings_markdown(scenario: Scenario, result: StudyResult) -> str:
             lines.append(
                 f"| {row['finding']} | {_percent(row['detection_rate'])} | "
                 f"{row['median']:.{digits}f} | {_percent(other['detection_rate'])} | "
-                f"{other['median']:.{digits}f} |")
-    lines += ["", "## Design", "", "| group | candidates in the population | median age | "
-              "years with pain: median | 1st-99th percentile | max | coping (PCS, mean) | "
-              "adaptation (mean) | mean replications per recruited person |",
-              "|---|---|---|---|---|---|---|---|---|"]
+                f"{other['median']:.{digits}f} |"
+            )
+    lines += [
+        "",
+        "## Design",
+        "",
+        "| group | candidates in the population | median age | "
+        "years with pain: median | 1st-99th percentile | max | coping (PCS, mean) | "
+        "adaptation (mean) | mean replications per recruited person |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name in GROUPS:
         g = result.pool[name]
         lines.append(
@@ -1005,7 +1188,8 @@ def findings_markdown(scenario: Scenario, result: StudyResult) -> str:
             f"{g['median_years_with_pain']:.2f} | {g['p01_years_with_pain']:.2f}-"
             f"{g['p99_years_with_pain']:.1f} | {g['max_years_with_pain']:.1f} | "
             f"{g['mean_coping']:.1f} | {g['mean_adaptation']:.2f} | "
-            f"{result.sharing[name]:.2f} |")
+            f"{result.sharing[name]:.2f} |"
+        )
     lines += [
         "",
         f"Population: {study.population:,} people simulated from age {ADULT_AGE:g} without pain "
@@ -1094,6 +1278,7 @@ def run_study(
             "files": sorted([p.name for p in staging.iterdir()] + ["manifest.json"]),
             "scenario": scenario.resolved(),
         }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
-                                               encoding="utf-8")
+        (staging / "manifest.json").write_text(
+            json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+        )
     return destination

@@ -45,8 +45,13 @@ OKABE_ITO: dict[str, str] = {
 """The eight Okabe-Ito colours (Okabe & Ito 2008, "Color Universal Design")."""
 
 ARM_PALETTE: tuple[str, ...] = (
-    OKABE_ITO["black"], OKABE_ITO["blue"], OKABE_ITO["vermillion"], OKABE_ITO["bluish green"],
-    OKABE_ITO["reddish purple"], OKABE_ITO["orange"], OKABE_ITO["sky blue"],
+    OKABE_ITO["black"],
+    OKABE_ITO["blue"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["bluish green"],
+    OKABE_ITO["reddish purple"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["sky blue"],
     OKABE_ITO["yellow"],
 )
 """Arm colours in arm order: reference arm black, then the most distinct colours first (yellow,
@@ -90,16 +95,16 @@ CHANGE_CMAP = "RdBu_r"
 """Diverging map for changes and differences (blue = lower, red = higher; ColorBrewer RdBu is
 colour-blind safe)."""
 
-CONNECTIVITY_CMAP = LinearSegmentedColormap.from_list("painsim_connectivity",
-                                                      ["#BDBDBD", "#737373", "#000000"])
+CONNECTIVITY_CMAP = LinearSegmentedColormap.from_list(
+    "painsim_connectivity", ["#BDBDBD", "#737373", "#000000"]
+)
 """Grey to black for connectivity levels on glass brains (kept apart from the change map)."""
 
 LEVEL_CMAP = "viridis"
 """Sequential map for levels (perceptually uniform, colour-blind safe)."""
 
 
-def change_cmap(limit: float, threshold: float, n: int = 512) -> tuple[ListedColormap,
-                                                                        Normalize]:
+def change_cmap(limit: float, threshold: float, n: int = 512) -> tuple[ListedColormap, Normalize]:
     """Diverging map for edge changes on glass brains, grey where edges are not drawn.
 
     Values from -``limit`` to ``limit`` (clipped beyond); |values| below ``threshold`` are not
@@ -183,13 +188,14 @@ class Style:
 
 STYLES: dict[str, Style] = {
     # 19.2 x 10.8 in at 100 dpi = 1920 x 1080 px; 16 pt = 22 px there.
-    "talk": Style("talk", 19.2, 10.8, 100, font=22, small=18, large=26, line=3.0, marker=9,
-                  tiny=16),
+    "talk": Style(
+        "talk", 19.2, 10.8, 100, font=22, small=18, large=26, line=3.0, marker=9, tiny=16
+    ),
     # Single journal column: 89 mm = 3.5 in; 300 dpi is the usual print requirement.
-    "paper": Style("paper", 3.5, 2.8, 300, font=8, small=7, large=9, line=1.2, marker=3.5,
-                   tiny=6),
+    "paper": Style("paper", 3.5, 2.8, 300, font=8, small=7, large=9, line=1.2, marker=3.5, tiny=6),
 }
 """The two house styles."""
+
 
 class StyleError(ValueError):
     """Unknown style name or file format."""
@@ -202,8 +208,9 @@ def get_style(name: str | Style) -> Style:
     try:
         return STYLES[name]
     except KeyError:
-        raise StyleError(f"--style: unknown style '{name}'; choose one of: "
-                         f"{', '.join(STYLES)}") from None
+        raise StyleError(
+            f"--style: unknown style '{name}'; choose one of: {', '.join(STYLES)}"
+        ) from None
 
 
 def rc_params(style: str | Style) -> dict[str, Any]:
@@ -265,8 +272,7 @@ def use(style: str | Style) -> Iterator[Style]:
         yield s
 
 
-def new_figure(style: str | Style, *, paper_height: float | None = None,
-               **kwargs: Any) -> Figure:
+def new_figure(style: str | Style, *, paper_height: float | None = None, **kwargs: Any) -> Figure:
     """A new figure at the style's size (call inside :func:`use`).
 
     Parameters
@@ -323,8 +329,9 @@ def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
         raise StyleError(f"--format: empty format in '{text}'; choose from {', '.join(FORMATS)}")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise StyleError(f"--format: unknown format '{unknown[0]}'; choose from "
-                         f"{', '.join(FORMATS)}")
+        raise StyleError(
+            f"--format: unknown format '{unknown[0]}'; choose from {', '.join(FORMATS)}"
+        )
     return formats
 
 
@@ -344,20 +351,38 @@ def _format_metadata(fmt: str, meta: Mapping[str, str]) -> dict[str, Any]:
     stamp = f"painsim {version}; run id {run_id}"
     if fmt == "png":
         # Arbitrary tEXt keys are allowed; "Software" is the registered PNG keyword.
-        return {"Software": f"painsim {version}", "Title": meta.get("title", ""),
-                "Description": meta.get("description", ""), "painsim version": version,
-                "painsim run id": run_id}
+        return {
+            "Software": f"painsim {version}",
+            "Title": meta.get("title", ""),
+            "Description": meta.get("description", ""),
+            "painsim version": version,
+            "painsim run id": run_id,
+        }
     if fmt == "svg":
         # Dublin Core keys; Date=None keeps files byte-identical between saves.
-        return {"Creator": f"painsim {version}", "Identifier": f"painsim run id {run_id}",
-                "Title": meta.get("title", ""), "Description": meta.get("description", ""),
-                "Keywords": [f"painsim_version={version}", f"run_id={run_id}"], "Date": None}
-    return {"Creator": f"painsim {version}", "Title": meta.get("title", ""),
-            "Subject": meta.get("description", ""), "Keywords": stamp, "CreationDate": None}
+        return {
+            "Creator": f"painsim {version}",
+            "Identifier": f"painsim run id {run_id}",
+            "Title": meta.get("title", ""),
+            "Description": meta.get("description", ""),
+            "Keywords": [f"painsim_version={version}", f"run_id={run_id}"],
+            "Date": None,
+        }
+    return {
+        "Creator": f"painsim {version}",
+        "Title": meta.get("title", ""),
+        "Subject": meta.get("description", ""),
+        "Keywords": stamp,
+        "CreationDate": None,
+    }
 
 
-def save(fig: Figure, path: str | Path, formats: Iterable[str] = ("png",),
-         metadata: Mapping[str, str] | None = None) -> list[Path]:
+def save(
+    fig: Figure,
+    path: str | Path,
+    formats: Iterable[str] = ("png",),
+    metadata: Mapping[str, str] | None = None,
+) -> list[Path]:
     """Write ``fig`` in each format, at its exact size, with provenance in the file metadata.
 
     Parameters

@@ -89,7 +89,15 @@ SWEEP_KEY = 5_777
 _RUN_STREAM, _SAMPLE_STREAM, _ANALYSIS_STREAM = 0, 1, 2
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 SENSITIVITY_COLUMNS: tuple[str, ...] = (
-    "arm", "outcome", "parameter", "method", "index", "value", "conf", "ci_low", "ci_high",
+    "arm",
+    "outcome",
+    "parameter",
+    "method",
+    "index",
+    "value",
+    "conf",
+    "ci_low",
+    "ci_high",
 )
 CI_LEVEL = 0.95
 RESAMPLES = 1000
@@ -124,8 +132,10 @@ class SweepInterrupted(Exception):
     """Ctrl-C during a sweep: finished runs are kept in ``folder``; ``str()`` says how to resume."""
 
     def __init__(self, folder: Path, done: int, total: int, resume: str):
-        super().__init__(f"interrupted: {done} of {total} runs finished and kept in {folder}; "
-                         f"continue with: {resume}")
+        super().__init__(
+            f"interrupted: {done} of {total} runs finished and kept in {folder}; "
+            f"continue with: {resume}"
+        )
         self.folder, self.done, self.total, self.resume = folder, done, total, resume
 
 
@@ -194,8 +204,9 @@ def resolve_target(name: str, scenario: Scenario) -> Target:
         key = name.removeprefix("cohort.")
         if key not in CohortSection.model_fields:
             fields = list(CohortSection.model_fields)
-            raise ValueError(f"unknown cohort field; {_suggest(key, fields)}"
-                             f"allowed: {', '.join(fields)}")
+            raise ValueError(
+                f"unknown cohort field; {_suggest(key, fields)}allowed: {', '.join(fields)}"
+            )
         return Target(name, "cohort", key)
     if name.startswith("arms."):
         return _arm_target(name, scenario)
@@ -203,15 +214,19 @@ def resolve_target(name: str, scenario: Scenario) -> Target:
     if name in valid:
         return Target(name, "parameters", name)
     hint = _suggest(name, [*valid, *(f"cohort.{f}" for f in CohortSection.model_fields)])
-    raise ValueError(f"unknown parameter; {hint}sweepable: model parameters (`painsim params`), "
-                     "cohort.<field>, arms.<arm name>.<intervention index>.<field>")
+    raise ValueError(
+        f"unknown parameter; {hint}sweepable: model parameters (`painsim params`), "
+        "cohort.<field>, arms.<arm name>.<intervention index>.<field>"
+    )
 
 
 def _arm_target(name: str, scenario: Scenario) -> Target:
     parts = name.removeprefix("arms.").rsplit(".", 2)
     if len(parts) != 3 or not all(parts):
-        raise ValueError("arm settings are named arms.<arm name>.<intervention index>.<field>, "
-                         "e.g. arms.CBT.0.start_year")
+        raise ValueError(
+            "arm settings are named arms.<arm name>.<intervention index>.<field>, "
+            "e.g. arms.CBT.0.start_year"
+        )
     arm_name, index, key = parts
     names = [arm.name for arm in scenario.arms]
     if arm_name not in names:
@@ -227,8 +242,10 @@ def _arm_target(name: str, scenario: Scenario) -> Target:
         raise ValueError("the kind of an intervention cannot be swept; compare kinds as arms")
     fields = [f for f in type(spec).model_fields if f != "kind"]
     if key not in fields:
-        raise ValueError(f"unknown field of intervention '{spec.kind}'; {_suggest(key, fields)}"
-                         f"allowed: {', '.join(fields)}")
+        raise ValueError(
+            f"unknown field of intervention '{spec.kind}'; {_suggest(key, fields)}"
+            f"allowed: {', '.join(fields)}"
+        )
     return Target(name, "arms", key, arm, int(index))
 
 
@@ -272,13 +289,17 @@ def check_sweep(scenario: Scenario) -> None:
         return
     for name in sweep.outcomes:
         if name not in OUTCOME_NAMES:
-            raise ValueError(f"[sweep] sweep.outcomes: unknown outcome '{name}'; "
-                             f"{_suggest(name, OUTCOME_NAMES)}allowed: {', '.join(OUTCOME_NAMES)}")
+            raise ValueError(
+                f"[sweep] sweep.outcomes: unknown outcome '{name}'; "
+                f"{_suggest(name, OUTCOME_NAMES)}allowed: {', '.join(OUTCOME_NAMES)}"
+            )
     if len(set(sweep.outcomes)) < len(sweep.outcomes):
         raise ValueError("[sweep] sweep.outcomes: an outcome is listed twice")
     if sweep.horizon_years is not None and sweep.horizon_years > scenario.scenario.years:
-        raise ValueError(f"[sweep] sweep.horizon_years: {sweep.horizon_years} is after the end "
-                         f"of the scenario ({scenario.scenario.years} years)")
+        raise ValueError(
+            f"[sweep] sweep.horizon_years: {sweep.horizon_years} is after the end "
+            f"of the scenario ({scenario.scenario.years} years)"
+        )
     section = "grid" if sweep.method == "grid" else "bounds"
     base = _base_dict(scenario)
     for name, values in _target_values(scenario).items():
@@ -290,8 +311,10 @@ def check_sweep(scenario: Scenario) -> None:
         current = target.get(scenario)
         if section == "bounds":
             if isinstance(current, bool | str | list | dict):
-                raise ValueError(f"[sweep] {where}: not a number, so it cannot be sampled between "
-                                 "bounds; list its values in a grid instead")
+                raise ValueError(
+                    f"[sweep] {where}: not a number, so it cannot be sampled between "
+                    "bounds; list its values in a grid instead"
+                )
             values = [_sampled(v, current) for v in values]
         for value in values:
             data = copy.deepcopy(base)
@@ -299,8 +322,10 @@ def check_sweep(scenario: Scenario) -> None:
             try:
                 parse_scenario(data)
             except ScenarioError as exc:
-                raise ValueError(f"[sweep] {where}: {value!r} gives an invalid scenario "
-                                 f"({exc.field}: {exc.message})") from None
+                raise ValueError(
+                    f"[sweep] {where}: {value!r} gives an invalid scenario "
+                    f"({exc.field}: {exc.message})"
+                ) from None
 
 
 # -- plan ---------------------------------------------------------------------------------------
@@ -322,8 +347,9 @@ def _stream_seed(seed: int, stream: int) -> int:
     return int(sequence.generate_state(1, np.uint32)[0])
 
 
-def sample_design(method: str, problem: Mapping[str, Any], samples: int, levels: int,
-                  seed: int) -> np.ndarray:
+def sample_design(
+    method: str, problem: Mapping[str, Any], samples: int, levels: int, seed: int
+) -> np.ndarray:
     """Draw a SALib sample: one row per point, one column per parameter.
 
     Parameters
@@ -437,8 +463,11 @@ class SweepPlan:
     def problem(self) -> dict[str, Any]:
         """The SALib problem of a sample method."""
         bounds = self.sweep.bounds
-        return {"num_vars": len(self.targets), "names": self.names,
-                "bounds": [list(map(float, bounds[n])) for n in self.names]}
+        return {
+            "num_vars": len(self.targets),
+            "names": self.names,
+            "bounds": [list(map(float, bounds[n])) for n in self.names],
+        }
 
     def runs(self) -> Iterator[tuple[int, int]]:
         """Every (point, replicate), in table order."""
@@ -460,8 +489,10 @@ class SweepPlan:
 
     def fingerprint(self) -> str:
         """Hash of everything that decides the table: scenario, sweep and painsim version."""
-        text = json.dumps({"scenario": self.scenario.model_dump(mode="json"),
-                           "painsim": sim.__version__}, sort_keys=True)
+        text = json.dumps(
+            {"scenario": self.scenario.model_dump(mode="json"), "painsim": sim.__version__},
+            sort_keys=True,
+        )
         return hashlib.sha256(text.encode()).hexdigest()
 
     def frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -487,8 +518,14 @@ def _assignments(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}={value!r}" for name, value in values.items())
 
 
-def _point_scenario(base: dict[str, Any], targets: Sequence[Target], values: Mapping[str, Any],
-                    source: str, point: int, seed: int | None = None) -> Scenario:
+def _point_scenario(
+    base: dict[str, Any],
+    targets: Sequence[Target],
+    values: Mapping[str, Any],
+    source: str,
+    point: int,
+    seed: int | None = None,
+) -> Scenario:
     data = copy.deepcopy(base)
     for target in targets:
         target.set(data, values[target.name])
@@ -497,8 +534,9 @@ def _point_scenario(base: dict[str, Any], targets: Sequence[Target], values: Map
     return parse_scenario(data, f"{source} (sweep point {point}: {_assignments(values)})")
 
 
-def _raw_design(scenario: Scenario, targets: Sequence[Target]
-                ) -> tuple[list[dict[str, Any]], np.ndarray | None]:
+def _raw_design(
+    scenario: Scenario, targets: Sequence[Target]
+) -> tuple[list[dict[str, Any]], np.ndarray | None]:
     """Target values of every point before validation, and the SALib sample if any."""
     sweep = scenario.sweep
     assert sweep is not None
@@ -506,13 +544,23 @@ def _raw_design(scenario: Scenario, targets: Sequence[Target]
     if sweep.method == "grid":
         combos = itertools.product(*(sweep.grid[name] for name in names))
         return [dict(zip(names, combo, strict=True)) for combo in combos], None
-    problem = {"num_vars": len(names), "names": names,
-               "bounds": [list(map(float, sweep.bounds[n])) for n in names]}
-    matrix = sample_design(sweep.method, problem, sweep.samples, sweep.levels,
-                           _stream_seed(scenario.scenario.seed, _SAMPLE_STREAM))
+    problem = {
+        "num_vars": len(names),
+        "names": names,
+        "bounds": [list(map(float, sweep.bounds[n])) for n in names],
+    }
+    matrix = sample_design(
+        sweep.method,
+        problem,
+        sweep.samples,
+        sweep.levels,
+        _stream_seed(scenario.scenario.seed, _SAMPLE_STREAM),
+    )
     current = [t.get(scenario) for t in targets]
-    raw = [{name: _sampled(x, base) for name, x, base in zip(names, row, current, strict=True)}
-           for row in matrix]
+    raw = [
+        {name: _sampled(x, base) for name, x, base in zip(names, row, current, strict=True)}
+        for row in matrix
+    ]
     return raw, matrix
 
 
@@ -567,8 +615,9 @@ def outcome_mean(snapshot: Mapping[str, np.ndarray], name: str) -> float:
     return float(present.mean()) if present.size else math.nan
 
 
-def horizon_outcomes(scenario: Scenario, arm: str, horizon: float,
-                     outcomes: Sequence[str]) -> dict[str, float]:
+def horizon_outcomes(
+    scenario: Scenario, arm: str, horizon: float, outcomes: Sequence[str]
+) -> dict[str, float]:
     """Simulate one arm of a scenario (replicate 0) to ``horizon`` and summarize the cohort."""
     model = PainModel(scenario, 0, arm=arm, create_agents=False)
     for year in horizon_stops(scenario.scenario, horizon):
@@ -584,10 +633,19 @@ def _one_line(exc: BaseException) -> str:
 
 def failed_rows(task: SweepTask, error: str) -> list[dict[str, Any]]:
     """Rows recording that a run failed before any arm finished."""
-    return [{"point": task.point, "replicate": task.replicate, "arm": arm.name,
-             "seed": task.seed, **dict.fromkeys(task.outcomes, math.nan),
-             "run_seconds": math.nan, "status": STATUS_FAILED, "error": error}
-            for arm in task.scenario.arm_list]
+    return [
+        {
+            "point": task.point,
+            "replicate": task.replicate,
+            "arm": arm.name,
+            "seed": task.seed,
+            **dict.fromkeys(task.outcomes, math.nan),
+            "run_seconds": math.nan,
+            "status": STATUS_FAILED,
+            "error": error,
+        }
+        for arm in task.scenario.arm_list
+    ]
 
 
 _malloc_tuned = False
@@ -603,8 +661,11 @@ def _undo_small_trim_threshold() -> None:
     may then keep up to that much freed memory.
     """
     global _malloc_tuned
-    if _malloc_tuned or "MALLOC_TRIM_THRESHOLD_" not in os.environ or \
-            not sys.platform.startswith("linux"):
+    if (
+        _malloc_tuned
+        or "MALLOC_TRIM_THRESHOLD_" not in os.environ
+        or not sys.platform.startswith("linux")
+    ):
         return
     _malloc_tuned = True
     try:
@@ -633,11 +694,23 @@ def run_task(task: SweepTask) -> list[dict[str, Any]]:
             values = horizon_outcomes(task.scenario, arm.name, task.horizon, task.outcomes)
             status, error = STATUS_OK, ""
         except Exception as exc:  # recorded; the sweep carries on
-            values, status, error = dict.fromkeys(task.outcomes, math.nan), STATUS_FAILED, \
-                _one_line(exc)
-        rows.append({"point": task.point, "replicate": task.replicate, "arm": arm.name,
-                     "seed": task.seed, **values, "run_seconds": time.perf_counter() - start,
-                     "status": status, "error": error})
+            values, status, error = (
+                dict.fromkeys(task.outcomes, math.nan),
+                STATUS_FAILED,
+                _one_line(exc),
+            )
+        rows.append(
+            {
+                "point": task.point,
+                "replicate": task.replicate,
+                "arm": arm.name,
+                "seed": task.seed,
+                **values,
+                "run_seconds": time.perf_counter() - start,
+                "status": status,
+                "error": error,
+            }
+        )
     return rows
 
 
@@ -649,8 +722,9 @@ def _sigint_held() -> Iterator[None]:
     Only the main process handles Ctrl-C (it stops the workers); a SIGINT that arrives meanwhile
     is delivered when the block ends.
     """
-    usable = hasattr(signal, "pthread_sigmask") and threading.current_thread() is \
-        threading.main_thread()
+    usable = (
+        hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    )
     if usable:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
@@ -679,8 +753,7 @@ def _terminate(executor: ProcessPoolExecutor) -> None:
         process.join(timeout=10)
 
 
-def _process_results(tasks: Iterator[SweepTask], workers: int
-                     ) -> Iterator[list[dict[str, Any]]]:
+def _process_results(tasks: Iterator[SweepTask], workers: int) -> Iterator[list[dict[str, Any]]]:
     """Runs on local worker processes (spawned), at most ``4 * workers`` in flight."""
     context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
@@ -711,13 +784,17 @@ def _check_workers(client: Any, where: str) -> None:
     try:
         versions = client.run(_worker_version)
     except Exception as exc:
-        raise SweepError(f"{where}: the Dask workers cannot run painsim ({_one_line(exc)}); "
-                         f"install painsim {sim.__version__} on every worker") from None
+        raise SweepError(
+            f"{where}: the Dask workers cannot run painsim ({_one_line(exc)}); "
+            f"install painsim {sim.__version__} on every worker"
+        ) from None
     wrong = {w: v for w, v in versions.items() if v != sim.__version__}
     if wrong:
         worker, found = next(iter(wrong.items()))
-        raise SweepError(f"{where}: worker {worker} has painsim {found}, this is "
-                         f"{sim.__version__}; install the same version everywhere")
+        raise SweepError(
+            f"{where}: worker {worker} has painsim {found}, this is "
+            f"{sim.__version__}; install the same version everywhere"
+        )
 
 
 @contextmanager
@@ -733,16 +810,22 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     with _sigint_held():
         if scheduler is None:
             with dask.config.set(QUIET_DASK):
-                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
-                                       silence_logs=logging.ERROR)
+                cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             client = Client(cluster)
         else:
             try:
                 client = Client(scheduler, timeout="20s")
             except (OSError, ValueError, TypeError) as exc:
-                raise SweepError(f"--scheduler {scheduler}: cannot connect ({_one_line(exc)})",
-                                 ) from None
+                raise SweepError(
+                    f"--scheduler {scheduler}: cannot connect ({_one_line(exc)})",
+                ) from None
     try:
         _check_workers(client, scheduler or "LocalCluster")
         yield client
@@ -752,8 +835,9 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
             cluster.close()
 
 
-def _dask_results(tasks: Iterator[SweepTask], workers: int, scheduler: str | None
-                  ) -> Iterator[list[dict[str, Any]]]:
+def _dask_results(
+    tasks: Iterator[SweepTask], workers: int, scheduler: str | None
+) -> Iterator[list[dict[str, Any]]]:
     """Runs as Dask tasks with unique keys (never deduplicated), at most DASK_WINDOW in flight.
 
     A task that Dask itself gives up on (e.g. it killed its workers) is recorded as failed.
@@ -795,8 +879,9 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _results(backend: str, tasks: Iterator[SweepTask], workers: int, scheduler: str | None
-             ) -> Iterator[list[dict[str, Any]]]:
+def _results(
+    backend: str, tasks: Iterator[SweepTask], workers: int, scheduler: str | None
+) -> Iterator[list[dict[str, Any]]]:
     if backend == "serial":
         return _serial_results(tasks)
     if backend == "process":
@@ -805,8 +890,15 @@ def _results(backend: str, tasks: Iterator[SweepTask], workers: int, scheduler: 
 
 
 # -- sensitivity --------------------------------------------------------------------------------
-def analyze_design(method: str, problem: Mapping[str, Any], matrix: np.ndarray, y: np.ndarray,
-                   *, levels: int = 4, seed: int = 0) -> pd.DataFrame:
+def analyze_design(
+    method: str,
+    problem: Mapping[str, Any],
+    matrix: np.ndarray,
+    y: np.ndarray,
+    *,
+    levels: int = 4,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Sensitivity indices of one outcome with SALib, with 95 % intervals.
 
     Parameters
@@ -833,16 +925,30 @@ def analyze_design(method: str, problem: Mapping[str, Any], matrix: np.ndarray, 
     with np.errstate(divide="ignore", invalid="ignore"):  # a degenerate resample gives NaN
         result, pairs = _salib_analysis(method, problem, matrix, y, levels, seed)
     names = list(problem["names"])
-    frames = [pd.DataFrame({"parameter": names, "index": index,
-                            "value": np.asarray(result[index], dtype=float),
-                            "conf": (np.asarray(result[conf], dtype=float) if conf
-                                     else np.full(len(names), np.nan))})
-              for index, conf in pairs]
+    frames = [
+        pd.DataFrame(
+            {
+                "parameter": names,
+                "index": index,
+                "value": np.asarray(result[index], dtype=float),
+                "conf": (
+                    np.asarray(result[conf], dtype=float) if conf else np.full(len(names), np.nan)
+                ),
+            }
+        )
+        for index, conf in pairs
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
-def _salib_analysis(method: str, problem: Mapping[str, Any], matrix: np.ndarray, y: np.ndarray,
-                    levels: int, seed: int) -> tuple[Mapping[str, Any], list]:
+def _salib_analysis(
+    method: str,
+    problem: Mapping[str, Any],
+    matrix: np.ndarray,
+    y: np.ndarray,
+    levels: int,
+    seed: int,
+) -> tuple[Mapping[str, Any], list]:
     """SALib's result and the (index, interval) names to read from it."""
     kwargs = {"conf_level": CI_LEVEL, "num_resamples": RESAMPLES, "seed": seed}
     if method == "sobol":
@@ -886,11 +992,14 @@ def sensitivity_table(plan: SweepPlan, table: pd.DataFrame) -> tuple[pd.DataFram
             y = point_means(table, arm, outcome, plan.n_points)
             missing = int(np.isnan(y).sum())
             if missing:
-                notes.append(f"no sensitivity indices for {outcome} in arm '{arm}': missing at "
-                             f"{missing} of {plan.n_points} points")
+                notes.append(
+                    f"no sensitivity indices for {outcome} in arm '{arm}': missing at "
+                    f"{missing} of {plan.n_points} points"
+                )
                 continue
-            indices = analyze_design(plan.method, plan.problem, plan.matrix, y,
-                                     levels=plan.sweep.levels, seed=seed)
+            indices = analyze_design(
+                plan.method, plan.problem, plan.matrix, y, levels=plan.sweep.levels, seed=seed
+            )
             frames.append(indices.assign(arm=arm, outcome=outcome, method=plan.method))
     if not frames:
         return pd.DataFrame(columns=list(SENSITIVITY_COLUMNS)), notes
@@ -930,7 +1039,7 @@ def partial_folder(destination: Path) -> Path:
 
 
 def _destination_of(partial: Path) -> Path:
-    return partial.parent / partial.name[1: -len(PARTIAL_SUFFIX)]
+    return partial.parent / partial.name[1 : -len(PARTIAL_SUFFIX)]
 
 
 def finished_runs(partial: Path) -> set[tuple[int, int]]:
@@ -970,25 +1079,31 @@ def _locked(folder: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise SweepError(f"{folder}: another painsim sweep is working on this folder"
-                             ) from None
+            raise SweepError(f"{folder}: another painsim sweep is working on this folder") from None
         yield
 
 
-def _session(backend: str, workers: int, scheduler: str | None, argv: list[str] | None,
-             already: int) -> dict[str, Any]:
-    return {"started": _utc_now().isoformat(timespec="seconds"), "command": argv,
-            "backend": backend, "workers": None if scheduler else workers,
-            "scheduler": scheduler, "runs_already_finished": already}
+def _session(
+    backend: str, workers: int, scheduler: str | None, argv: list[str] | None, already: int
+) -> dict[str, Any]:
+    return {
+        "started": _utc_now().isoformat(timespec="seconds"),
+        "command": argv,
+        "backend": backend,
+        "workers": None if scheduler else workers,
+        "scheduler": scheduler,
+        "runs_already_finished": already,
+    }
 
 
-def _new_partial(plan: SweepPlan, destination: Path, session: dict[str, Any], run_id: str
-                 ) -> Path:
+def _new_partial(plan: SweepPlan, destination: Path, session: dict[str, Any], run_id: str) -> Path:
     """Create the hidden work folder with its plan, atomically (staged, then renamed)."""
     partial = partial_folder(destination)
     if partial.exists():
-        raise SweepError(f"{partial}: an unfinished sweep is already there; continue it with "
-                         "--resume or delete it")
+        raise SweepError(
+            f"{partial}: an unfinished sweep is already there; continue it with "
+            "--resume or delete it"
+        )
     record = {
         "run_id": run_id,
         "fingerprint": plan.fingerprint(),
@@ -1013,24 +1128,30 @@ def _resumable(plan: SweepPlan, out: Path | None, results_root: Path) -> Path:
         root = results_root / plan.scenario.scenario.slug
         found = _find_partial(root, fingerprint)
         if found is None:
-            raise SweepError(f"{plan.source}: no unfinished sweep of this scenario under {root} "
-                             f"(hidden .<run id>{PARTIAL_SUFFIX} folders); run it without "
-                             "--resume")
+            raise SweepError(
+                f"{plan.source}: no unfinished sweep of this scenario under {root} "
+                f"(hidden .<run id>{PARTIAL_SUFFIX} folders); run it without "
+                "--resume"
+            )
         return Path(os.path.abspath(found))
     partial = partial_folder(Path(os.path.abspath(out)))
     if not partial.is_dir():
         raise SweepError(f"{out}: no unfinished sweep to resume (looked for {partial})")
     if (_read_plan(partial) or {}).get("fingerprint") != fingerprint:
-        raise SweepError(f"{partial}: that sweep was made from a different scenario, sweep or "
-                         "painsim version; resume it with the same scenario file")
+        raise SweepError(
+            f"{partial}: that sweep was made from a different scenario, sweep or "
+            "painsim version; resume it with the same scenario file"
+        )
     return partial
 
 
 def _add_session(partial: Path, session: dict[str, Any]) -> None:
     record = _read_plan(partial) or {}
     record.setdefault("sessions", []).append(session)
-    _write_atomic(partial / PLAN_FILE, lambda p: p.write_text(
-        json.dumps(record, indent=1) + "\n", encoding="utf-8"))
+    _write_atomic(
+        partial / PLAN_FILE,
+        lambda p: p.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8"),
+    )
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -1049,8 +1170,11 @@ def assemble_table(partial: Path, plan: SweepPlan) -> pd.DataFrame:
     files = sorted(p for p in points.iterdir() if _POINT_FILE.match(p.name))
     table = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
     order = {arm: i for i, arm in enumerate(plan.arms)}
-    table = table.assign(_arm=table["arm"].map(order)).sort_values(
-        ["point", "replicate", "_arm"], kind="stable").drop(columns="_arm")
+    table = (
+        table.assign(_arm=table["arm"].map(order))
+        .sort_values(["point", "replicate", "_arm"], kind="stable")
+        .drop(columns="_arm")
+    )
     return table.reset_index(drop=True)
 
 
@@ -1064,8 +1188,9 @@ def _package_versions() -> dict[str, str | None]:
     return versions
 
 
-def _manifest(plan: SweepPlan, record: dict[str, Any], table: pd.DataFrame,
-              files: list[str]) -> dict[str, Any]:
+def _manifest(
+    plan: SweepPlan, record: dict[str, Any], table: pd.DataFrame, files: list[str]
+) -> dict[str, Any]:
     sweep = plan.sweep
     failed = table.loc[table["status"] != STATUS_OK, ["point", "replicate"]].drop_duplicates()
     sessions = record.get("sessions", [])
@@ -1097,8 +1222,8 @@ def _manifest(plan: SweepPlan, record: dict[str, Any], table: pd.DataFrame,
             "failed_runs": len(failed),
             "common_random_numbers": sweep.common_random_numbers,
             "seed_rule": f"SeedSequence(seed, spawn_key=({SWEEP_KEY}, {_RUN_STREAM}, "
-                         f"{'0' if sweep.common_random_numbers else 'point'}, replicate)), "
-                         "first 64 bits >> 1",
+            f"{'0' if sweep.common_random_numbers else 'point'}, replicate)), "
+            "first 64 bits >> 1",
         },
         "scenario": plan.scenario.resolved(),
     }
@@ -1138,8 +1263,9 @@ class SweepResult:
         return len(bad.drop_duplicates())
 
 
-def _finish(plan: SweepPlan, partial: Path) -> tuple[Path, pd.DataFrame, pd.DataFrame | None,
-                                                     list[str]]:
+def _finish(
+    plan: SweepPlan, partial: Path
+) -> tuple[Path, pd.DataFrame, pd.DataFrame | None, list[str]]:
     """Assemble tables, figures and manifest in ``partial``, then rename it to its final name."""
     from sim.sweep_figures import sweep_figures
 
@@ -1149,21 +1275,30 @@ def _finish(plan: SweepPlan, partial: Path) -> tuple[Path, pd.DataFrame, pd.Data
     failed = table.loc[table["status"] != STATUS_OK]
     if len(failed):
         runs = len(failed[["point", "replicate"]].drop_duplicates())
-        notes.append(f"{runs} of {plan.n_runs} runs failed (first: {failed['error'].iloc[0]}); "
-                     f"see status and error in {TABLE_FILE}")
+        notes.append(
+            f"{runs} of {plan.n_runs} runs failed (first: {failed['error'].iloc[0]}); "
+            f"see status and error in {TABLE_FILE}"
+        )
     sensitivity = None
     if plan.method != "grid":
         sensitivity, more = sensitivity_table(plan, table)
         notes.extend(more)
         _write_atomic(partial / SENSITIVITY_FILE, lambda p: sensitivity.to_csv(p, index=False))
     figures = sweep_figures(plan, table, sensitivity, partial / "figures")
-    files = sorted([TABLE_FILE, "manifest.json",
-                    *([SENSITIVITY_FILE] if sensitivity is not None else []),
-                    *(f"figures/{p.name}" for p in figures)])
+    files = sorted(
+        [
+            TABLE_FILE,
+            "manifest.json",
+            *([SENSITIVITY_FILE] if sensitivity is not None else []),
+            *(f"figures/{p.name}" for p in figures),
+        ]
+    )
     record = _read_plan(partial) or {}
     manifest = _manifest(plan, record, table, files)
-    _write_atomic(partial / "manifest.json", lambda p: p.write_text(
-        json.dumps(manifest, indent=2) + "\n", encoding="utf-8"))
+    _write_atomic(
+        partial / "manifest.json",
+        lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8"),
+    )
     _fsync_all(partial)
     destination = _destination_of(partial)
     os.replace(partial, destination)
@@ -1251,11 +1386,15 @@ def run_sweep(
         partial = _resumable(plan, out, Path(results_root))
     else:
         run_id = _new_run_id(_utc_now())
-        destination = Path(os.path.abspath(out if out is not None else Path(results_root) /
-                                           plan.scenario.scenario.slug / run_id))
+        destination = Path(
+            os.path.abspath(
+                out
+                if out is not None
+                else Path(results_root) / plan.scenario.scenario.slug / run_id
+            )
+        )
         _check_destination(destination)
-        new_folders = [p for p in (destination.parent, destination.parent.parent)
-                       if not p.exists()]
+        new_folders = [p for p in (destination.parent, destination.parent.parent) if not p.exists()]
         session = _session(backend, workers, scheduler, argv, 0)
         partial = _new_partial(plan, destination, session, run_id)
         new_folders.insert(0, partial)
@@ -1270,10 +1409,18 @@ def run_sweep(
             threads = None if backend == "serial" else 1
             tasks = (plan.task(point, replicate, threads) for point, replicate in todo)
             # The bar closes first, so its last line is not stretched by the cluster shutdown.
-            with closing(_results(backend, tasks, workers, scheduler)) as results, \
-                    tqdm(total=plan.n_runs, initial=len(done), unit="run",
-                         desc=f"{plan.scenario.scenario.slug} sweep", disable=not progress,
-                         file=sys.stderr, dynamic_ncols=True) as bar:
+            with (
+                closing(_results(backend, tasks, workers, scheduler)) as results,
+                tqdm(
+                    total=plan.n_runs,
+                    initial=len(done),
+                    unit="run",
+                    desc=f"{plan.scenario.scenario.slug} sweep",
+                    disable=not progress,
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                ) as bar,
+            ):
                 for rows in results:
                     _write_run(partial, plan, rows)
                     computed += 1
@@ -1284,9 +1431,11 @@ def run_sweep(
         raise SweepInterrupted(partial, kept, plan.n_runs, resume_hint) from None
     except BrokenProcessPool as exc:
         kept = len(finished_runs(partial) & set(plan.runs()))
-        raise SweepError(f"a worker process died ({_one_line(exc)}); {kept} of {plan.n_runs} "
-                         f"runs are kept in {partial}; continue with: {resume_hint}",
-                         exit_code=1) from None
+        raise SweepError(
+            f"a worker process died ({_one_line(exc)}); {kept} of {plan.n_runs} "
+            f"runs are kept in {partial}; continue with: {resume_hint}",
+            exit_code=1,
+        ) from None
     except SweepError:
         if new_folders and not finished_runs(partial):  # e.g. no Dask scheduler at that address
             shutil.rmtree(new_folders[0], ignore_errors=True)
@@ -1302,10 +1451,13 @@ def summary_text(result: SweepResult, max_rows: int = 40) -> str:
     """What ``painsim sweep`` prints: the design, then point means or sensitivity indices."""
     plan = result.plan
     arms = len(plan.arms)
-    lines = [f"sweep: {plan.method}, {plan.n_points} points x {plan.replicates} replicate"
-             f"{'s' if plan.replicates != 1 else ''} x {arms} arm{'s' if arms != 1 else ''}"
-             f" = {plan.n_runs} runs ({result.computed} computed now, {result.kept} kept from "
-             f"before, {result.failed} failed); outcomes at year {plan.horizon:g}", ""]
+    lines = [
+        f"sweep: {plan.method}, {plan.n_points} points x {plan.replicates} replicate"
+        f"{'s' if plan.replicates != 1 else ''} x {arms} arm{'s' if arms != 1 else ''}"
+        f" = {plan.n_runs} runs ({result.computed} computed now, {result.kept} kept from "
+        f"before, {result.failed} failed); outcomes at year {plan.horizon:g}",
+        "",
+    ]
     if result.sensitivity is not None and len(result.sensitivity):
         for (arm, outcome), group in result.sensitivity.groupby(["arm", "outcome"], sort=False):
             wide = group.pivot(index="parameter", columns="index", values="value")
@@ -1315,17 +1467,26 @@ def summary_text(result: SweepResult, max_rows: int = 40) -> str:
                     wide[f"{index} ±"] = conf[index]
             lead = "ST" if "ST" in wide else ("mu_star" if "mu_star" in wide else "S1")
             wide = wide.sort_values(lead, ascending=False)
-            lines += [f"{outcome}, arm '{arm}' ({plan.method}; ± = half-width of the 95 % "
-                      "interval):", wide.to_string(float_format=lambda v: f"{v:.3f}"), ""]
+            lines += [
+                f"{outcome}, arm '{arm}' ({plan.method}; ± = half-width of the 95 % interval):",
+                wide.to_string(float_format=lambda v: f"{v:.3f}"),
+                "",
+            ]
     else:
-        means = (result.table[result.table["status"] == STATUS_OK]
-                 .groupby(["point", "arm"], sort=False)[[*plan.names, *plan.outcomes]].mean(
-                     numeric_only=True).reset_index().drop(columns="point"))
+        means = (
+            result.table[result.table["status"] == STATUS_OK]
+            .groupby(["point", "arm"], sort=False)[[*plan.names, *plan.outcomes]]
+            .mean(numeric_only=True)
+            .reset_index()
+            .drop(columns="point")
+        )
         if len(plan.arms) == 1:
             means = means.drop(columns="arm")
         shown = means.head(max_rows)
-        lines += [f"mean over replicates at year {plan.horizon:g}:",
-                  shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+        lines += [
+            f"mean over replicates at year {plan.horizon:g}:",
+            shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
+        ]
         if len(means) > max_rows:
             lines.append(f"(first {max_rows} of {len(means)} rows; all in {TABLE_FILE})")
         lines.append("")
@@ -1334,8 +1495,23 @@ def summary_text(result: SweepResult, max_rows: int = 40) -> str:
 
 
 __all__ = [
-    "BACKENDS", "OUTCOME_NAMES", "SweepError", "SweepInterrupted",
-    "SweepPlan", "SweepResult", "SweepTask", "Target", "analyze_design", "check_sweep",
-    "horizon_outcomes", "plan_sweep", "resolve_target", "run_seed", "run_sweep", "run_task",
-    "sample_design", "sensitivity_table", "summary_text",
+    "BACKENDS",
+    "OUTCOME_NAMES",
+    "SweepError",
+    "SweepInterrupted",
+    "SweepPlan",
+    "SweepResult",
+    "SweepTask",
+    "Target",
+    "analyze_design",
+    "check_sweep",
+    "horizon_outcomes",
+    "plan_sweep",
+    "resolve_target",
+    "run_seed",
+    "run_sweep",
+    "run_task",
+    "sample_design",
+    "sensitivity_table",
+    "summary_text",
 ]

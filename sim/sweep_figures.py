@@ -67,14 +67,19 @@ def _tick(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _grid_means(table: pd.DataFrame, arm: str, columns: Sequence[str], outcome: str
-                ) -> pd.Series:
+def _grid_means(table: pd.DataFrame, arm: str, columns: Sequence[str], outcome: str) -> pd.Series:
     ok = table[(table["arm"] == arm) & (table["status"] == "ok")]
     return ok.groupby(list(columns), sort=True)[outcome].mean()
 
 
-def grid_figure(table: pd.DataFrame, parameters: Sequence[str], outcome: str,
-                arms: Sequence[str], horizon: float, path: Path) -> Path:
+def grid_figure(
+    table: pd.DataFrame,
+    parameters: Sequence[str],
+    outcome: str,
+    arms: Sequence[str],
+    horizon: float,
+    path: Path,
+) -> Path:
     """Heatmap of ``outcome`` over the first two grid parameters (or a line over one).
 
     Values are means over replicates (and, with more than two parameters, over the others:
@@ -98,12 +103,15 @@ def grid_figure(table: pd.DataFrame, parameters: Sequence[str], outcome: str,
     plt = _pyplot()
     label = outcome_label(outcome)
     replicates = table["replicate"].nunique()
-    note = (f"mean of {replicates} replicate{'s' if replicates != 1 else ''} per "
-            f"{'cell' if len(parameters) >= 2 else 'value'}")
+    note = (
+        f"mean of {replicates} replicate{'s' if replicates != 1 else ''} per "
+        f"{'cell' if len(parameters) >= 2 else 'value'}"
+    )
     two = len(parameters) >= 2
     width = 5.6 if two else 5.2
-    fig, axes = plt.subplots(1, len(arms), figsize=(width * len(arms), 4.6), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(arms), figsize=(width * len(arms), 4.6), squeeze=False, layout="constrained"
+    )
     if two:
         x_name, y_name = parameters[0], parameters[1]
         means = {arm: _grid_means(table, arm, [y_name, x_name], outcome) for arm in arms}
@@ -114,8 +122,9 @@ def grid_figure(table: pd.DataFrame, parameters: Sequence[str], outcome: str,
         ys = sorted(table[y_name].unique())
         for ax, arm in zip(axes[0], arms, strict=True):
             grid = means[arm].unstack(x_name).reindex(index=ys, columns=xs).to_numpy(float)
-            image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis",
-                              vmin=vmin, vmax=vmax)
+            image = ax.imshow(
+                grid, origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax
+            )
             _annotate(ax, grid, image)
             ax.set_xticks(range(len(xs)), [_tick(v) for v in xs])
             ax.set_yticks(range(len(ys)), [_tick(v) for v in ys])
@@ -133,8 +142,9 @@ def grid_figure(table: pd.DataFrame, parameters: Sequence[str], outcome: str,
         for ax, arm in zip(axes[0], arms, strict=True):
             ok = table[(table["arm"] == arm) & (table["status"] == "ok")]
             means = ok.groupby(name, sort=True)[outcome].mean()
-            ax.plot(ok[name], ok[outcome], "o", color=COLORS[0], alpha=0.35, ms=4,
-                    label="replicates")
+            ax.plot(
+                ok[name], ok[outcome], "o", color=COLORS[0], alpha=0.35, ms=4, label="replicates"
+            )
             ax.plot(means.index, means.to_numpy(), "-", color=COLORS[0], lw=2, label="mean")
             ax.set_xlabel(name)
             ax.set_ylabel(label)
@@ -156,12 +166,20 @@ def _annotate(ax, grid: np.ndarray, image) -> None:
             continue
         red, green, blue, _ = image.cmap(image.norm(value))
         light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5
-        ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=9,
-                color="black" if light else "white")
+        ax.text(
+            column,
+            row,
+            f"{value:.2f}",
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="black" if light else "white",
+        )
 
 
-def sensitivity_figure(sensitivity: pd.DataFrame, outcome: str, arms: Sequence[str],
-                       horizon: float, path: Path) -> Path:
+def sensitivity_figure(
+    sensitivity: pd.DataFrame, outcome: str, arms: Sequence[str], horizon: float, path: Path
+) -> Path:
     """Horizontal bars of the sensitivity indices of one outcome, with 95 % intervals.
 
     Parameters are sorted by the leading index (ST, mu*, or S1), largest on top.
@@ -186,39 +204,56 @@ def sensitivity_figure(sensitivity: pd.DataFrame, outcome: str, arms: Sequence[s
     indices = {"sobol": ["S1", "ST"], "morris": ["mu_star", "sigma"], "latin": ["S1"]}[method]
     lead = indices[-1] if method == "sobol" else indices[0]
     n_params = rows["parameter"].nunique()
-    fig, axes = plt.subplots(1, len(arms), figsize=(7.2 * len(arms), 1.6 + 0.55 * n_params),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1,
+        len(arms),
+        figsize=(7.2 * len(arms), 1.6 + 0.55 * n_params),
+        squeeze=False,
+        layout="constrained",
+    )
     height = 0.8 / len(indices)
     for ax, arm in zip(axes[0], arms, strict=True):
         part = rows[rows["arm"] == arm]
-        order = (part[part["index"] == lead].sort_values("value")["parameter"].tolist())
+        order = part[part["index"] == lead].sort_values("value")["parameter"].tolist()
         positions = np.arange(len(order))
         for k, index in enumerate(indices):
             values = part[part["index"] == index].set_index("parameter").reindex(order)
             error = values["conf"].to_numpy(dtype=float)
-            ax.barh(positions + ((len(indices) - 1) / 2 - k) * height,
-                    values["value"].to_numpy(dtype=float), height=height, color=COLORS[k],
-                    xerr=None if np.isnan(error).all() else np.nan_to_num(error),
-                    error_kw={"ecolor": "#333333", "capsize": 2, "lw": 1},
-                    label=INDEX_LABELS.get(index, index))
+            ax.barh(
+                positions + ((len(indices) - 1) / 2 - k) * height,
+                values["value"].to_numpy(dtype=float),
+                height=height,
+                color=COLORS[k],
+                xerr=None if np.isnan(error).all() else np.nan_to_num(error),
+                error_kw={"ecolor": "#333333", "capsize": 2, "lw": 1},
+                label=INDEX_LABELS.get(index, index),
+            )
         ax.set_yticks(positions, order)
         ax.axvline(0, color="#999999", lw=0.8)
-        ax.set_xlabel("sensitivity index" if method != "morris" else
-                      f"change of {outcome} across each setting's range")
+        ax.set_xlabel(
+            "sensitivity index"
+            if method != "morris"
+            else f"change of {outcome} across each setting's range"
+        )
         ax.set_title(arm if len(arms) > 1 else "")
         ax.legend(frameon=False, loc="lower right")
-    title = {"sobol": "Sobol indices", "morris": "Morris screening",
-             "latin": "RBD-FAST first-order indices"}[method]
-    fig.suptitle(f"{title} of {outcome_label(outcome)}\nafter {horizon:g} years; error bars: "
-                 "95 % intervals")
+    title = {
+        "sobol": "Sobol indices",
+        "morris": "Morris screening",
+        "latin": "RBD-FAST first-order indices",
+    }[method]
+    fig.suptitle(
+        f"{title} of {outcome_label(outcome)}\nafter {horizon:g} years; error bars: 95 % intervals"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
 
 
-def sweep_figures(plan: SweepPlan, table: pd.DataFrame, sensitivity: pd.DataFrame | None,
-                  folder: Path) -> list[Path]:
+def sweep_figures(
+    plan: SweepPlan, table: pd.DataFrame, sensitivity: pd.DataFrame | None, folder: Path
+) -> list[Path]:
     """Every figure of a finished sweep: grid figures for a grid, index charts for samples.
 
     Returns
@@ -230,9 +265,24 @@ def sweep_figures(plan: SweepPlan, table: pd.DataFrame, sensitivity: pd.DataFram
     for outcome in plan.outcomes:
         if plan.method == "grid":
             if table.loc[table["status"] == "ok", outcome].notna().any():
-                written.append(grid_figure(table, plan.names, outcome, plan.arms,
-                                           plan.horizon, folder / f"grid_{outcome}.png"))
+                written.append(
+                    grid_figure(
+                        table,
+                        plan.names,
+                        outcome,
+                        plan.arms,
+                        plan.horizon,
+                        folder / f"grid_{outcome}.png",
+                    )
+                )
         elif sensitivity is not None and (sensitivity["outcome"] == outcome).any():
-            written.append(sensitivity_figure(sensitivity, outcome, plan.arms, plan.horizon,
-                                              folder / f"sensitivity_{outcome}.png"))
+            written.append(
+                sensitivity_figure(
+                    sensitivity,
+                    outcome,
+                    plan.arms,
+                    plan.horizon,
+                    folder / f"sensitivity_{outcome}.png",
+                )
+            )
     return written

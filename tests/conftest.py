@@ -53,8 +53,13 @@ def small_scenario(make_scenario: Callable[..., Scenario]) -> Scenario:
 def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Results folder of one finished small run with connectivity; shared, so treat as read-only."""
     scenario = parse_scenario(small_scenario_dict(), "small")
-    return run_scenario(scenario, results_root=tmp_path_factory.mktemp("results"),
-                        save_connectivity=True, progress=False, argv=["painsim", "run", "small"])
+    return run_scenario(
+        scenario,
+        results_root=tmp_path_factory.mktemp("results"),
+        save_connectivity=True,
+        progress=False,
+        argv=["painsim", "run", "small"],
+    )
 
 
 @pytest.fixture

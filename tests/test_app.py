@@ -40,8 +40,15 @@ from sim.scenario import ScenarioError, load_scenario, parse_scenario
 ROOT = Path(__file__).resolve().parent.parent
 CLASSROOM = ROOT / "scenarios" / "classroom.toml"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +77,12 @@ def test_starting_settings_reproduce_the_scenario_run_from_the_command_line(clas
     assert page.scenario.cohort == classroom.cohort
     assert page.scenario.parameters == classroom.parameters
     # Same random path; step boundaries may differ in the last bit (1.0 + 1.0 vs 2.0).
-    np.testing.assert_allclose(page.table["dmn_perturbation"], expected["dmn_perturbation"],
-                               rtol=1e-9)
-    np.testing.assert_allclose(page.table["years_with_pain"], expected["years_with_pain"],
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        page.table["dmn_perturbation"], expected["dmn_perturbation"], rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        page.table["years_with_pain"], expected["years_with_pain"], rtol=1e-9
+    )
 
 
 @pytest.mark.parametrize("share", [0.05, 0.25, 0.6])
@@ -95,10 +104,13 @@ def test_pain_setting_is_the_plateau_of_long_episodes(classroom):
     assert scenario.parameters["pain.long_plateau"] == 5.5
 
 
-@pytest.mark.parametrize(("timing", "trigger"), [
-    (app.EARLY, {"at_stage": "subacute", "at_years_with_pain": None}),
-    (app.LATE, {"at_stage": None, "at_years_with_pain": app.LATE_YEARS_WITH_PAIN}),
-])
+@pytest.mark.parametrize(
+    ("timing", "trigger"),
+    [
+        (app.EARLY, {"at_stage": "subacute", "at_years_with_pain": None}),
+        (app.LATE, {"at_stage": None, "at_years_with_pain": app.LATE_YEARS_WITH_PAIN}),
+    ],
+)
 def test_a_treatment_is_an_arm_with_its_usual_care_twin(classroom, timing, trigger):
     model = app.TeachingModel(intervention="ACT", timing=timing, base=classroom)
     usual, treated = model.scenario.arms
@@ -116,8 +128,11 @@ def test_no_treatment_means_no_arms_and_no_twin(classroom):
 
 
 def test_the_scenarios_own_arms_are_replaced_by_the_setting():
-    model = app.TeachingModel(cohort_size=100, intervention="TMS",
-                              base=load_scenario(ROOT / "scenarios" / "prevention.toml"))
+    model = app.TeachingModel(
+        cohort_size=100,
+        intervention="TMS",
+        base=load_scenario(ROOT / "scenarios" / "prevention.toml"),
+    )
     assert [arm.name for arm in model.scenario.arms] == ["usual care", "TMS early"]
 
 
@@ -128,8 +143,9 @@ def test_settings_outside_the_scenario_format_are_rejected(classroom):
         app.TeachingModel(intervention="__import__('os')", base=classroom)
 
 
-@pytest.mark.parametrize("text", ["forty-two", "1e3", "-1", "4.5", "9" * 20, "",
-                                  "__import__('os').system('true')"])
+@pytest.mark.parametrize(
+    "text", ["forty-two", "1e3", "-1", "4.5", "9" * 20, "", "__import__('os').system('true')"]
+)
 def test_a_seed_that_is_not_a_whole_number_is_reported_and_replaced(classroom, text):
     model = app.TeachingModel(seed=text, base=classroom)
     assert model.scenario.scenario.seed == classroom.scenario.seed
@@ -225,8 +241,15 @@ def test_views_show_monitors_that_follow_the_model(classroom):
 
     start = monitors()
     assert start["year"] == "0 of 20" and start["people"] == "300"
-    assert {"none", "acute", "subacute", "chronic", "years_with_pain", "perturbation",
-            "treated"} <= set(start)
+    assert {
+        "none",
+        "acute",
+        "subacute",
+        "chronic",
+        "years_with_pain",
+        "perturbation",
+        "treated",
+    } <= set(start)
     model.step()
     force_update()
     assert monitors()["year"] == "1 of 20"
@@ -334,7 +357,10 @@ def test_page_in_a_real_browser(served, tmp_path):
             def wait_for_year(text: str) -> None:
                 page.wait_for_function(
                     "t => document.querySelector('[data-monitor=year] .painsim-value')"
-                    "?.innerText === t", arg=text, timeout=30_000)
+                    "?.innerText === t",
+                    arg=text,
+                    timeout=30_000,
+                )
 
             start_plot = plot_hash()
             start_ylp = page.locator("[data-monitor=years_with_pain] .painsim-value").inner_text()
@@ -342,8 +368,10 @@ def test_page_in_a_real_browser(served, tmp_path):
             wait_for_year("1 of 20")
             page.wait_for_timeout(500)  # the image arrives after the monitors
             assert plot_hash() != start_plot
-            assert page.locator(
-                "[data-monitor=years_with_pain] .painsim-value").inner_text() != start_ylp
+            assert (
+                page.locator("[data-monitor=years_with_pain] .painsim-value").inner_text()
+                != start_ylp
+            )
 
             page.get_by_role("button", name="▶").click()
             wait_for_year("4 of 20")

@@ -21,9 +21,19 @@ SCENARIO = {
     "scenario": {"name": "baseline", "seed": 2024, "years": 10, "dt_weeks": 2},
     "cohort": {"size": 500, "pain_history_share": 0.3},
 }
-COLUMNS = ("dmn_perturbation", "years_with_pain", "coping", "pain", "adaptation",
-           "global_efficiency", "char_path_length", "mean_degree", "closeness", "mpfc_pcc",
-           "mpfc_insula")
+COLUMNS = (
+    "dmn_perturbation",
+    "years_with_pain",
+    "coping",
+    "pain",
+    "adaptation",
+    "global_efficiency",
+    "char_path_length",
+    "mean_degree",
+    "closeness",
+    "mpfc_pcc",
+    "mpfc_insula",
+)
 
 
 def current() -> dict[str, float]:

@@ -45,19 +45,26 @@ def test_graph_is_complete_with_healthy_reference_weights(brain):
 def test_signature_edge_sets_pick_the_published_pairs(brain):
     rows, cols = brain.iu
     pairs = {
-        name: {frozenset((brain.names[i], brain.names[j]))
-               for i, j in zip(rows[mask], cols[mask], strict=True)}
+        name: {
+            frozenset((brain.names[i], brain.names[j]))
+            for i, j in zip(rows[mask], cols[mask], strict=True)
+        }
         for name, mask in brain.edge_sets.items()
     }
     assert pairs["mpfc_pcc"] == {frozenset(("aMPFC", "PCC")), frozenset(("aMPFC", "PCu"))}
-    assert pairs["mpfc_insula"] == {frozenset(("aMPFC", "L.aIns")),
-                                    frozenset(("aMPFC", "R.aIns"))}
+    assert pairs["mpfc_insula"] == {frozenset(("aMPFC", "L.aIns")), frozenset(("aMPFC", "R.aIns"))}
 
 
 def test_edge_order_is_the_upper_triangle():
     rows, cols = edge_order(4)
     assert list(zip(rows.tolist(), cols.tolist(), strict=True)) == [
-        (0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+        (0, 1),
+        (0, 2),
+        (0, 3),
+        (1, 2),
+        (1, 3),
+        (2, 3),
+    ]
 
 
 def test_matrix_edges_round_trip_for_batches():
@@ -74,8 +81,11 @@ def test_graph_matrix_round_trip_keeps_weights_and_attributes(brain):
     g = matrix_to_graph(matrix, brain)
     assert nx.utils.graphs_equal(
         nx.Graph((u, v, {"weight": d["weight"]}) for u, v, d in g.edges(data=True)),
-        nx.Graph((u, v, {"weight": d["weight"]}) for u, v, d in brain.graph.edges(data=True)
-                 if d["weight"] != 0),
+        nx.Graph(
+            (u, v, {"weight": d["weight"]})
+            for u, v, d in brain.graph.edges(data=True)
+            if d["weight"] != 0
+        ),
     )
     assert g.nodes["PCC"]["mni"] == brain.graph.nodes["PCC"]["mni"]
 

@@ -56,8 +56,9 @@ def test_run_classroom_prints_decade_table_and_writes_results_folder(tmp_path):
     assert result.exit_code == 0, result.output
     header = next(line for line in result.stdout.splitlines() if line.startswith("year"))
     assert "% chronic" in header and "DMN perturbation" in header
-    assert [line.split()[0] for line in result.stdout.splitlines()
-            if line[:4].strip().isdigit()] == ["0", "10", "20"]
+    assert [
+        line.split()[0] for line in result.stdout.splitlines() if line[:4].strip().isdigit()
+    ] == ["0", "10", "20"]
     folder = Path(result.stdout.strip().splitlines()[-1].removeprefix("results: "))
     assert folder.parent == root / "classroom"
     assert (folder / "manifest.json").is_file()
@@ -65,8 +66,17 @@ def test_run_classroom_prints_decade_table_and_writes_results_folder(tmp_path):
 
 def test_run_records_overrides_and_command_line_in_manifest(tmp_path, write_toml):
     out = tmp_path / "out"
-    args = ["run", write_toml(SMALL_TOML), "--out", out, "--seed", "5", "--replicates", "2",
-            "--no-progress"]
+    args = [
+        "run",
+        write_toml(SMALL_TOML),
+        "--out",
+        out,
+        "--seed",
+        "5",
+        "--replicates",
+        "2",
+        "--no-progress",
+    ]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
@@ -76,8 +86,9 @@ def test_run_records_overrides_and_command_line_in_manifest(tmp_path, write_toml
 
 def test_run_saves_connectivity_on_request(tmp_path, write_toml):
     out = tmp_path / "out"
-    result = invoke("run", write_toml(SMALL_TOML), "--out", out, "--save-connectivity",
-                    "--no-progress")
+    result = invoke(
+        "run", write_toml(SMALL_TOML), "--out", out, "--save-connectivity", "--no-progress"
+    )
     assert result.exit_code == 0, result.output
     assert (out / "connectivity.npz").is_file()
 
@@ -86,8 +97,12 @@ def test_console_script_runs_a_scenario(tmp_path, write_toml):
     painsim = shutil.which("painsim")
     assert painsim, "console script not installed (pip install -e .)"
     root = tmp_path / "results"
-    done = subprocess.run([painsim, "run", str(write_toml(SMALL_TOML)), "--results-root",
-                           str(root)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [painsim, "run", str(write_toml(SMALL_TOML)), "--results-root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "results: " in done.stdout
     assert len(list((root / "small-cli").iterdir())) == 1
@@ -128,29 +143,35 @@ def test_version_prints_package_version():
 VALID_HEAD = '[scenario]\nname = "bad"\n'
 BAD_FILES = {
     "malformed TOML": ("[scenario\nname = 'x'\n", ["malformed TOML"]),
-    "unknown key": (VALID_HEAD + "yeras = 3\n",
-                    ["scenario.yeras", "unknown key", "did you mean 'years'", "allowed: name"]),
+    "unknown key": (
+        VALID_HEAD + "yeras = 3\n",
+        ["scenario.yeras", "unknown key", "did you mean 'years'", "allowed: name"],
+    ),
     "wrong type": (VALID_HEAD + 'years = "ten"\n', ["scenario.years"]),
     "negative cohort size": (VALID_HEAD + "[cohort]\nsize = -5\n", ["cohort.size"]),
     "zero cohort size": (VALID_HEAD + "[cohort]\nsize = 0\n", ["cohort.size"]),
     "zero years": (VALID_HEAD + "years = 0\n", ["scenario.years"]),
     "negative dt": (VALID_HEAD + "dt_weeks = -1\n", ["scenario.dt_weeks"]),
-    "probability above 1": (VALID_HEAD + "[cohort]\nfemale_share = 1.5\n",
-                            ["cohort.female_share"]),
+    "probability above 1": (VALID_HEAD + "[cohort]\nfemale_share = 1.5\n", ["cohort.female_share"]),
     "NaN": (VALID_HEAD + "years = nan\n", ["scenario.years", "finite"]),
     "infinity": (VALID_HEAD + "years = inf\n", ["scenario.years", "finite"]),
-    "NaN parameter": (VALID_HEAD + '[parameters]\n"drift.rate" = nan\n',
-                      ["parameters.drift.rate", "finite"]),
-    "unknown parameter": (VALID_HEAD + '[parameters]\n"drift.rte" = 0.1\n',
-                          ["parameters.drift.rte", "did you mean 'drift.rate'"]),
+    "NaN parameter": (
+        VALID_HEAD + '[parameters]\n"drift.rate" = nan\n',
+        ["parameters.drift.rate", "finite"],
+    ),
+    "unknown parameter": (
+        VALID_HEAD + '[parameters]\n"drift.rte" = 0.1\n',
+        ["parameters.drift.rte", "did you mean 'drift.rate'"],
+    ),
     "empty name": ('[scenario]\nname = ""\n', ["scenario.name"]),
     "missing section": ("[cohort]\nsize = 10\n", ["scenario", "missing"]),
 }
 
 
 @pytest.mark.parametrize("text, fragments", BAD_FILES.values(), ids=BAD_FILES.keys())
-def test_bad_scenario_file_gives_one_line_naming_file_and_field(tmp_path, write_toml, text,
-                                                                fragments):
+def test_bad_scenario_file_gives_one_line_naming_file_and_field(
+    tmp_path, write_toml, text, fragments
+):
     path = write_toml(text)
     root = tmp_path / "results"
     result = invoke("run", path, "--results-root", root, "--no-progress")
@@ -174,8 +195,9 @@ BAD_OPTIONS = {
 
 
 @pytest.mark.parametrize("options, fragments", BAD_OPTIONS.values(), ids=BAD_OPTIONS.keys())
-def test_bad_option_value_gives_one_line_and_writes_nothing(tmp_path, write_toml, options,
-                                                            fragments):
+def test_bad_option_value_gives_one_line_and_writes_nothing(
+    tmp_path, write_toml, options, fragments
+):
     root = tmp_path / "results"
     result = invoke("run", write_toml(SMALL_TOML), "--results-root", root, *options)
     assert_one_line_error(result, *fragments)
@@ -199,21 +221,47 @@ def test_results_root_that_is_a_file_gives_one_line(tmp_path, write_toml):
 
 # -- any TOML-ish input is either valid or a one-line ScenarioError -----------------------------
 KNOWN_KEYS = [
-    "name", "description", "seed", "years", "dt_weeks", "replicates", "record_every_years",
-    "size", "age_min", "age_max", "female_share", "pain_history_share", "history_median_years",
-    "coping_mean", "coping_sd", "drift.rate", "pain.onset_rate", "brain.atlas",
+    "name",
+    "description",
+    "seed",
+    "years",
+    "dt_weeks",
+    "replicates",
+    "record_every_years",
+    "size",
+    "age_min",
+    "age_max",
+    "female_share",
+    "pain_history_share",
+    "history_median_years",
+    "coping_mean",
+    "coping_sd",
+    "drift.rate",
+    "pain.onset_rate",
+    "brain.atlas",
 ]
-toml_scalars = (st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-                | st.dates() | st.datetimes() | st.times())
+toml_scalars = (
+    st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=12)
+    | st.dates()
+    | st.datetimes()
+    | st.times()
+)
 toml_values = st.recursive(
     toml_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 # Quoted TOML keys may hold any character; whitespace and line breaks are the risky ones.
-toml_keys = (st.sampled_from(KNOWN_KEYS) | st.text(max_size=12)
-             | st.text(alphabet="ab._ \t\n\r\u2028", min_size=1, max_size=6))
+toml_keys = (
+    st.sampled_from(KNOWN_KEYS)
+    | st.text(max_size=12)
+    | st.text(alphabet="ab._ \t\n\r\u2028", min_size=1, max_size=6)
+)
 toml_sections = st.dictionaries(toml_keys, toml_values, max_size=6) | toml_values
 arbitrary_documents = st.dictionaries(
     st.sampled_from(["scenario", "cohort", "parameters"]) | st.text(max_size=8),
@@ -223,9 +271,14 @@ arbitrary_documents = st.dictionaries(
 # A few random fields on top of a valid scenario, so that checks behind the first error run too.
 few_fields = st.dictionaries(toml_keys, toml_values, max_size=2)
 near_valid_documents = st.builds(
-    lambda run, cohort, parameters: {"scenario": {"name": "fuzz", **run}, "cohort": cohort,
-                                     "parameters": parameters},
-    few_fields, few_fields, few_fields,
+    lambda run, cohort, parameters: {
+        "scenario": {"name": "fuzz", **run},
+        "cohort": cohort,
+        "parameters": parameters,
+    },
+    few_fields,
+    few_fields,
+    few_fields,
 )
 toml_documents = arbitrary_documents | near_valid_documents
 

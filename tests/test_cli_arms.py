@@ -50,25 +50,34 @@ name = "x"
 BAD_ARMS = {
     "unknown kind lists the kinds": (
         ONE_ARM + '[[arms.interventions]]\nkind = "hypnosis"\n',
-        ("arms[0].interventions[0].kind", "usual_care, cbt, act, mindfulness, tms, prt")),
+        ("arms[0].interventions[0].kind", "usual_care, cbt, act, mindfulness, tms, prt"),
+    ),
     "duplicate arm names": (ONE_ARM + '[[arms]]\nname = "X"\n', ("arms[1].name", "duplicate")),
     "start after the horizon": (
         ONE_ARM + '[[arms.interventions]]\nkind = "cbt"\nstart_year = 6\n',
-        ("arms[0].interventions[0].start_year", "horizon")),
+        ("arms[0].interventions[0].start_year", "horizon"),
+    ),
     "impossible eligibility": (
         ONE_ARM + '[[arms.interventions]]\nkind = "cbt"\nmin_years_with_pain = 5\n'
-        "max_years_with_pain = 1\n", ("arms[0].interventions[0]", "impossible eligibility")),
+        "max_years_with_pain = 1\n",
+        ("arms[0].interventions[0]", "impossible eligibility"),
+    ),
     "negative dose": (
         ONE_ARM + '[[arms.interventions]]\nkind = "cbt"\npain_effect = -0.2\n',
-        ("arms[0].interventions[0].pain_effect", "greater than or equal to 0")),
+        ("arms[0].interventions[0].pain_effect", "greater than or equal to 0"),
+    ),
     "zero sessions": (
         ONE_ARM + '[[arms.interventions]]\nkind = "tms"\nsessions = 0\n',
-        ("arms[0].interventions[0].sessions",)),
+        ("arms[0].interventions[0].sessions",),
+    ),
     "unknown intervention key": (
         ONE_ARM + '[[arms.interventions]]\nkind = "cbt"\nsesions = 3\n',
-        ("arms[0].interventions[0].sesions", "did you mean 'sessions'")),
+        ("arms[0].interventions[0].sesions", "did you mean 'sessions'"),
+    ),
     "path traversal in an arm name": (
-        '[scenario]\nname = "bad"\n[[arms]]\nname = "../../etc"\n', ("arms[0].name",)),
+        '[scenario]\nname = "bad"\n[[arms]]\nname = "../../etc"\n',
+        ("arms[0].name",),
+    ),
 }
 
 
@@ -76,8 +85,9 @@ BAD_ARMS = {
 def test_bad_arm_gives_one_line_naming_file_and_field(tmp_path, write_toml, text, fragments):
     path = write_toml(text)
     root = tmp_path / "results"
-    assert_one_line_error(invoke("run", path, "--results-root", root, "--no-progress"),
-                          str(path), *fragments)
+    assert_one_line_error(
+        invoke("run", path, "--results-root", root, "--no-progress"), str(path), *fragments
+    )
     assert not root.exists()
 
 
@@ -94,7 +104,7 @@ def arms_run(tmp_path_factory) -> Path:
 def test_run_with_arms_prints_a_per_arm_table(arms_run):
     _, stdout = arms_run
     assert "arm: usual care" in stdout and "arm: CBT + TMS" in stdout
-    table = stdout[stdout.index("at the horizon:"):].splitlines()
+    table = stdout[stdout.index("at the horizon:") :].splitlines()
     assert table[2].startswith("usual care") and table[3].startswith("CBT + TMS")
     assert "% responders" in table[1]
 
@@ -113,8 +123,9 @@ def test_compare_writes_csv_and_markdown_against_the_reference(arms_run):
 
 def test_compare_rejects_unknown_reference_and_year(arms_run):
     folder, _ = arms_run
-    assert_one_line_error(invoke("compare", folder, "--reference", "placebo"), "--reference",
-                          "placebo")
+    assert_one_line_error(
+        invoke("compare", folder, "--reference", "placebo"), "--reference", "placebo"
+    )
     assert_one_line_error(invoke("compare", folder, "--years", "2.5"), "--years", "2.5")
     assert_one_line_error(invoke("compare", folder.parent / "nothing"), "not a painsim results")
 

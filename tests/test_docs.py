@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _between(text: str, begin: str, end: str) -> str:
-    return text[text.index(begin) + len(begin): text.index(end)].strip()
+    return text[text.index(begin) + len(begin) : text.index(end)].strip()
 
 
 def test_model_card_parameter_table_matches_the_code():
@@ -16,7 +16,8 @@ def test_model_card_parameter_table_matches_the_code():
     table = _between(text, "<!-- parameters:begin -->", "<!-- parameters:end -->")
     assert table == parameter_markdown(), (
         "docs/model.md is out of date: regenerate the table with "
-        "sim.parameters.parameter_markdown()")
+        "sim.parameters.parameter_markdown()"
+    )
 
 
 def test_every_parameter_has_a_unit_and_a_source():

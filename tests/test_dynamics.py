@@ -22,8 +22,9 @@ def _pain_for(years: float, intensity: float, n: int = 1, dt: float | None = Non
 
 
 def _free_for(years: float, n: int = 1) -> Exposure:
-    return Exposure(dt=years, rows=np.arange(0), duration=np.zeros((4, 0)),
-                    intensity=np.zeros((4, 0)))
+    return Exposure(
+        dt=years, rows=np.arange(0), duration=np.zeros((4, 0)), intensity=np.zeros((4, 0))
+    )
 
 
 def test_coping_trait_has_the_community_mean_and_sd():
@@ -60,8 +61,9 @@ def test_adaptation_follows_the_exact_solution_and_ignores_the_step():
 
 def test_reversible_adaptation_halves_over_its_half_life_and_the_scar_stays():
     p = DriftParams()
-    a_r, a_s = drift.advance(np.array([0.4]), np.array([0.1]), _free_for(p.relax_half_life),
-                             np.zeros(1), p)
+    a_r, a_s = drift.advance(
+        np.array([0.4]), np.array([0.1]), _free_for(p.relax_half_life), np.zeros(1), p
+    )
     assert a_r[0] == pytest.approx(0.2, rel=1e-12)
     assert a_s[0] == pytest.approx(0.1, rel=1e-12)
 
@@ -82,16 +84,32 @@ def test_maladaptive_copers_drift_faster_at_equal_pain():
 def test_connectivity_without_pain_or_drift_is_the_healthy_mean():
     brain = build_brain()
     zeros = np.zeros((1, brain.n_edges), np.float32)
-    r = drift.connectivity(brain, BrainParams(), DriftParams(), zeros, zeros, np.zeros(1),
-                           np.zeros(1), np.array([45.0]))
+    r = drift.connectivity(
+        brain,
+        BrainParams(),
+        DriftParams(),
+        zeros,
+        zeros,
+        np.zeros(1),
+        np.zeros(1),
+        np.array([45.0]),
+    )
     assert np.allclose(r[0], np.tanh(brain.healthy_z), atol=1e-12)
 
 
 def test_adaptation_weakens_mpfc_pcc_and_pain_strengthens_mpfc_insula():
     brain = build_brain()
     zeros = np.zeros((2, brain.n_edges), np.float32)
-    r = drift.connectivity(brain, BrainParams(), DriftParams(), zeros, zeros,
-                           np.array([0.0, 1.0]), np.array([0.0, 8.0]), np.array([45.0, 45.0]))
+    r = drift.connectivity(
+        brain,
+        BrainParams(),
+        DriftParams(),
+        zeros,
+        zeros,
+        np.array([0.0, 1.0]),
+        np.array([0.0, 8.0]),
+        np.array([45.0, 45.0]),
+    )
     sets = brain.edge_sets
     assert (r[1, sets["mpfc_pcc"]] < r[0, sets["mpfc_pcc"]]).all()
     assert (r[1, sets["mpfc_insula"]] > r[0, sets["mpfc_insula"]]).all()
@@ -100,8 +118,16 @@ def test_adaptation_weakens_mpfc_pcc_and_pain_strengthens_mpfc_insula():
 def test_anterior_posterior_coupling_falls_with_age():
     brain = build_brain()
     zeros = np.zeros((2, brain.n_edges), np.float32)
-    r = drift.connectivity(brain, BrainParams(), DriftParams(), zeros, zeros, np.zeros(2),
-                           np.zeros(2), np.array([25.0, 75.0]))
+    r = drift.connectivity(
+        brain,
+        BrainParams(),
+        DriftParams(),
+        zeros,
+        zeros,
+        np.zeros(2),
+        np.zeros(2),
+        np.array([25.0, 75.0]),
+    )
     ap = brain.edge_sets["anterior_posterior"]
     assert ap.any()
     assert (r[1, ap] < r[0, ap]).all()

@@ -24,18 +24,33 @@ from sim.scenario import parse_scenario
 runner = CliRunner()
 
 TWO_ARMS = {
-    "scenario": {"name": "figures test", "seed": 5, "years": 3, "dt_weeks": 4,
-                 "replicates": 2, "record_every_years": 1},
+    "scenario": {
+        "name": "figures test",
+        "seed": 5,
+        "years": 3,
+        "dt_weeks": 4,
+        "replicates": 2,
+        "record_every_years": 1,
+    },
     "cohort": {"size": 150, "pain_history_share": 0.6},
     "arms": [
         {"name": "usual care"},
-        {"name": "CBT + TMS", "interventions": [
-            {"kind": "cbt", "start_year": 1, "eligible_stages": ["chronic", "subacute"]},
-            {"kind": "tms", "start_year": 1, "eligible_stages": ["chronic", "subacute"]}]},
+        {
+            "name": "CBT + TMS",
+            "interventions": [
+                {"kind": "cbt", "start_year": 1, "eligible_stages": ["chronic", "subacute"]},
+                {"kind": "tms", "start_year": 1, "eligible_stages": ["chronic", "subacute"]},
+            ],
+        },
     ],
 }
-RUN_FIGURES = ("01_perturbation_by_years", "02_arm_comparison", "03_connectomes",
-               "04_connectivity_matrices", "05_metrics_by_years")
+RUN_FIGURES = (
+    "01_perturbation_by_years",
+    "02_arm_comparison",
+    "03_connectomes",
+    "04_connectivity_matrices",
+    "05_metrics_by_years",
+)
 
 
 def png_info(path: Path) -> tuple[tuple[int, int], dict[str, str]]:
@@ -67,8 +82,11 @@ def overlapping_texts(fig) -> list[tuple[str, str]]:
     canvas.draw()
     renderer = canvas.get_renderer()
     boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in visible_texts(fig)]
-    return [(a, b) for (a, ba), (b, bb) in itertools.combinations(boxes, 2)
-            if ba.overlaps(bb) and ba.width > 0 and bb.width > 0]
+    return [
+        (a, b)
+        for (a, ba), (b, bb) in itertools.combinations(boxes, 2)
+        if ba.overlaps(bb) and ba.width > 0 and bb.width > 0
+    ]
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -76,8 +94,12 @@ def overlapping_texts(fig) -> list[tuple[str, str]]:
 def arms_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two arms, two replicates, with connectivity.npz."""
     scenario = parse_scenario(TWO_ARMS, "figures test")
-    return run_scenario(scenario, results_root=tmp_path_factory.mktemp("results"),
-                        save_connectivity=True, progress=False)
+    return run_scenario(
+        scenario,
+        results_root=tmp_path_factory.mktemp("results"),
+        save_connectivity=True,
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -99,27 +121,43 @@ def study_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("study")
 
     def table(n: int, scale: float) -> pd.DataFrame:
-        a, b, direct = rng.normal(0.4, 0.1, n), rng.normal(0.02, 0.005, n), rng.normal(
-            0.03, 0.01, n)
+        a, b, direct = (
+            rng.normal(0.4, 0.1, n),
+            rng.normal(0.02, 0.005, n),
+            rng.normal(0.03, 0.01, n),
+        )
         indirect = a * b
-        return pd.DataFrame({
-            "replication": np.arange(n), "n_hc": int(39 * scale), "n_sbp": int(77 * scale),
-            "n_cbp": int(31 * scale),
-            "d_cbp_hc": rng.normal(0.6, 0.25, n), "p_cbp_hc": rng.uniform(0, 0.1 / scale, n),
-            "d_cbp_sbp": rng.normal(0.1, 0.2, n), "p_cbp_sbp": rng.uniform(0, 1, n),
-            "d_sbp_hc": rng.normal(0.4, 0.2, n), "p_sbp_hc": rng.uniform(0, 0.3, n),
-            "r_ylp": rng.normal(0.25, 0.1, n), "p_ylp": rng.uniform(0, 0.1 / scale, n),
-            "a_path": a, "b_path": b, "direct": direct, "total": direct + indirect,
-            "indirect": indirect, "indirect_ci_low": indirect - 0.01 / scale,
-            "indirect_ci_high": indirect + 0.01,
-        })
+        return pd.DataFrame(
+            {
+                "replication": np.arange(n),
+                "n_hc": int(39 * scale),
+                "n_sbp": int(77 * scale),
+                "n_cbp": int(31 * scale),
+                "d_cbp_hc": rng.normal(0.6, 0.25, n),
+                "p_cbp_hc": rng.uniform(0, 0.1 / scale, n),
+                "d_cbp_sbp": rng.normal(0.1, 0.2, n),
+                "p_cbp_sbp": rng.uniform(0, 1, n),
+                "d_sbp_hc": rng.normal(0.4, 0.2, n),
+                "p_sbp_hc": rng.uniform(0, 0.3, n),
+                "r_ylp": rng.normal(0.25, 0.1, n),
+                "p_ylp": rng.uniform(0, 0.1 / scale, n),
+                "a_path": a,
+                "b_path": b,
+                "direct": direct,
+                "total": direct + indirect,
+                "indirect": indirect,
+                "indirect_ci_low": indirect - 0.01 / scale,
+                "indirect_ci_high": indirect + 0.01,
+            }
+        )
 
     table(40, 1.0).to_csv(folder / "study.csv", index=False)
     power = pd.concat([table(40, m).assign(multiplier=m) for m in (0.5, 1.0, 2.0)])
     power.to_csv(folder / "power.csv", index=False)
     (folder / "findings.md").write_text("# findings\n")
-    (folder / "manifest.json").write_text(json.dumps({"run_id": "study-run-1",
-                                                      "scenario": {"study": {"alpha": 0.05}}}))
+    (folder / "manifest.json").write_text(
+        json.dumps({"run_id": "study-run-1", "scenario": {"study": {"alpha": 0.05}}})
+    )
     return folder
 
 
@@ -128,23 +166,58 @@ def sweep_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sweep folder in the layout sim.sweep writes (sweep.parquet, sensitivity.csv)."""
     folder = tmp_path_factory.mktemp("sweep")
     grid = list(itertools.product([0.1, 0.2, 0.4], [0.0, 0.3, 0.6], [0, 1]))
-    rows = [{"point": i // 2, "replicate": rep, "arm": "usual care", "seed": i,
-             "drift.rate": r, "drift.coping_weight": w, "year": 2.0,
-             "dmn_perturbation": 0.8 + r + w / 2 + 0.01 * rep, "pain": 1.0,
-             "run_seconds": 0.1, "status": "ok", "error": ""}
-            for i, (r, w, rep) in enumerate(grid)]
+    rows = [
+        {
+            "point": i // 2,
+            "replicate": rep,
+            "arm": "usual care",
+            "seed": i,
+            "drift.rate": r,
+            "drift.coping_weight": w,
+            "year": 2.0,
+            "dmn_perturbation": 0.8 + r + w / 2 + 0.01 * rep,
+            "pain": 1.0,
+            "run_seconds": 0.1,
+            "status": "ok",
+            "error": "",
+        }
+        for i, (r, w, rep) in enumerate(grid)
+    ]
     rows[0]["status"], rows[0]["dmn_perturbation"] = "failed", 99.0  # left out
     pd.DataFrame(rows).to_parquet(folder / "sweep.parquet", index=False)
-    sens = pd.DataFrame([
-        {"arm": "usual care", "outcome": "dmn_perturbation", "parameter": p, "method": "sobol",
-         "index": k, "value": v, "conf": 0.1, "ci_low": v - 0.1, "ci_high": v + 0.1}
-        for p, k, v in [("drift.rate", "S1", 0.5), ("drift.rate", "ST", 0.6),
-                        ("drift.coping_weight", "S1", 0.2), ("drift.coping_weight", "ST", 0.3)]])
+    sens = pd.DataFrame(
+        [
+            {
+                "arm": "usual care",
+                "outcome": "dmn_perturbation",
+                "parameter": p,
+                "method": "sobol",
+                "index": k,
+                "value": v,
+                "conf": 0.1,
+                "ci_low": v - 0.1,
+                "ci_high": v + 0.1,
+            }
+            for p, k, v in [
+                ("drift.rate", "S1", 0.5),
+                ("drift.rate", "ST", 0.6),
+                ("drift.coping_weight", "S1", 0.2),
+                ("drift.coping_weight", "ST", 0.3),
+            ]
+        ]
+    )
     sens.to_csv(folder / "sensitivity.csv", index=False)
-    (folder / "manifest.json").write_text(json.dumps({
-        "run_id": "sweep-run-1",
-        "sweep": {"targets": ["drift.rate", "drift.coping_weight"],
-                  "outcomes": ["dmn_perturbation"]}}))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "run_id": "sweep-run-1",
+                "sweep": {
+                    "targets": ["drift.rate", "drift.coping_weight"],
+                    "outcomes": ["dmn_perturbation"],
+                },
+            }
+        )
+    )
     (folder / "figures").mkdir()
     (folder / "figures" / "grid_dmn_perturbation.png").write_bytes(b"working plot")
     return folder
@@ -197,8 +270,7 @@ def html_escaped(text: str) -> str:
     return html.escape(text)
 
 
-def test_run_without_connectivity_rebuilds_it_and_skips_comparison_for_one_arm(small_run,
-                                                                              tmp_path):
+def test_run_without_connectivity_rebuilds_it_and_skips_comparison_for_one_arm(small_run, tmp_path):
     import shutil
 
     folder = tmp_path / "run"
@@ -214,14 +286,14 @@ def test_rebuilt_patients_are_the_recorded_ones(small_run):
     manifest = json.loads((small_run / "manifest.json").read_text())
     scenario = fg.scenario_from_manifest(manifest)
     with np.load(small_run / "connectivity.npz") as saved:
-        block = np.flatnonzero((saved["arm"] == manifest["arms"][0])
-                               & (saved["replicate"] == 1))[0]
+        block = np.flatnonzero((saved["arm"] == manifest["arms"][0]) & (saved["replicate"] == 1))[0]
         expected = saved["connectivity"][block, [3, 17]]
     tracked = fg.rebuild(scenario, 1, manifest["arms"][0], [3, 17])
     np.testing.assert_allclose(tracked.connectivity[-1], expected, atol=1e-6)
     patients = pd.read_parquet(small_run / "patients.parquet")
-    horizon = patients[(patients["year"] == patients["year"].max())
-                       & (patients["replicate"] == 1)].set_index("patient_id")
+    horizon = patients[
+        (patients["year"] == patients["year"].max()) & (patients["replicate"] == 1)
+    ].set_index("patient_id")
     np.testing.assert_allclose(tracked.perturbation, horizon.loc[[3, 17], "dmn_perturbation"])
 
 
@@ -248,8 +320,12 @@ def test_arms_keep_their_colours_across_figures(run_data):
     assert lines == colors
     diffs = fg.arm_differences(run_data["patients"], arms)
     fig = fg.arm_comparison(diffs, arms, "talk")
-    drawn = {line.get_color() for ax in fig.axes for line in ax.get_lines()
-             if line.get_marker() in ("o", "D")}
+    drawn = {
+        line.get_color()
+        for ax in fig.axes
+        for line in ax.get_lines()
+        if line.get_marker() in ("o", "D")
+    }
     assert drawn == {colors["CBT + TMS"]}
 
 
@@ -257,25 +333,31 @@ def talk_figures(run_data) -> dict:
     patients, arms = run_data["patients"], run_data["arms"]
     scenario = fg.scenario_from_manifest(run_data["manifest"])
     layout = fg.BrainLayout.from_scenario(scenario)
-    horizon = patients[(patients["year"] == patients["year"].max())
-                       & (patients["arm"] == arms[0])]
+    horizon = patients[(patients["year"] == patients["year"].max()) & (patients["arm"] == arms[0])]
     sign = np.sign(np.arange(17) - 8.0)
     change = 0.06 * np.outer(sign, sign)  # symmetric: up within halves, down between
     return {
         "perturbation": fg.perturbation_by_years(patients, arms, "talk"),
         "comparison": fg.arm_comparison(fg.arm_differences(patients, arms), arms, "talk"),
-        "matrices": fg.matrices_figure(layout, layout.healthy, layout.healthy - 0.05, "talk",
-                                       titles=("Never in pain\nn = 10", "Chronic\nn = 12")),
+        "matrices": fg.matrices_figure(
+            layout,
+            layout.healthy,
+            layout.healthy - 0.05,
+            "talk",
+            titles=("Never in pain\nn = 10", "Chronic\nn = 12"),
+        ),
         "metrics": fg.metrics_by_years(horizon, "talk"),
-        "connectomes": fg.connectome_figure(layout, [("Patient", change),
-                                                     ("Twin", change / 2)], "talk"),
+        "connectomes": fg.connectome_figure(
+            layout, [("Patient", change), ("Twin", change / 2)], "talk"
+        ),
     }
 
 
 def test_talk_text_is_at_least_16_pt_and_labels_do_not_overlap(run_data):
     for name, fig in talk_figures(run_data).items():
-        small = {t.get_text(): t.get_fontsize() for t in visible_texts(fig)
-                 if t.get_fontsize() < 16}
+        small = {
+            t.get_text(): t.get_fontsize() for t in visible_texts(fig) if t.get_fontsize() < 16
+        }
         assert not small, (name, small)
         if name != "connectomes":  # nilearn's glass-brain outlines have no text to collide
             assert not overlapping_texts(fig), (name, overlapping_texts(fig))
@@ -288,7 +370,11 @@ def test_axis_labels_carry_units(run_data):
     assert "(NRS points)" in figs["comparison"].axes[1].get_xlabel()
     assert "(PCS points)" in figs["comparison"].axes[2].get_xlabel()
     assert [ax.get_ylabel() for ax in figs["metrics"].axes] == [
-        "1/r", "edges per region", "r units", "r units"]
+        "1/r",
+        "edges per region",
+        "r units",
+        "r units",
+    ]
 
 
 def test_save_writes_exact_pixels_and_rejects_unknown_formats(tmp_path):
@@ -307,8 +393,12 @@ def test_save_writes_exact_pixels_and_rejects_unknown_formats(tmp_path):
 # -- a study and a sweep ------------------------------------------------------------------------
 def test_study_folder_gets_groups_years_mediation_and_power(study_folder):
     made = fg.make_figures(study_folder)
-    assert [e.name for e in made.entries] == ["06a_study_groups", "06b_study_years",
-                                              "06c_study_mediation", "06d_study_power"]
+    assert [e.name for e in made.entries] == [
+        "06a_study_groups",
+        "06b_study_years",
+        "06c_study_mediation",
+        "06d_study_power",
+    ]
     for entry in made.entries:
         size, text = png_info(entry.files[0])
         assert size == (1920, 1080) and text["painsim run id"] == "study-run-1"
@@ -325,17 +415,24 @@ def test_power_table_counts_each_finding_per_multiplier(study_folder):
 
 def test_sweep_folder_gets_heatmap_and_sensitivity_and_keeps_working_plots(sweep_folder):
     made = fg.make_figures(sweep_folder)
-    assert [e.name for e in made.entries] == ["07a_sweep_dmn_perturbation",
-                                              "07b_sensitivity_dmn_perturbation"]
-    assert (sweep_folder / "figures" / "grid_dmn_perturbation.png").read_bytes() == \
-        b"working plot"
+    assert [e.name for e in made.entries] == [
+        "07a_sweep_dmn_perturbation",
+        "07b_sensitivity_dmn_perturbation",
+    ]
+    assert (sweep_folder / "figures" / "grid_dmn_perturbation.png").read_bytes() == b"working plot"
     assert "grid_dmn_perturbation.png" in (sweep_folder / "figures" / "index.html").read_text()
 
 
 def test_sweep_heatmap_leaves_out_failed_runs():
-    table = pd.DataFrame({"drift.rate": [0.1, 0.1, 0.2, 0.2], "drift.coping_weight": [0, 1, 0, 1],
-                          "arm": "a", "dmn_perturbation": [1.0, 2.0, 3.0, 99.0],
-                          "status": ["ok", "ok", "ok", "failed"]})
+    table = pd.DataFrame(
+        {
+            "drift.rate": [0.1, 0.1, 0.2, 0.2],
+            "drift.coping_weight": [0, 1, 0, 1],
+            "arm": "a",
+            "dmn_perturbation": [1.0, 2.0, 3.0, 99.0],
+            "status": ["ok", "ok", "ok", "failed"],
+        }
+    )
     fig = fg.sweep_heatmap(table, "dmn_perturbation", "talk")
     values = fig.axes[0].images[0].get_array()
     assert values[1, 1] is np.ma.masked or np.isnan(values[1, 1])
@@ -375,8 +472,10 @@ def test_cli_figures_redraws_a_study(study_folder):
 @pytest.mark.slow
 def test_painsim_run_makes_figures_unless_told_not_to(tmp_path):
     toml = tmp_path / "s.toml"
-    toml.write_text('[scenario]\nname = "cli figs"\nyears = 2\ndt_weeks = 4\n'
-                    '[cohort]\nsize = 120\npain_history_share = 0.6\n')
+    toml.write_text(
+        '[scenario]\nname = "cli figs"\nyears = 2\ndt_weeks = 4\n'
+        "[cohort]\nsize = 120\npain_history_share = 0.6\n"
+    )
     result = invoke("run", toml, "--out", tmp_path / "with", "--no-progress")
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()

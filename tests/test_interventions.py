@@ -18,12 +18,17 @@ TRIAL = {"start_year": START, "eligible_stages": ["chronic"], "min_pain": 4.0}
 
 def trial(kind: str, size: int = 20_000, seed: int = 4, **extra) -> object:
     """A trial-like scenario: usual care vs one treatment for chronic patients at year 10."""
-    return parse_scenario({
-        "scenario": {"name": "trial", "years": START + 1.1, "dt_weeks": 2, "seed": seed},
-        "cohort": {"size": size, "age_min": 20, "age_max": 60, "pain_history_share": 0.4},
-        "arms": [{"name": "usual care", "interventions": [{"kind": "usual_care", **TRIAL}]},
-                 {"name": kind, "interventions": [{"kind": kind, **TRIAL, **extra}]}],
-    }, "trial")
+    return parse_scenario(
+        {
+            "scenario": {"name": "trial", "years": START + 1.1, "dt_weeks": 2, "seed": seed},
+            "cohort": {"size": size, "age_min": 20, "age_max": 60, "pain_history_share": 0.4},
+            "arms": [
+                {"name": "usual care", "interventions": [{"kind": "usual_care", **TRIAL}]},
+                {"name": kind, "interventions": [{"kind": kind, **TRIAL, **extra}]},
+            ],
+        },
+        "trial",
+    )
 
 
 def snapshots(scenario, arm: str, weeks: list[float]) -> dict[float, pd.DataFrame]:
@@ -89,15 +94,25 @@ def test_cbt_reproduces_post_treatment_pain_smd(cbt_trial):
 
 @pytest.mark.slow
 def test_cherkin_responder_rates_at_26_weeks():
-    s = parse_scenario({
-        "scenario": {"name": "cherkin", "years": START + 0.6, "dt_weeks": 2, "seed": 2016},
-        "cohort": {"size": 20_000, "age_min": 20, "age_max": 60, "pain_history_share": 0.4},
-        "arms": [{"name": name, "interventions": [{"kind": kind, **TRIAL}]}
-                 for name, kind in (("usual care", "usual_care"), ("CBT", "cbt"),
-                                    ("MBSR", "mindfulness"))],
-    }, "cherkin")
-    rates = {arm: snapshots(s, arm, [26])[26]["responder"].mean()
-             for arm in ("usual care", "CBT", "MBSR")}
+    s = parse_scenario(
+        {
+            "scenario": {"name": "cherkin", "years": START + 0.6, "dt_weeks": 2, "seed": 2016},
+            "cohort": {"size": 20_000, "age_min": 20, "age_max": 60, "pain_history_share": 0.4},
+            "arms": [
+                {"name": name, "interventions": [{"kind": kind, **TRIAL}]}
+                for name, kind in (
+                    ("usual care", "usual_care"),
+                    ("CBT", "cbt"),
+                    ("MBSR", "mindfulness"),
+                )
+            ],
+        },
+        "cherkin",
+    )
+    rates = {
+        arm: snapshots(s, arm, [26])[26]["responder"].mean()
+        for arm in ("usual care", "CBT", "MBSR")
+    }
     assert rates["usual care"] == pytest.approx(0.27, abs=0.08)
     assert rates["CBT"] == pytest.approx(0.45, abs=0.08)
     assert rates["MBSR"] == pytest.approx(0.44, abs=0.08)
@@ -116,8 +131,15 @@ def test_tms_connectivity_effect_falls_below_a_quarter_three_months_after_the_co
     hl = spec.dmn_half_life_weeks / WEEKS_PER_YEAR
 
     def level(t, boosters=0):
-        return effect_level(t, enrolled, dose, spec.course_years, hl, boosters,
-                            spec.booster_every_weeks / WEEKS_PER_YEAR)[0]
+        return effect_level(
+            t,
+            enrolled,
+            dose,
+            spec.course_years,
+            hl,
+            boosters,
+            spec.booster_every_weeks / WEEKS_PER_YEAR,
+        )[0]
 
     peak = level(spec.course_years)
     later = spec.course_years + 13 / WEEKS_PER_YEAR
@@ -140,8 +162,10 @@ def test_tms_brings_about_08_points_of_relief_at_4_to_8_weeks():
     s = trial("tms", size=20_000)
     uc, tms = snapshots(s, "usual care", [4, 6, 8]), snapshots(s, "tms", [4, 6, 8])
     enrolled = uc[4]["enrolled_year"].notna()
-    diffs = [tms[w].loc[enrolled, "pain_reported"].mean()
-             - uc[w].loc[enrolled, "pain_reported"].mean() for w in (4, 6, 8)]
+    diffs = [
+        tms[w].loc[enrolled, "pain_reported"].mean() - uc[w].loc[enrolled, "pain_reported"].mean()
+        for w in (4, 6, 8)
+    ]
     assert -1.33 <= np.mean(diffs) <= -0.26  # 2017 meta-analysis: -0.79 (CI -1.33 to -0.26)
 
 
@@ -156,12 +180,21 @@ def test_no_effect_before_enrolment():
 
 
 def test_stage_triggered_arm_enrols_patients_as_they_reach_the_stage():
-    s = parse_scenario({
-        "scenario": {"name": "early", "years": 5, "dt_weeks": 1, "seed": 3},
-        "cohort": {"size": 3000},
-        "arms": [{"name": "early CBT", "interventions": [
-            {"kind": "cbt", "at_stage": "subacute", "eligible_stages": ["subacute"]}]}],
-    }, "early")
+    s = parse_scenario(
+        {
+            "scenario": {"name": "early", "years": 5, "dt_weeks": 1, "seed": 3},
+            "cohort": {"size": 3000},
+            "arms": [
+                {
+                    "name": "early CBT",
+                    "interventions": [
+                        {"kind": "cbt", "at_stage": "subacute", "eligible_stages": ["subacute"]}
+                    ],
+                }
+            ],
+        },
+        "early",
+    )
     model = PainModel(s, create_agents=False)
     model.run_until(5.0)
     enrolled = model.effects.deliveries[0].enrolled_at

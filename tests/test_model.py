@@ -9,11 +9,13 @@ from sim.scenario import Scenario
 
 
 def scenario(size=400, years=10.0, dt_weeks=4.0, seed=5, cohort=None, parameters=None):
-    return Scenario.model_validate({
-        "scenario": {"name": "test", "years": years, "dt_weeks": dt_weeks, "seed": seed},
-        "cohort": {"size": size, **(cohort or {})},
-        "parameters": parameters or {},
-    })
+    return Scenario.model_validate(
+        {
+            "scenario": {"name": "test", "years": years, "dt_weeks": dt_weeks, "seed": seed},
+            "cohort": {"size": size, **(cohort or {})},
+            "parameters": parameters or {},
+        }
+    )
 
 
 def run(s, year, replicate=0):
@@ -23,9 +25,12 @@ def run(s, year, replicate=0):
 
 
 def test_healthy_people_stay_at_the_healthy_baseline_as_they_age():
-    s = scenario(size=3000, years=30, cohort={"pain_history_share": 0.0, "age_min": 20,
-                                              "age_max": 60},
-                 parameters={"pain.onset_rate": 0.0})
+    s = scenario(
+        size=3000,
+        years=30,
+        cohort={"pain_history_share": 0.0, "age_min": 20, "age_max": 60},
+        parameters={"pain.onset_rate": 0.0},
+    )
     for year in (0.0, 30.0):
         df = run(s, year)
         assert df.years_with_pain.max() == 0
@@ -33,8 +38,9 @@ def test_healthy_people_stay_at_the_healthy_baseline_as_they_age():
 
 
 def test_perturbation_rises_with_years_lived_with_pain():
-    s = scenario(size=3000, years=25, cohort={"age_min": 18, "age_max": 18,
-                                              "pain_history_share": 0.0})
+    s = scenario(
+        size=3000, years=25, cohort={"age_min": 18, "age_max": 18, "pain_history_share": 0.0}
+    )
     df = run(s, 25.0)
     patients = df[df.years_with_pain > 0]
     low, high = patients.years_with_pain.quantile([1 / 3, 2 / 3])
@@ -61,8 +67,12 @@ def test_coping_worsens_with_years_lived_with_pain():
 
 
 def test_subacute_patients_can_have_lived_many_years_with_pain():
-    df = run(scenario(size=5000, years=30, cohort={"age_min": 18, "age_max": 30,
-                                                   "pain_history_share": 0.0}), 30.0)
+    df = run(
+        scenario(
+            size=5000, years=30, cohort={"age_min": 18, "age_max": 30, "pain_history_share": 0.0}
+        ),
+        30.0,
+    )
     assert (df[df.stage == "subacute"].years_with_pain > 2.0).any()
 
 
@@ -121,8 +131,7 @@ def test_agents_can_be_selected_with_mesa():
 
 
 def test_cohort_share_with_pain_history_at_start():
-    model = PainModel(scenario(size=4000, cohort={"pain_history_share": 0.4}),
-                      create_agents=False)
+    model = PainModel(scenario(size=4000, cohort={"pain_history_share": 0.4}), create_agents=False)
     assert (model.cohort.pain.years_with_pain > 0).mean() == pytest.approx(0.4, abs=0.03)
 
 

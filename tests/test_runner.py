@@ -31,30 +31,66 @@ from sim.runner import (
 from sim.scenario import RunSection, ScenarioError
 
 PATIENT_COLUMNS = [
-    "patient_id", "arm", "replicate", "year", "age", "sex", "stage", "episodes",
-    "years_with_pain", "pain", "coping", "adaptation", "dmn_perturbation", "char_path_length",
-    "mean_degree", "mean_strength", "closeness", "global_efficiency", "mpfc_pcc", "mpfc_insula",
-    "healthy_range", "pain_reported", "enrolled_year", "baseline_pain", "responder",
+    "patient_id",
+    "arm",
+    "replicate",
+    "year",
+    "age",
+    "sex",
+    "stage",
+    "episodes",
+    "years_with_pain",
+    "pain",
+    "coping",
+    "adaptation",
+    "dmn_perturbation",
+    "char_path_length",
+    "mean_degree",
+    "mean_strength",
+    "closeness",
+    "global_efficiency",
+    "mpfc_pcc",
+    "mpfc_insula",
+    "healthy_range",
+    "pain_reported",
+    "enrolled_year",
+    "baseline_pain",
+    "responder",
 ]
 SUMMARIZED = [
-    "dmn_perturbation", "char_path_length", "mean_degree", "mean_strength", "closeness",
-    "global_efficiency", "mpfc_pcc", "mpfc_insula", "pain", "coping", "years_with_pain",
-    "healthy_range", "responder",
+    "dmn_perturbation",
+    "char_path_length",
+    "mean_degree",
+    "mean_strength",
+    "closeness",
+    "global_efficiency",
+    "mpfc_pcc",
+    "mpfc_insula",
+    "pain",
+    "coping",
+    "years_with_pain",
+    "healthy_range",
+    "responder",
 ]
 SHARES = ["share_none", "share_acute", "share_subacute", "share_chronic"]
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
 
 
 def read_tables(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    return (pd.read_parquet(folder / "timeseries.parquet"),
-            pd.read_parquet(folder / "patients.parquet"),
-            pd.read_csv(folder / "summary.csv"))
+    return (
+        pd.read_parquet(folder / "timeseries.parquet"),
+        pd.read_parquet(folder / "patients.parquet"),
+        pd.read_csv(folder / "summary.csv"),
+    )
 
 
 def visible_entries(root: Path) -> list[Path]:
     """Everything under ``root`` that is not hidden and not inside a hidden folder."""
-    return [p for p in root.rglob("*")
-            if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    return [
+        p
+        for p in root.rglob("*")
+        if not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
 
 
 # -- folder and schema --------------------------------------------------------------------------
@@ -65,8 +101,13 @@ def test_results_folder_is_named_by_scenario_slug_and_run_id(small_run):
 
 def test_results_folder_holds_exactly_the_documented_files(small_run):
     names = sorted(p.name for p in small_run.iterdir())
-    assert names == ["connectivity.npz", "manifest.json", "patients.parquet", "summary.csv",
-                     "timeseries.parquet"]
+    assert names == [
+        "connectivity.npz",
+        "manifest.json",
+        "patients.parquet",
+        "summary.csv",
+        "timeseries.parquet",
+    ]
     assert json.loads((small_run / "manifest.json").read_text())["files"] == names
 
 
@@ -87,8 +128,15 @@ def test_patients_table_has_one_row_per_patient_replicate_and_record_time(small_
 def test_timeseries_table_has_documented_columns(small_run):
     timeseries = pd.read_parquet(small_run / "timeseries.parquet")
     moments = [f"{name}_{stat}" for name in SUMMARIZED for stat in ("mean", "sd")]
-    assert list(timeseries.columns) == ["arm", "replicate", "year", "n", "n_enrolled", *moments,
-                                        *SHARES]
+    assert list(timeseries.columns) == [
+        "arm",
+        "replicate",
+        "year",
+        "n",
+        "n_enrolled",
+        *moments,
+        *SHARES,
+    ]
     assert len(timeseries) == 2 * 4
     assert (timeseries["n"] == 40).all()
     np.testing.assert_allclose(timeseries[SHARES].sum(axis=1), 1.0)
@@ -96,8 +144,16 @@ def test_timeseries_table_has_documented_columns(small_run):
 
 def test_summary_table_has_documented_columns(small_run):
     summary = pd.read_csv(small_run / "summary.csv")
-    assert list(summary.columns) == ["arm", "outcome", "mean", "ci_low", "ci_high", "method",
-                                     "replicates", "n_patients"]
+    assert list(summary.columns) == [
+        "arm",
+        "outcome",
+        "mean",
+        "ci_low",
+        "ci_high",
+        "method",
+        "replicates",
+        "n_patients",
+    ]
     assert list(summary["outcome"]) == [*SUMMARIZED, *SHARES]
     assert (summary["replicates"] == 2).all()
     assert (summary["n_patients"] == 40).all()
@@ -112,7 +168,8 @@ def test_manifest_records_scenario_versions_and_times(small_run, small_scenario)
     assert manifest["painsim_version"]
     assert manifest["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
     assert {"numpy", "pandas", "mesa", "networkx", "scipy", "pydantic", "numba"} <= set(
-        manifest["packages"])
+        manifest["packages"]
+    )
     assert manifest["python"].startswith("3.")
     assert manifest["started"] <= manifest["finished"]
 
@@ -139,10 +196,12 @@ def test_same_scenario_and_seed_give_identical_tables(tmp_path, small_scenario):
 
 
 def test_different_seed_gives_different_tables(tmp_path, make_scenario):
-    first = run_scenario(make_scenario(scenario={"seed": 1}), results_root=tmp_path / "a",
-                         progress=False)
-    second = run_scenario(make_scenario(scenario={"seed": 2}), results_root=tmp_path / "b",
-                          progress=False)
+    first = run_scenario(
+        make_scenario(scenario={"seed": 1}), results_root=tmp_path / "a", progress=False
+    )
+    second = run_scenario(
+        make_scenario(scenario={"seed": 2}), results_root=tmp_path / "b", progress=False
+    )
     for a, b in zip(read_tables(first)[:2], read_tables(second)[:2], strict=True):
         assert not a.equals(b)
 
@@ -222,8 +281,10 @@ def test_bootstrap_leaves_out_missing_values_like_the_timeseries(small_scenario)
 def test_bootstrap_interval_is_reproducible_for_a_seed(small_scenario):
     patients = simulate_replicate(small_scenario, 0)
     timeseries = summarize_timeseries(patients)
-    assert_frame_equal(summarize_horizon(timeseries, patients, seed=5),
-                       summarize_horizon(timeseries, patients, seed=5))
+    assert_frame_equal(
+        summarize_horizon(timeseries, patients, seed=5),
+        summarize_horizon(timeseries, patients, seed=5),
+    )
 
 
 def test_summary_mean_is_the_mean_of_replicate_means_at_the_horizon(small_run):
@@ -231,18 +292,26 @@ def test_summary_mean_is_the_mean_of_replicate_means_at_the_horizon(small_run):
     summary = pd.read_csv(small_run / "summary.csv").set_index("outcome")
     at_horizon = timeseries[timeseries["year"] == 2.5]
     assert summary.loc["coping", "mean"] == pytest.approx(at_horizon["coping_mean"].mean())
-    assert summary.loc["share_chronic", "mean"] == pytest.approx(
-        at_horizon["share_chronic"].mean())
+    assert summary.loc["share_chronic", "mean"] == pytest.approx(at_horizon["share_chronic"].mean())
 
 
 def test_decade_table_keeps_decades_and_horizon_averaged_over_replicates():
     years = [0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
     rows = [
-        {"arm": "usual care", "replicate": r, "year": y,
-         "share_none": 1 - y / 100, "share_acute": 0.0, "share_subacute": 0.0,
-         "share_chronic": y / 100, "years_with_pain_mean": y / 10 + r,
-         "coping_mean": 15.0, "dmn_perturbation_mean": 0.8 + r / 10}
-        for r in (0, 1) for y in years
+        {
+            "arm": "usual care",
+            "replicate": r,
+            "year": y,
+            "share_none": 1 - y / 100,
+            "share_acute": 0.0,
+            "share_subacute": 0.0,
+            "share_chronic": y / 100,
+            "years_with_pain_mean": y / 10 + r,
+            "coping_mean": 15.0,
+            "dmn_perturbation_mean": 0.8 + r / 10,
+        }
+        for r in (0, 1)
+        for y in years
     ]
     table = decade_table(pd.DataFrame(rows))
     assert table["year"].tolist() == [0.0, 10.0, 20.0, 25.0]
@@ -250,8 +319,17 @@ def test_decade_table_keeps_decades_and_horizon_averaged_over_replicates():
     assert table["% none"].tolist() == pytest.approx([100.0, 90.0, 80.0, 75.0])
     assert table["years with pain"].tolist() == pytest.approx([0.5, 1.5, 2.5, 3.0])
     assert table["DMN perturbation"].tolist() == pytest.approx([0.85] * 4)
-    assert list(table.columns) == ["arm", "year", "% none", "% acute", "% subacute", "% chronic",
-                                   "years with pain", "coping (PCS)", "DMN perturbation"]
+    assert list(table.columns) == [
+        "arm",
+        "year",
+        "% none",
+        "% acute",
+        "% subacute",
+        "% chronic",
+        "years with pain",
+        "coping (PCS)",
+        "DMN perturbation",
+    ]
 
 
 def test_override_run_validates_the_new_values(small_scenario):
@@ -284,8 +362,9 @@ def test_existing_non_empty_out_folder_is_refused_and_left_alone(tmp_path, small
     assert [p.name for p in tmp_path.rglob("*")] == ["taken", "notes.txt"]
 
 
-def test_interrupted_run_leaves_no_results_and_no_temp_folder(tmp_path, monkeypatch,
-                                                              small_scenario):
+def test_interrupted_run_leaves_no_results_and_no_temp_folder(
+    tmp_path, monkeypatch, small_scenario
+):
     original = PainModel.snapshot
     calls = []
 
@@ -329,8 +408,16 @@ size = 20000
 def test_run_killed_with_sigkill_leaves_only_a_hidden_temp_folder(tmp_path, write_toml):
     scenario = write_toml(KILLED_SCENARIO)
     root = tmp_path / "results"
-    command = [sys.executable, "-m", "sim.cli", "run", str(scenario), "--results-root",
-               str(root), "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "sim.cli",
+        "run",
+        str(scenario),
+        "--results-root",
+        str(root),
+        "--no-progress",
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

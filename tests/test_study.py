@@ -85,15 +85,20 @@ def counterfactual_pool(small_scenario) -> Pool:
 
 @pytest.fixture(scope="module")
 def small_study(small_scenario, small_pool) -> pd.DataFrame:
-    return run_replications(small_pool, small_scenario, group_sizes(small_scenario.study),
-                            small_scenario.study.replications)[0]
+    return run_replications(
+        small_pool,
+        small_scenario,
+        group_sizes(small_scenario.study),
+        small_scenario.study.replications,
+    )[0]
 
 
 @pytest.fixture(scope="module")
 def counterfactual_study(small_scenario, counterfactual_pool) -> pd.DataFrame:
     scenario = counterfactual_scenario(small_scenario)
-    return run_replications(counterfactual_pool, scenario, group_sizes(scenario.study),
-                            scenario.study.replications)[0]
+    return run_replications(
+        counterfactual_pool, scenario, group_sizes(scenario.study), scenario.study.replications
+    )[0]
 
 
 # -- the [study] section ------------------------------------------------------------------------
@@ -111,7 +116,11 @@ def test_shipped_scenario_describes_the_heukamp_design():
     study = load_scenario(SCENARIOS / "heukamp2024.toml").study
     assert study == StudySection(**study.model_dump())
     assert (study.n_healthy, study.n_subacute, study.n_chronic, study.replications) == (
-        39, 77, 31, 200)
+        39,
+        77,
+        31,
+        200,
+    )
 
 
 @pytest.mark.parametrize(
@@ -273,14 +282,18 @@ def test_without_coping_in_the_drift_the_mediation_goes_and_years_with_pain_stay
     assert counter["mediation"] <= 0.15 < model["mediation"]
     assert counter["ylp"] >= 0.65
     assert counterfactual_study["r_ylp"].median() == pytest.approx(
-        small_study["r_ylp"].median(), abs=0.1)
+        small_study["r_ylp"].median(), abs=0.1
+    )
     assert abs(counterfactual_study["indirect"].median()) < small_study["indirect"].median() / 3
 
 
 def test_sample_table_lists_one_replications_participants(small_pool, small_scenario):
     sample = sample_table(small_pool, small_scenario, (39, 77, 31))
-    assert sample["group"].value_counts().to_dict() == {"subacute": 77, "healthy": 39,
-                                                          "chronic": 31}
+    assert sample["group"].value_counts().to_dict() == {
+        "subacute": 77,
+        "healthy": 39,
+        "chronic": 31,
+    }
     healthy = sample.loc[sample["group"] == "healthy", "dmn_perturbation"]
     assert healthy.mean() == pytest.approx(math.sqrt(2 / math.pi), abs=0.15)
 
@@ -300,12 +313,27 @@ def _one_line_error(result, *fragments):
 
 def test_study_command_writes_results_and_prints_the_findings(tmp_path, write_toml):
     out = tmp_path / "out"
-    result = _invoke("study", write_toml(TINY_TOML), "--out", out, "--replications", "4",
-                     "--seed", "5", "--no-progress")
+    result = _invoke(
+        "study",
+        write_toml(TINY_TOML),
+        "--out",
+        out,
+        "--replications",
+        "4",
+        "--seed",
+        "5",
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     assert "chronic > healthy" in result.stdout and f"results: {out}" in result.stdout
-    for name in ("study.csv", "findings.csv", "findings.md", "power.csv", "sample.csv",
-                 "manifest.json"):
+    for name in (
+        "study.csv",
+        "findings.csv",
+        "findings.md",
+        "power.csv",
+        "sample.csv",
+        "manifest.json",
+    ):
         assert (out / name).is_file(), name
     study = pd.read_csv(out / "study.csv")
     assert len(study) == 4 and set(STUDY_COLUMNS) <= set(study.columns)
@@ -319,14 +347,18 @@ def test_study_command_writes_results_and_prints_the_findings(tmp_path, write_to
 def test_study_command_rejects_bad_input_with_one_line_and_writes_nothing(tmp_path, write_toml):
     out = tmp_path / "out"
     plain = write_toml('[scenario]\nname = "plain"\n', "plain.toml")
-    _one_line_error(_invoke("study", plain, "--out", out), "plain.toml", "study",
-                    "section missing")
+    _one_line_error(_invoke("study", plain, "--out", out), "plain.toml", "study", "section missing")
     tiny = write_toml(TINY_TOML)
-    _one_line_error(_invoke("study", tiny, "--out", out, "--replications", "0"),
-                    "study.replications")
+    _one_line_error(
+        _invoke("study", tiny, "--out", out, "--replications", "0"), "study.replications"
+    )
     crowded = write_toml(TINY_TOML.replace("n_subacute = 8", "n_subacute = 4000"), "big.toml")
-    _one_line_error(_invoke("study", crowded, "--out", out, "--no-progress"),
-                    "big.toml", "study.population", "subacute")
+    _one_line_error(
+        _invoke("study", crowded, "--out", out, "--no-progress"),
+        "big.toml",
+        "study.population",
+        "subacute",
+    )
     assert not out.exists()
     assert not list(tmp_path.glob(".out.tmp-*"))
     out.mkdir()
@@ -338,14 +370,20 @@ def test_replications_override_keeps_everything_else(small_scenario):
     changed = override_study(small_scenario, {"replications": 7})
     assert changed.study.replications == 7
     assert changed.study.model_dump(exclude={"replications"}) == small_scenario.study.model_dump(
-        exclude={"replications"})
+        exclude={"replications"}
+    )
 
 
 @pytest.mark.slow
 def test_published_pattern_at_the_published_sample_sizes_meets_the_targets():
     """The targets themselves, on a 200,000-person population and 100 replications (~50 s)."""
-    scenario = parse_scenario({"scenario": {"name": "mid study", "seed": 20240710},
-                               "study": {"population": 200_000, "replications": 100}}, "mid")
+    scenario = parse_scenario(
+        {
+            "scenario": {"name": "mid study", "seed": 20240710},
+            "study": {"population": 200_000, "replications": 100},
+        },
+        "mid",
+    )
     pool = simulate_population(scenario)
     table, _ = run_replications(pool, scenario, group_sizes(scenario.study), 100)
     rates = detection_rates(table, 0.05)

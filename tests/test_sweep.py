@@ -51,7 +51,9 @@ kind = "cbt"
 start_year = 1
 """
 
-GRID_TOML = BASE_TOML + """
+GRID_TOML = (
+    BASE_TOML
+    + """
 [sweep]
 replicates = 2
 horizon_years = 2.5
@@ -61,6 +63,7 @@ outcomes = ["dmn_perturbation", "pain", "share_chronic"]
 "drift.rate" = [0.1, 0.4]
 "arms.CBT.0.start_year" = [0.5, 1.5]
 """
+)
 
 # Slow enough runs (about 0.4 s each) that a sweep can be stopped halfway.
 SLOW_TOML = """
@@ -85,15 +88,25 @@ outcomes = ["dmn_perturbation", "coping"]
 def tiny(**sweep) -> dict:
     """The scenario of GRID_TOML as a dict, with ``[sweep]`` fields replaced."""
     return {
-        "scenario": {"name": "tiny sweep", "seed": 5, "years": 3, "dt_weeks": 4,
-                     "record_every_years": 1},
+        "scenario": {
+            "name": "tiny sweep",
+            "seed": 5,
+            "years": 3,
+            "dt_weeks": 4,
+            "record_every_years": 1,
+        },
         "cohort": {"size": 40},
-        "arms": [{"name": "usual care"},
-                 {"name": "CBT", "interventions": [{"kind": "cbt", "start_year": 1}]}],
-        "sweep": {"replicates": 2, "horizon_years": 2.5,
-                  "outcomes": ["dmn_perturbation", "pain", "share_chronic"],
-                  "grid": {"drift.rate": [0.1, 0.4], "arms.CBT.0.start_year": [0.5, 1.5]},
-                  **sweep},
+        "arms": [
+            {"name": "usual care"},
+            {"name": "CBT", "interventions": [{"kind": "cbt", "start_year": 1}]},
+        ],
+        "sweep": {
+            "replicates": 2,
+            "horizon_years": 2.5,
+            "outcomes": ["dmn_perturbation", "pain", "share_chronic"],
+            "grid": {"drift.rate": [0.1, 0.4], "arms.CBT.0.start_year": [0.5, 1.5]},
+            **sweep,
+        },
     }
 
 
@@ -107,8 +120,11 @@ def comparable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def visible(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if not any(part.startswith(".")
-                                                        for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def assert_one_line_error(result, *fragments: str) -> str:
@@ -124,17 +140,25 @@ def assert_one_line_error(result, *fragments: str) -> str:
 
 # -- designs and seeds --------------------------------------------------------------------------
 def test_grid_covers_the_full_product_with_the_first_parameter_slowest():
-    plan = plan_sweep(parse_scenario(tiny(grid={"drift.rate": [0.1, 0.2, 0.3],
-                                                "cohort.coping_mean": [10, 20]})))
+    plan = plan_sweep(
+        parse_scenario(tiny(grid={"drift.rate": [0.1, 0.2, 0.3], "cohort.coping_mean": [10, 20]}))
+    )
     assert plan.names == ["drift.rate", "cohort.coping_mean"]
-    assert plan.design == ((0.1, 10.0), (0.1, 20.0), (0.2, 10.0), (0.2, 20.0), (0.3, 10.0),
-                           (0.3, 20.0))
+    assert plan.design == (
+        (0.1, 10.0),
+        (0.1, 20.0),
+        (0.2, 10.0),
+        (0.2, 20.0),
+        (0.3, 10.0),
+        (0.3, 20.0),
+    )
     assert plan.n_runs == 6 * 2
 
 
 def test_each_run_has_its_own_seed_and_all_arms_of_a_run_share_it(tmp_path):
-    result = run_sweep(parse_scenario(tiny()), backend="serial", out=tmp_path / "out",
-                       progress=False)
+    result = run_sweep(
+        parse_scenario(tiny()), backend="serial", out=tmp_path / "out", progress=False
+    )
     seeds = result.table.groupby(["point", "replicate"])["seed"]
     assert (seeds.nunique() == 1).all()  # virtual twins: one seed for every arm
     assert seeds.first().nunique() == 4 * 2
@@ -149,14 +173,14 @@ def test_common_random_numbers_give_every_point_the_same_seeds():
 
 def test_a_run_gives_the_numbers_painsim_run_gives_with_its_seed_at_that_horizon(tmp_path):
     data = tiny(horizon_years=2.0)  # a record time of the scenario
-    result = run_sweep(parse_scenario(data), backend="serial", out=tmp_path / "out",
-                       progress=False)
+    result = run_sweep(parse_scenario(data), backend="serial", out=tmp_path / "out", progress=False)
     plan = result.plan
     row = result.table.query("point == 3 and replicate == 1 and arm == 'CBT'").iloc[0]
     patients = run_replicate(plan.point_scenario(3, int(row["seed"])), 0, "CBT").patients
     at_horizon = patients[patients["year"] == 2.0]
-    assert row["dmn_perturbation"] == pytest.approx(at_horizon["dmn_perturbation"].mean(),
-                                                    rel=1e-12)
+    assert row["dmn_perturbation"] == pytest.approx(
+        at_horizon["dmn_perturbation"].mean(), rel=1e-12
+    )
     assert row["share_chronic"] == pytest.approx((at_horizon["stage"] == "chronic").mean())
     assert row["arms.CBT.0.start_year"] == 1.5 and row["drift.rate"] == 0.4
 
@@ -170,9 +194,14 @@ def test_horizon_stops_follow_the_record_times_of_painsim_run():
 # -- backends -----------------------------------------------------------------------------------
 def test_serial_process_and_dask_backends_give_identical_tables(tmp_path):
     scenario = parse_scenario(tiny())
-    tables = {backend: comparable(run_sweep(scenario, backend=backend, workers=2,
-                                            out=tmp_path / backend, progress=False).table)
-              for backend in ("serial", "process", "dask")}
+    tables = {
+        backend: comparable(
+            run_sweep(
+                scenario, backend=backend, workers=2, out=tmp_path / backend, progress=False
+            ).table
+        )
+        for backend in ("serial", "process", "dask")
+    }
     assert len(tables["serial"]) == 4 * 2 * 2  # points x replicates x arms
     assert (tables["serial"]["status"] == "ok").all()
     pd.testing.assert_frame_equal(tables["serial"], tables["process"])
@@ -183,14 +212,18 @@ def test_a_failing_run_is_recorded_with_its_error_and_the_others_finish(tmp_path
     real = sweep_module.horizon_outcomes
 
     def flaky(scenario, arm, horizon, outcomes):
-        if scenario.params.drift.rate == 0.4 and scenario.arm(arm).interventions and \
-                scenario.arm(arm).interventions[0].start_year == 0.5:
+        if (
+            scenario.params.drift.rate == 0.4
+            and scenario.arm(arm).interventions
+            and scenario.arm(arm).interventions[0].start_year == 0.5
+        ):
             raise FloatingPointError("overflow in drift\nsecond line")
         return real(scenario, arm, horizon, outcomes)
 
     monkeypatch.setattr(sweep_module, "horizon_outcomes", flaky)
-    result = run_sweep(parse_scenario(tiny()), backend="serial", out=tmp_path / "out",
-                       progress=False)
+    result = run_sweep(
+        parse_scenario(tiny()), backend="serial", out=tmp_path / "out", progress=False
+    )
     failed = result.table[result.table["status"] == "failed"]
     assert set(zip(failed["point"], failed["arm"], strict=True)) == {(2, "CBT")}
     assert len(failed) == 2  # both replicates
@@ -203,22 +236,48 @@ def test_a_failing_run_is_recorded_with_its_error_and_the_others_finish(tmp_path
 # -- results folder, resume, interrupt ----------------------------------------------------------
 def test_cli_sweep_writes_the_documented_folder_and_prints_point_means(tmp_path, write_toml):
     out = tmp_path / "out"
-    result = invoke("sweep", write_toml(GRID_TOML), "--backend", "serial", "--out", out,
-                    "--no-progress", "--no-figures")
+    result = invoke(
+        "sweep",
+        write_toml(GRID_TOML),
+        "--backend",
+        "serial",
+        "--out",
+        out,
+        "--no-progress",
+        "--no-figures",
+    )
     assert result.exit_code == 0, result.output
     assert "4 points x 2 replicates x 2 arms = 8 runs" in result.stdout
     assert result.stdout.rstrip().endswith(f"results: {out}")
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
-        "figures", "figures/grid_dmn_perturbation.png", "figures/grid_pain.png",
-        "figures/grid_share_chronic.png", "manifest.json", "sweep.parquet"]
+        "figures",
+        "figures/grid_dmn_perturbation.png",
+        "figures/grid_pain.png",
+        "figures/grid_share_chronic.png",
+        "manifest.json",
+        "sweep.parquet",
+    ]
     table = pd.read_parquet(out / "sweep.parquet")
     assert list(table.columns) == [
-        "point", "replicate", "arm", "seed", "drift.rate", "arms.CBT.0.start_year", "year",
-        "dmn_perturbation", "pain", "share_chronic", "run_seconds", "status", "error"]
+        "point",
+        "replicate",
+        "arm",
+        "seed",
+        "drift.rate",
+        "arms.CBT.0.start_year",
+        "year",
+        "dmn_perturbation",
+        "pain",
+        "share_chronic",
+        "run_seconds",
+        "status",
+        "error",
+    ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["sweep"]["runs"] == 8 and manifest["sweep"]["method"] == "grid"
-    assert manifest["files"] == sorted(p.relative_to(out).as_posix()
-                                       for p in out.rglob("*") if p.is_file())
+    assert manifest["files"] == sorted(
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()
+    )
     assert manifest["sessions"][0]["backend"] == "serial"
     assert not list(tmp_path.glob(".*"))  # no work folder left
 
@@ -228,8 +287,7 @@ def stop_midway(command: list[str], root: Path, pattern: str, stop: int) -> tupl
 
     Returns the exit status (negative: killed by that signal) and what it wrote on stderr.
     """
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
         while len(list(root.glob(pattern))) < 3:
@@ -246,13 +304,24 @@ def stop_midway(command: list[str], root: Path, pattern: str, stop: int) -> tupl
 
 
 def test_resume_after_sigkill_ends_with_the_uninterrupted_table_and_repeats_nothing(
-        tmp_path, write_toml, monkeypatch):
+    tmp_path, write_toml, monkeypatch
+):
     scenario_file = write_toml(SLOW_TOML)
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "sim.cli", "sweep", str(scenario_file), "--backend",
-               "serial", "--out", str(out), "--no-progress", "--no-figures"]
-    status, _ = stop_midway(command, tmp_path, ".killed.partial/points/*.parquet",
-                            signal.SIGKILL)
+    command = [
+        sys.executable,
+        "-m",
+        "sim.cli",
+        "sweep",
+        str(scenario_file),
+        "--backend",
+        "serial",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-figures",
+    ]
+    status, _ = stop_midway(command, tmp_path, ".killed.partial/points/*.parquet", signal.SIGKILL)
     assert status == -signal.SIGKILL
     assert not out.exists()  # an incomplete sweep is only the hidden .partial folder
     finished = {p.name for p in (tmp_path / ".killed.partial" / "points").glob("*.parquet")}
@@ -261,8 +330,11 @@ def test_resume_after_sigkill_ends_with_the_uninterrupted_table_and_repeats_noth
 
     computed = []
     real = sweep_module.run_task
-    monkeypatch.setattr(sweep_module, "run_task",
-                        lambda task: computed.append((task.point, task.replicate)) or real(task))
+    monkeypatch.setattr(
+        sweep_module,
+        "run_task",
+        lambda task: computed.append((task.point, task.replicate)) or real(task),
+    )
     scenario = load_scenario(scenario_file)
     resumed = run_sweep(scenario, backend="serial", resume=True, out=out, progress=False)
     assert sorted(computed) == sorted(set(resumed.plan.runs()) - before)  # each once, no more
@@ -277,23 +349,44 @@ def test_resume_after_sigkill_ends_with_the_uninterrupted_table_and_repeats_noth
     assert [s["runs_already_finished"] for s in sessions] == [0, len(before)]
 
 
-def test_ctrl_c_stops_the_workers_keeps_finished_runs_and_says_how_to_resume(
-        tmp_path, write_toml):
+def test_ctrl_c_stops_the_workers_keeps_finished_runs_and_says_how_to_resume(tmp_path, write_toml):
     scenario_file = write_toml(SLOW_TOML)
     root = tmp_path / "results"
-    command = [sys.executable, "-m", "sim.cli", "sweep", str(scenario_file), "--workers", "2",
-               "--results-root", str(root), "--no-progress", "--no-figures"]
-    status, stderr = stop_midway(command, root, "slow-sweep/.*.partial/points/*.parquet",
-                                 signal.SIGINT)
+    command = [
+        sys.executable,
+        "-m",
+        "sim.cli",
+        "sweep",
+        str(scenario_file),
+        "--workers",
+        "2",
+        "--results-root",
+        str(root),
+        "--no-progress",
+        "--no-figures",
+    ]
+    status, stderr = stop_midway(
+        command, root, "slow-sweep/.*.partial/points/*.parquet", signal.SIGINT
+    )
     assert status == 130, stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("painsim: interrupted: "), stderr
-    assert lines[0].endswith(f"continue with: painsim sweep {scenario_file} --resume "
-                             f"--results-root {root}")
+    assert lines[0].endswith(
+        f"continue with: painsim sweep {scenario_file} --resume --results-root {root}"
+    )
     assert visible(root) == [root / "slow-sweep"]  # only the hidden work folder inside
 
-    resumed = invoke("sweep", scenario_file, "--resume", "--results-root", root, "--backend",
-                     "serial", "--no-progress", "--no-figures")
+    resumed = invoke(
+        "sweep",
+        scenario_file,
+        "--resume",
+        "--results-root",
+        root,
+        "--backend",
+        "serial",
+        "--no-progress",
+        "--no-figures",
+    )
     assert resumed.exit_code == 0, resumed.output
     assert "kept from before" in resumed.stdout
     (folder,) = (root / "slow-sweep").iterdir()
@@ -312,7 +405,8 @@ def test_sobol_indices_of_the_ishigami_function_match_the_analytic_values():
     x = sample_design("sobol", ISHIGAMI, 2048, 4, seed=1)
     assert x.shape == (2048 * (3 + 2), 3)
     indices = analyze_design("sobol", ISHIGAMI, x, ishigami(x), seed=2).set_index(
-        ["index", "parameter"])["value"]
+        ["index", "parameter"]
+    )["value"]
     assert indices["S1"].to_numpy() == pytest.approx([0.314, 0.442, 0.0], abs=0.04)
     assert indices["ST"].to_numpy() == pytest.approx([0.558, 0.442, 0.244], abs=0.04)
 
@@ -325,20 +419,40 @@ def test_morris_screening_ranks_a_parameter_without_effect_last():
     assert mu_star["value"].to_numpy() == pytest.approx([5.0, 1.0, 0.0], abs=0.35)
 
 
-@pytest.mark.parametrize(("method", "samples", "indices"), [
-    ("sobol", 4, {"S1", "ST"}), ("morris", 4, {"mu_star", "mu", "sigma"}), ("latin", 8, {"S1"}),
-])
+@pytest.mark.parametrize(
+    ("method", "samples", "indices"),
+    [
+        ("sobol", 4, {"S1", "ST"}),
+        ("morris", 4, {"mu_star", "mu", "sigma"}),
+        ("latin", 8, {"S1"}),
+    ],
+)
 def test_sample_sweeps_write_finite_sensitivity_indices_and_their_figures(
-        tmp_path, method, samples, indices):
-    data = tiny(method=method, samples=samples, grid={}, replicates=1,
-                bounds={"drift.rate": [0.1, 0.5], "cohort.coping_mean": [8, 30]},
-                outcomes=["dmn_perturbation", "pain"], common_random_numbers=True)
+    tmp_path, method, samples, indices
+):
+    data = tiny(
+        method=method,
+        samples=samples,
+        grid={},
+        replicates=1,
+        bounds={"drift.rate": [0.1, 0.5], "cohort.coping_mean": [8, 30]},
+        outcomes=["dmn_perturbation", "pain"],
+        common_random_numbers=True,
+    )
     data["arms"] = data["arms"][:1]
-    result = run_sweep(parse_scenario(data), backend="serial", out=tmp_path / "out",
-                       progress=False)
+    result = run_sweep(parse_scenario(data), backend="serial", out=tmp_path / "out", progress=False)
     sens = pd.read_csv(tmp_path / "out" / "sensitivity.csv")
-    assert list(sens.columns) == ["arm", "outcome", "parameter", "method", "index", "value",
-                                  "conf", "ci_low", "ci_high"]
+    assert list(sens.columns) == [
+        "arm",
+        "outcome",
+        "parameter",
+        "method",
+        "index",
+        "value",
+        "conf",
+        "ci_low",
+        "ci_high",
+    ]
     assert set(sens["index"]) == indices
     assert set(sens["parameter"]) == {"drift.rate", "cohort.coping_mean"}
     assert np.isfinite(sens["value"]).all()
@@ -351,7 +465,10 @@ def test_sample_sweeps_write_finite_sensitivity_indices_and_their_figures(
 def test_shipped_sweep_scenarios_plan_their_documented_designs():
     grid = plan_sweep(load_scenario(SCENARIOS / "sweep_drift_coping.toml"))
     assert (grid.names, grid.n_points, grid.n_runs) == (
-        ["drift.rate", "drift.coping_weight"], 30, 60)
+        ["drift.rate", "drift.coping_weight"],
+        30,
+        60,
+    )
     assert grid.horizon == 20 and grid.outcomes == ("dmn_perturbation",)
     sobol = plan_sweep(load_scenario(SCENARIOS / "sensitivity.toml"))
     assert (len(sobol.names), sobol.n_points) == (6, 256 * (6 + 2))
@@ -364,73 +481,113 @@ def sweep_toml(sweep: str) -> str:
 
 
 BAD_SWEEPS = [
-    ('[sweep.grid]\n"drift.rte" = [0.1]\n',
-     ["sweep.grid.drift.rte", "unknown parameter", "did you mean 'drift.rate'?"]),
+    (
+        '[sweep.grid]\n"drift.rte" = [0.1]\n',
+        ["sweep.grid.drift.rte", "unknown parameter", "did you mean 'drift.rate'?"],
+    ),
     ('method = "sobol"\n[sweep.bounds]\n', ["sweep.bounds", "empty"]),
-    ('method = "latin"\n[sweep.bounds]\n"drift.rate" = [0.3, 0.3]\n',
-     ["sweep.bounds.drift.rate", "empty range [0.3, 0.3]"]),
-    ('method = "sobol"\nsamples = 100\n[sweep.bounds]\n"drift.rate" = [0.1, 0.3]\n',
-     ["sweep.samples", "100 is not a power of 2", "64 or 128"]),
-    ('outcomes = ["perturbation"]\n[sweep.grid]\n"drift.rate" = [0.1]\n',
-     ["sweep.outcomes", "unknown outcome 'perturbation'", "did you mean 'dmn_perturbation'?"]),
-    ('[sweep.grid]\n"arms.TMS.0.start_year" = [1]\n',
-     ["sweep.grid.arms.TMS.0.start_year", "unknown arm 'TMS'", "arms: usual care, CBT"]),
-    ('[sweep.grid]\n"arms.CBT.2.start_year" = [1]\n',
-     ["sweep.grid.arms.CBT.2.start_year", "no intervention 2", "indices 0-0"]),
-    ('[sweep.grid]\n"arms.CBT.0.strat_year" = [1]\n',
-     ["sweep.grid.arms.CBT.0.strat_year", "did you mean 'start_year'?"]),
-    ('[sweep.grid]\n"arms.CBT.start_year" = [1]\n',
-     ["sweep.grid.arms.CBT.start_year", "arms.<arm name>.<intervention index>.<field>"]),
-    ('[sweep.grid]\n"arms.CBT.0.start_year" = [1, 3]\n',
-     ["sweep.grid.arms.CBT.0.start_year", "3 gives an invalid scenario", "not before the horizon"]),
-    ('method = "morris"\n[sweep.bounds]\n"drift.irreversible_fraction" = [0, 2]\n',
-     ["sweep.bounds.drift.irreversible_fraction", "2.0 gives an invalid scenario"]),
-    ('method = "latin"\n[sweep.bounds]\n"metrics.threshold_rule" = [0, 1]\n',
-     ["sweep.bounds.metrics.threshold_rule", "not a number"]),
-    ('horizon_years = 4\n[sweep.grid]\n"drift.rate" = [0.1]\n',
-     ["sweep.horizon_years", "after the end of the scenario"]),
+    (
+        'method = "latin"\n[sweep.bounds]\n"drift.rate" = [0.3, 0.3]\n',
+        ["sweep.bounds.drift.rate", "empty range [0.3, 0.3]"],
+    ),
+    (
+        'method = "sobol"\nsamples = 100\n[sweep.bounds]\n"drift.rate" = [0.1, 0.3]\n',
+        ["sweep.samples", "100 is not a power of 2", "64 or 128"],
+    ),
+    (
+        'outcomes = ["perturbation"]\n[sweep.grid]\n"drift.rate" = [0.1]\n',
+        ["sweep.outcomes", "unknown outcome 'perturbation'", "did you mean 'dmn_perturbation'?"],
+    ),
+    (
+        '[sweep.grid]\n"arms.TMS.0.start_year" = [1]\n',
+        ["sweep.grid.arms.TMS.0.start_year", "unknown arm 'TMS'", "arms: usual care, CBT"],
+    ),
+    (
+        '[sweep.grid]\n"arms.CBT.2.start_year" = [1]\n',
+        ["sweep.grid.arms.CBT.2.start_year", "no intervention 2", "indices 0-0"],
+    ),
+    (
+        '[sweep.grid]\n"arms.CBT.0.strat_year" = [1]\n',
+        ["sweep.grid.arms.CBT.0.strat_year", "did you mean 'start_year'?"],
+    ),
+    (
+        '[sweep.grid]\n"arms.CBT.start_year" = [1]\n',
+        ["sweep.grid.arms.CBT.start_year", "arms.<arm name>.<intervention index>.<field>"],
+    ),
+    (
+        '[sweep.grid]\n"arms.CBT.0.start_year" = [1, 3]\n',
+        [
+            "sweep.grid.arms.CBT.0.start_year",
+            "3 gives an invalid scenario",
+            "not before the horizon",
+        ],
+    ),
+    (
+        'method = "morris"\n[sweep.bounds]\n"drift.irreversible_fraction" = [0, 2]\n',
+        ["sweep.bounds.drift.irreversible_fraction", "2.0 gives an invalid scenario"],
+    ),
+    (
+        'method = "latin"\n[sweep.bounds]\n"metrics.threshold_rule" = [0, 1]\n',
+        ["sweep.bounds.metrics.threshold_rule", "not a number"],
+    ),
+    (
+        'horizon_years = 4\n[sweep.grid]\n"drift.rate" = [0.1]\n',
+        ["sweep.horizon_years", "after the end of the scenario"],
+    ),
     ('[sweep.grid]\n"drift.rate" = []\n', ["sweep.grid.drift.rate", "empty list"]),
-    ('smaples = 8\n[sweep.grid]\n"drift.rate" = [0.1]\n',
-     ["sweep.smaples", "unknown key", "did you mean 'samples'?"]),
+    (
+        'smaples = 8\n[sweep.grid]\n"drift.rate" = [0.1]\n',
+        ["sweep.smaples", "unknown key", "did you mean 'samples'?"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("sweep", "fragments"), BAD_SWEEPS,
-                         ids=[fragments[0] for _, fragments in BAD_SWEEPS])
+@pytest.mark.parametrize(
+    ("sweep", "fragments"), BAD_SWEEPS, ids=[fragments[0] for _, fragments in BAD_SWEEPS]
+)
 def test_bad_sweep_sections_give_one_line_exit_2_and_write_nothing(
-        tmp_path, write_toml, sweep, fragments):
+    tmp_path, write_toml, sweep, fragments
+):
     path = write_toml(sweep_toml(sweep))
     root = tmp_path / "results"
-    result = invoke("sweep", path, "--results-root", root, "--backend", "serial",
-                    "--no-progress")
+    result = invoke("sweep", path, "--results-root", root, "--backend", "serial", "--no-progress")
     assert_one_line_error(result, str(path), *fragments)
     assert not root.exists()
     assert_one_line_error(invoke("validate", path), *fragments)
 
 
-def test_a_combination_no_single_value_rules_out_is_reported_with_its_point(
-        tmp_path, write_toml):
-    path = write_toml(sweep_toml('[sweep.grid]\n"arms.CBT.0.min_years_with_pain" = [0, 5]\n'
-                                 '"arms.CBT.0.max_years_with_pain" = [3, 10]\n'))
+def test_a_combination_no_single_value_rules_out_is_reported_with_its_point(tmp_path, write_toml):
+    path = write_toml(
+        sweep_toml(
+            '[sweep.grid]\n"arms.CBT.0.min_years_with_pain" = [0, 5]\n'
+            '"arms.CBT.0.max_years_with_pain" = [3, 10]\n'
+        )
+    )
     assert invoke("validate", path).exit_code == 0  # each value is fine on its own
     root = tmp_path / "results"
     result = invoke("sweep", path, "--results-root", root, "--no-progress")
-    assert_one_line_error(result, "sweep point 2", "arms.CBT.0.min_years_with_pain=5,",
-                          "impossible eligibility")
+    assert_one_line_error(
+        result, "sweep point 2", "arms.CBT.0.min_years_with_pain=5,", "impossible eligibility"
+    )
     assert not root.exists()
 
 
-@pytest.mark.parametrize(("options", "fragments"), [
-    (["--scheduler", "tcp://127.0.0.1:1"], ["--scheduler", "needs --backend dask"]),
-    (["--backend", "mpi"], ["--backend", "'mpi' is not one of process, serial, dask"]),
-    (["--workers", "0"], ["--workers", "0 is not at least 1"]),
-    (["--resume"], ["no unfinished sweep of this scenario"]),
-])
+@pytest.mark.parametrize(
+    ("options", "fragments"),
+    [
+        (["--scheduler", "tcp://127.0.0.1:1"], ["--scheduler", "needs --backend dask"]),
+        (["--backend", "mpi"], ["--backend", "'mpi' is not one of process, serial, dask"]),
+        (["--workers", "0"], ["--workers", "0 is not at least 1"]),
+        (["--resume"], ["no unfinished sweep of this scenario"]),
+    ],
+)
 def test_bad_options_give_one_line_exit_2_and_write_nothing(
-        tmp_path, write_toml, options, fragments):
+    tmp_path, write_toml, options, fragments
+):
     root = tmp_path / "results"
-    result = invoke("sweep", write_toml(GRID_TOML), "--results-root", root, "--no-progress",
-                    *options)
+    result = invoke(
+        "sweep", write_toml(GRID_TOML), "--results-root", root, "--no-progress", *options
+    )
     assert_one_line_error(result, *fragments)
     assert not root.exists()
 
