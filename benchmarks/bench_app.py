@@ -1,13 +1,13 @@
 """Time one simulated year of the teaching page, including a full redraw of every view.
 
-Builds the page's model (:class:`sim.app.TeachingModel`) for a 500-patient cohort from
-``scenarios/classroom.toml``, renders the page's main area (:func:`sim.app.Views`: monitors, the
-perturbation plot, the brain, the info panel) headlessly with ``solara.render``, then times, for
-every simulated year, what a press of Step costs: ``model.step()`` (one year for the cohort and,
-with a treatment, its usual-care twin), then Mesa's refresh counter, which makes Solara redraw
-every view (two matplotlib figures rendered to PNG). Sending the images to a browser is not
-included. Reported per year: median and worst wall-clock time and median CPU time of this
-process (less disturbed by other load), without and with a treatment (CBT, early).
+Builds the page's model (:class:`sim.interfaces.app.TeachingModel`) for a 500-patient cohort from
+``scenarios/classroom.toml``, renders the page's main area (:func:`sim.interfaces.app.Views`:
+monitors, the perturbation plot, the brain, the info panel) headlessly with ``solara.render``, then
+times, for every simulated year, what a press of Step costs: ``model.step()`` (one year for the
+cohort and, with a treatment, its usual-care twin), then Mesa's refresh counter, which makes Solara
+redraw every view (two matplotlib figures rendered to PNG). Sending the images to a browser is not
+included. Reported per year: median and worst wall-clock time and median CPU time of this process
+(less disturbed by other load), without and with a treatment (CBT, early).
 
 Usage, with painsim and its page dependencies installed (``pip install -e .``)::
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import solara
 
-from sim.app import TeachingModel, Views
+from sim.interfaces.app import TeachingModel, Views
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

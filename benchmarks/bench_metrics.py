@@ -1,9 +1,9 @@
 """Time the batched Numba graph metrics against the NetworkX reference.
 
 Builds seeded random 17-node connectivity matrices, thresholds them with the
-default absolute rule, times :func:`sim.metrics.graph_metrics` on all of them
+default absolute rule, times :func:`sim.core.metrics.graph_metrics` on all of them
 (after a warm-up call that JIT-compiles or loads the kernel) and the
-:func:`sim.metrics.networkx_metrics` reference on a subset, reported per graph.
+:func:`sim.core.metrics.networkx_metrics` reference on a subset, reported per graph.
 
 Usage, with painsim installed (``pip install -e .``) or ``PYTHONPATH=.``::
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from sim.metrics import METRIC_NAMES, graph_metrics, networkx_metrics, threshold_weights
+from sim.core.metrics import METRIC_NAMES, graph_metrics, networkx_metrics, threshold_weights
 
 N_REGIONS = 17
 

@@ -31,9 +31,9 @@ from pathlib import Path
 import mesa
 import networkx as nx
 
-from sim.brain import build_brain
-from sim.metrics import networkx_metrics
-from sim.model import PainModel
+from sim.core.brain import build_brain
+from sim.core.metrics import networkx_metrics
+from sim.core.model import PainModel
 from sim.scenario import Scenario
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import run_scenario
 
-from sim.runner import run_scenario
 from sim.scenario import Scenario, parse_scenario
 
 SMALL: dict[str, Any] = {

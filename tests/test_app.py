@@ -1,4 +1,4 @@
-"""The interactive teaching page (``painsim app``, ``sim.app``).
+"""The interactive teaching page (``painsim app``, ``sim.interfaces.app``).
 
 Specification:
 
@@ -32,9 +32,9 @@ import pytest
 import solara
 from typer.testing import CliRunner
 
-from sim import app
-from sim.cli import app as cli
-from sim.model import PainModel
+from sim.core.model import PainModel
+from sim.interfaces import app
+from sim.interfaces.cli import app as cli
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,7 +199,7 @@ def test_views_redraw_as_years_pass(short):
 
 # -- headless page ------------------------------------------------------------------------------
 def test_settings_are_valid_solaraviz_model_parameters(classroom):
-    from mesa.visualization.solara_viz import _check_model_params  # after sim.app: see there
+    from mesa.visualization.solara_viz import _check_model_params  # after the app: see there
 
     params = app.model_params(classroom)
     _check_model_params(app.TeachingModel.__init__, params)  # raises on a typo
@@ -267,7 +267,7 @@ def test_app_command_rejects_a_bad_scenario_in_one_line(tmp_path):
 
 def test_app_command_serves_on_loopback_without_browser_version_check_or_telemetry():
     command = app.server_command("127.0.0.1", 8765)
-    assert command[1:5] == ["-m", "solara", "run", "sim.app"]
+    assert command[1:5] == ["-m", "solara", "run", "sim.interfaces.app"]
     assert {"--no-open", "--no-check-version"} <= set(command)
     assert command[command.index("--host") + 1] == "127.0.0.1"
     env = app.server_env(CLASSROOM)
@@ -306,7 +306,8 @@ def served(tmp_path):
     """``painsim app`` on a free loopback port; yields its URL, stops it afterwards."""
     port = _free_port()
     log = (tmp_path / "server.log").open("w")
-    command = [sys.executable, "-m", "sim.cli", "app", str(CLASSROOM), "--port", str(port)]
+    command = [sys.executable, "-m", "sim.interfaces.cli", "app", str(CLASSROOM)]
+    command += ["--port", str(port)]
     server = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

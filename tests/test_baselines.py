@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.model import PainModel
+from sim.core.model import PainModel
 from sim.scenario import Scenario
 
 BASELINE = Path(__file__).with_name("baseline.json")

@@ -1,10 +1,10 @@
-"""Specification of the brain network template (sim.brain)."""
+"""Specification of the brain network template (sim.core.brain)."""
 
 import networkx as nx
 import numpy as np
 import pytest
 
-from sim.brain import (
+from sim.core.brain import (
     BrainParams,
     build_brain,
     edge_order,

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from sim import __version__
-from sim.cli import app
-from sim.parameters import ModelParams, parameter_table
+from sim.core.parameters import ModelParams, parameter_table
+from sim.interfaces.cli import app
 from sim.scenario import ScenarioError, parse_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -80,7 +80,7 @@ def test_run_records_overrides_and_command_line_in_manifest(tmp_path, write_toml
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
-    assert (manifest["seed"], manifest["replicates"]) == (5, 2)
+    assert (manifest["seed"], manifest["run"]["replicates"]) == (5, 2)
     assert manifest["command"] == ["painsim", *map(str, args)]
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from sim.parameters import ModelParams, parameter_markdown, parameter_table
+from sim.core.parameters import ModelParams, parameter_markdown, parameter_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,7 +16,7 @@ def test_model_card_parameter_table_matches_the_code():
     table = _between(text, "<!-- parameters:begin -->", "<!-- parameters:end -->")
     assert table == parameter_markdown(), (
         "docs/model.md is out of date: regenerate the table with "
-        "sim.parameters.parameter_markdown()"
+        "sim.core.parameters.parameter_markdown()"
     )
 
 

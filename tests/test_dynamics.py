@@ -1,13 +1,13 @@
-"""Specification of coping (sim.coping) and connectivity drift (sim.drift) dynamics."""
+"""Specification of coping (sim.core.coping) and connectivity drift (sim.core.drift) dynamics."""
 
 import numpy as np
 import pytest
 
-from sim import coping, drift
-from sim.brain import BrainParams, build_brain
-from sim.coping import CopingParams
-from sim.drift import DriftParams
-from sim.pain import Exposure
+from sim.core import coping, drift
+from sim.core.brain import BrainParams, build_brain
+from sim.core.coping import CopingParams
+from sim.core.drift import DriftParams
+from sim.core.pain import Exposure
 
 
 def _pain_for(years: float, intensity: float, n: int = 1, dt: float | None = None) -> Exposure:

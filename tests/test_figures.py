@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 from matplotlib.text import Text
 from PIL import Image
+from support import run_scenario
 from typer.testing import CliRunner
 
 import sim
-from sim import figures as fg
-from sim import style as hs
-from sim.cli import app
-from sim.runner import run_scenario
+from sim.interfaces.cli import app
 from sim.scenario import parse_scenario
+from sim.viz import figures as fg
+from sim.viz import style as hs
 
 runner = CliRunner()
 
@@ -111,7 +111,7 @@ def arms_figures(arms_run: Path) -> fg.FigureSet:
 def run_data(arms_run: Path) -> dict:
     manifest = json.loads((arms_run / "manifest.json").read_text())
     patients = pd.read_parquet(arms_run / "patients.parquet")
-    return {"manifest": manifest, "patients": patients, "arms": manifest["arms"]}
+    return {"manifest": manifest, "patients": patients, "arms": manifest["run"]["arms"]}
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def study_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def sweep_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A sweep folder in the layout sim.sweep writes (sweep.parquet, sensitivity.csv)."""
+    """A sweep folder in the layout a sweep writes (sweep.parquet, sensitivity.csv)."""
     folder = tmp_path_factory.mktemp("sweep")
     grid = list(itertools.product([0.1, 0.2, 0.4], [0.0, 0.3, 0.6], [0, 1]))
     rows = [
@@ -286,9 +286,11 @@ def test_rebuilt_patients_are_the_recorded_ones(small_run):
     manifest = json.loads((small_run / "manifest.json").read_text())
     scenario = fg.scenario_from_manifest(manifest)
     with np.load(small_run / "connectivity.npz") as saved:
-        block = np.flatnonzero((saved["arm"] == manifest["arms"][0]) & (saved["replicate"] == 1))[0]
+        block = np.flatnonzero(
+            (saved["arm"] == manifest["run"]["arms"][0]) & (saved["replicate"] == 1)
+        )[0]
         expected = saved["connectivity"][block, [3, 17]]
-    tracked = fg.rebuild(scenario, 1, manifest["arms"][0], [3, 17])
+    tracked = fg.rebuild(scenario, 1, manifest["run"]["arms"][0], [3, 17])
     np.testing.assert_allclose(tracked.connectivity[-1], expected, atol=1e-6)
     patients = pd.read_parquet(small_run / "patients.parquet")
     horizon = patients[

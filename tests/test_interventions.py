@@ -1,15 +1,15 @@
-"""Specification of intervention arms (sim.interventions, arms in sim.model, sim.compare)."""
+"""Specification of intervention arms: interventions, arms in the model, and the comparison."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sim.brain import build_brain
-from sim.compare import compare_arms
-from sim.interventions import CBT, TMS, Delivery, effect_level
-from sim.model import PainModel
-from sim.pain import WEEKS_PER_YEAR
-from sim.runner import simulate_replicate
+from sim.core.brain import build_brain
+from sim.core.interventions import CBT, TMS, Delivery, effect_level
+from sim.core.model import PainModel
+from sim.core.pain import WEEKS_PER_YEAR
+from sim.experiments.compare import compare_arms
+from sim.experiments.run import simulate_replicate
 from sim.scenario import parse_scenario
 
 START = 10.0

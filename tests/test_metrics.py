@@ -1,4 +1,4 @@
-"""Specification of sim.metrics: thresholding, batched graph metrics and perturbation index."""
+"""Specification of sim.core.metrics: thresholding, batched graph metrics and perturbation index."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.metrics import (
+from sim.core.metrics import (
     METRIC_NAMES,
     PERTURBATION_METRICS,
     MetricReference,

@@ -1,10 +1,10 @@
-"""Specification of the model (sim.model): cohort behaviour, agents, reproducibility."""
+"""Specification of the model (sim.core.model): cohort behaviour, agents, reproducibility."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sim.model import PainModel
+from sim.core.model import PainModel
 from sim.scenario import Scenario
 
 

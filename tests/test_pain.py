@@ -1,17 +1,17 @@
-"""Specification of the pain process (sim.pain) and its natural history (sim.natural_history)."""
+"""Specification of the pain process (sim.core.pain) and its natural history."""
 
 import numpy as np
 import pytest
 
-from sim import pain
-from sim.natural_history import (
+from sim.core import pain
+from sim.core.natural_history import (
     TARGETS,
     TRAJECTORY_TARGETS,
     consulter_trajectories,
     incident_cohort,
 )
-from sim.pain import WEEKS_PER_YEAR, PainParams, PainState, StepDraws
-from sim.parameters import ModelParams
+from sim.core.pain import WEEKS_PER_YEAR, PainParams, PainState, StepDraws
+from sim.core.parameters import ModelParams
 
 draws = StepDraws.from_uniforms
 

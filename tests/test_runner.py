@@ -14,20 +14,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
+from support import run_scenario
 
-from sim.model import PainModel
-from sim.runner import (
-    OutputFolderError,
+from sim.core.model import PainModel
+from sim.experiments.run import (
     decade_table,
     override_run,
     record_times,
     run_replicate,
-    run_scenario,
     simulate_replicate,
     steps_per_replicate,
     summarize_horizon,
     summarize_timeseries,
 )
+from sim.results.folder import OutputFolderError
 from sim.scenario import RunSection, ScenarioError
 
 PATIENT_COLUMNS = [
@@ -163,7 +163,7 @@ def test_manifest_records_scenario_versions_and_times(small_run, small_scenario)
     manifest = json.loads((small_run / "manifest.json").read_text())
     assert manifest["scenario"] == small_scenario.resolved()
     assert manifest["run_id"] == small_run.name
-    assert (manifest["seed"], manifest["replicates"]) == (11, 2)
+    assert (manifest["seed"], manifest["run"]["replicates"]) == (11, 2)
     assert manifest["command"] == ["painsim", "run", "small"]
     assert manifest["painsim_version"]
     assert manifest["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
@@ -378,7 +378,7 @@ def test_interrupted_run_leaves_no_results_and_no_temp_folder(
     with pytest.raises(KeyboardInterrupt):
         run_scenario(small_scenario, results_root=tmp_path, progress=False)
     assert len(calls) == 3
-    assert list((tmp_path / "small-test").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # not even the parent folder it made
 
 
 def test_failure_while_writing_files_leaves_no_results_and_no_temp_folder(
@@ -390,7 +390,7 @@ def test_failure_while_writing_files_leaves_no_results_and_no_temp_folder(
     monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)
     with pytest.raises(OSError, match="No space"):
         run_scenario(small_scenario, results_root=tmp_path, progress=False)
-    assert list((tmp_path / "small-test").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # not even the parent folder it made
 
 
 KILLED_SCENARIO = """
@@ -411,7 +411,7 @@ def test_run_killed_with_sigkill_leaves_only_a_hidden_temp_folder(tmp_path, writ
     command = [
         sys.executable,
         "-m",
-        "sim.cli",
+        "sim.interfaces.cli",
         "run",
         str(scenario),
         "--results-root",

@@ -1,4 +1,4 @@
-"""Specification of the virtual Heukamp study (sim.study, `painsim study`, the [study] section).
+"""Specification of the virtual Heukamp study (`painsim study`, the [study] section).
 
 The expensive part is the study population; one small population per model is simulated once
 for the module (``small_pool``, ``counterfactual_pool``) and shared, so treat them as read-only.
@@ -17,22 +17,19 @@ import statsmodels.api as sm
 from scipy import stats
 from typer.testing import CliRunner
 
-from sim.brain import build_brain
-from sim.cli import app
-from sim.parameters import ModelParams
-from sim.scenario import ScenarioError, StudySection, parse_scenario
-from sim.study import (
+from sim.analysis.stats import batched_ols, mediation
+from sim.analysis.stats import welch_test as compare_groups
+from sim.core.brain import build_brain
+from sim.core.parameters import ModelParams
+from sim.experiments.study import (
     CBP,
     HC,
     SBP,
     STUDY_COLUMNS,
     Pool,
-    batched_ols,
-    compare_groups,
     counterfactual_scenario,
     detection_rates,
     group_sizes,
-    mediation,
     observe_connectivity,
     observe_coping,
     override_study,
@@ -42,6 +39,8 @@ from sim.study import (
     simulate_population,
     study_design,
 )
+from sim.interfaces.cli import app
+from sim.scenario import ScenarioError, StudySection, parse_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 runner = CliRunner()

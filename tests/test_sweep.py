@@ -14,11 +14,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import sim.sweep as sweep_module
-from sim.cli import app
-from sim.runner import run_replicate
-from sim.scenario import load_scenario, parse_scenario
-from sim.sweep import (
+import sim.experiments.sweep as sweep_module
+from sim.experiments.run import run_replicate
+from sim.experiments.sweep import (
     analyze_design,
     horizon_stops,
     plan_sweep,
@@ -26,6 +24,8 @@ from sim.sweep import (
     run_sweep,
     sample_design,
 )
+from sim.interfaces.cli import app
+from sim.scenario import load_scenario, parse_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 runner = CliRunner()
@@ -311,7 +311,7 @@ def test_resume_after_sigkill_ends_with_the_uninterrupted_table_and_repeats_noth
     command = [
         sys.executable,
         "-m",
-        "sim.cli",
+        "sim.interfaces.cli",
         "sweep",
         str(scenario_file),
         "--backend",
@@ -355,7 +355,7 @@ def test_ctrl_c_stops_the_workers_keeps_finished_runs_and_says_how_to_resume(tmp
     command = [
         sys.executable,
         "-m",
-        "sim.cli",
+        "sim.interfaces.cli",
         "sweep",
         str(scenario_file),
         "--workers",

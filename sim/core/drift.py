@@ -1,0 +1,248 @@
+"""Connectivity drift: each person's DMN moves from their own healthy baseline toward a
+pain-adapted pattern, at a rate that grows with pain and with maladaptive coping.
+
+The weekly state is small: an adaptation level split into a reversible part ``a_r`` and an
+irreversible part ``a_s`` (``a = a_r + a_s`` in [0, 1]). Edge-level connectivity is materialized
+only when it is recorded, exactly, from fixed per-person draws. Equations (docs/model.md)::
+
+    in pain:    da/dt = kappa * (I / 10) * exp(gamma * z_c) * (1 - a)
+                a share phi of each increment is irreversible
+    pain-free:  da_r/dt = -rho * a_r,   rho = ln 2 / half-life
+    z_ij = mu_ij + sd_ij * eps_ij + beta_age * (age - age_ref) / 10 * AP_ij
+           + a * (Delta_ij + tau * eta_ij) + lambda * (I / 10) * MI_ij
+    r_ij = tanh(z_ij)
+
+``Delta`` is the pain signature (mPFC-PCC/precuneus coupling falls, other DMN coupling weakens,
+mPFC-insula coupling rises; Baliki 2014), ``AP`` marks anterior-posterior DMN edges (age effect,
+Andrews-Hanna 2007) and ``MI`` mPFC-insula edges (coupling with current pain, Baliki 2014).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from sim.core.brain import Brain, BrainParams
+from sim.core.pain import Exposure
+from sim.core.paramgroup import ParamGroup, param
+
+
+class DriftParams(ParamGroup):
+    """Rate, reversibility and pattern of pain-driven connectivity change."""
+
+    rate: float = param(
+        0.06,
+        unit="1/year at pain 10",
+        plausible="0.05-0.6",
+        ge=0,
+        le=52,
+        source="assumption, calibrated to the virtual Heukamp study: slow enough that chronic "
+        "patients are not saturated, so coping still shows and chronic and subacute patients "
+        "differ little (docs/model.md, Virtual Heukamp study)",
+        doc="adaptation rate kappa at pain 10 for an average coper",
+    )
+    coping_weight: float = param(
+        1.0,
+        unit="log-rate per coping SD",
+        plausible="0-1",
+        ge=-3,
+        le=3,
+        source="assumption, calibrated to the virtual Heukamp study: coping mediation is "
+        "detected in >= 60 % of replications only near the top of the plausible range; "
+        "coping then carries about a fifth of the years-with-pain effect (brief: 0.2-0.6 [NF])",
+        doc="gamma: how much maladaptive coping speeds the drift",
+    )
+    relax_half_life: float = param(
+        10.0,
+        unit="years",
+        plausible="1-10",
+        gt=0,
+        le=1000,
+        source="assumption, calibrated to the virtual Heukamp study: earlier episodes of "
+        "subacute patients must still count for chronic and subacute patients not to differ "
+        "(recovered patients drift back slowly; Hashmi 2013: pain-related activity fades in "
+        "recovered SBP [C])",
+        doc="half-life of the reversible adaptation while pain-free",
+    )
+    irreversible_fraction: float = param(
+        0.5,
+        unit="-",
+        plausible="0-0.5",
+        ge=0,
+        le=1,
+        source="assumption, calibrated to the virtual Heukamp study: perturbation must track "
+        "lifetime years with pain rather than the current episode (recovery is incomplete)",
+        doc="phi: share of drift that never relaxes",
+    )
+    mpfc_pcc: float = param(
+        -0.35,
+        unit="Fisher z at full adaptation",
+        plausible="-0.6-0",
+        ge=-3,
+        le=3,
+        source="direction: Baliki 2014 mPFC-precuneus falls in CBP [C]; size: assumption",
+        doc="signature change of mPFC-PCC/precuneus edges",
+    )
+    dmn: float = param(
+        -0.15,
+        unit="Fisher z at full adaptation",
+        plausible="-0.3-0",
+        ge=-3,
+        le=3,
+        source="assumption: Heukamp 2024 report DMN graph perturbation [C], direction assumed "
+        "(weaker integration)",
+        doc="signature change of the other within-DMN edges",
+    )
+    mpfc_insula: float = param(
+        0.15,
+        unit="Fisher z at full adaptation",
+        plausible="0-0.4",
+        ge=-3,
+        le=3,
+        source="direction: Baliki 2014, Loggia 2013 DMN-insula up in CBP [C]; size: assumption",
+        doc="signature change of mPFC-anterior insula edges",
+    )
+    pain_mpfc_insula: float = param(
+        0.3,
+        unit="Fisher z at pain 10",
+        plausible="0-0.6",
+        ge=-3,
+        le=3,
+        source="direction: Baliki 2014 mPFC-insula tracks pain intensity, r = 0.75 [C]; "
+        "size: assumption",
+        doc="lambda: state coupling of mPFC-insula edges with current pain",
+    )
+    individual_sd: float = param(
+        0.05,
+        unit="Fisher z",
+        plausible="0-0.15",
+        ge=0,
+        le=1,
+        source="assumption: people differ in where their network drifts",
+        doc="tau: SD of each person's idiosyncratic drift direction per edge",
+    )
+
+
+def signature(brain: Brain, p: DriftParams) -> np.ndarray:
+    """(E,) pain signature Delta in Fisher z at full adaptation."""
+    sets = brain.edge_sets
+    delta = np.where(sets["dmn"], p.dmn, 0.0)
+    delta = np.where(sets["mpfc_pcc"], p.mpfc_pcc, delta)
+    return np.where(sets["mpfc_insula"], p.mpfc_insula, delta)
+
+
+def advance(
+    reversible: np.ndarray,
+    scar: np.ndarray,
+    exposure: Exposure,
+    coping_z: np.ndarray,
+    p: DriftParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptation after one step of pain exposure, exact per constant-pain segment.
+
+    Parameters
+    ----------
+    reversible, scar
+        (N,) reversible and irreversible adaptation before the step.
+    exposure
+        The step's pain timeline from :func:`sim.core.pain.advance`.
+    coping_z
+        (N,) coping z-score during the step.
+    p
+        Drift parameters.
+
+    Returns
+    -------
+    (reversible, scar)
+        Adaptation after the step.
+    """
+    relax = np.log(2.0) / p.relax_half_life
+    rows = exposure.rows
+    out_r = reversible * np.exp(-relax * exposure.dt)
+    a_r, a_s = reversible[rows], scar[rows]
+    speed = p.rate * np.exp(p.coping_weight * coping_z[rows]) / 10.0
+    for k, (duration, intensity) in enumerate(
+        zip(exposure.duration, exposure.intensity, strict=True)
+    ):
+        if k in Exposure.PAIN_SEGMENTS:
+            gain = (1.0 - a_r - a_s) * -np.expm1(-speed * intensity * duration)
+            a_r = a_r + (1.0 - p.irreversible_fraction) * gain
+            a_s = a_s + p.irreversible_fraction * gain
+        else:
+            a_r = a_r * np.exp(-relax * duration)
+    out_r[rows] = a_r
+    out_s = scar.copy()
+    out_s[rows] = a_s
+    return out_r, out_s
+
+
+def connectivity(
+    brain: Brain,
+    brain_params: BrainParams,
+    p: DriftParams,
+    baseline: np.ndarray,
+    idiosyncrasy: np.ndarray,
+    adaptation: np.ndarray,
+    pain: np.ndarray,
+    age: np.ndarray,
+    expression: np.ndarray | None = None,
+) -> np.ndarray:
+    """Materialize (N, E) connectivity (Pearson r) from the compact per-person state.
+
+    Parameters
+    ----------
+    brain
+        Network template (healthy means, SDs, edge sets).
+    brain_params, p
+        Brain and drift parameters.
+    baseline, idiosyncrasy
+        (N, E) standard-normal draws fixed per person: healthy deviation ``eps`` and drift
+        direction ``eta``.
+    adaptation
+        (N,) total adaptation ``a``.
+    pain
+        (N,) current pain intensity (NRS 0-10).
+    age
+        (N,) age in years.
+    expression
+        Optional (N, E) factor on the expressed drift of each edge (1 = fully expressed); a
+        brain-stimulation treatment lowers it on its target edges while it lasts.
+
+    Returns
+    -------
+    numpy.ndarray
+        (N, E) float64 Pearson r in canonical edge order.
+    """
+    sets = brain.edge_sets
+    return _connectivity_kernel(
+        brain.healthy_z,
+        brain.healthy_sd_z,
+        np.asarray(baseline),
+        np.asarray(idiosyncrasy),
+        brain_params.age_slope * (np.asarray(age, float) - brain_params.reference_age) / 10.0,
+        sets["anterior_posterior"].astype(np.float64),
+        np.asarray(adaptation, float),
+        signature(brain, p),
+        p.individual_sd,
+        p.pain_mpfc_insula * np.asarray(pain, float) / 10.0,
+        sets["mpfc_insula"].astype(np.float64),
+        np.empty((0, 0)) if expression is None else np.ascontiguousarray(expression, float),
+    )
+
+
+@njit(parallel=True, cache=True)
+def _connectivity_kernel(mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift, mi, expr):
+    """r_ij = tanh(mu + sd*eps + age_shift*AP + a*(Delta + tau*eta)*X + pain_shift*MI)."""
+    n, n_edges = eps.shape
+    out = np.empty((n, n_edges))
+    scaled = expr.shape[0] > 0
+    for i in prange(n):
+        for e in range(n_edges):
+            drift = a[i] * (delta[e] + tau * eta[i, e])
+            if scaled:
+                drift *= expr[i, e]
+            z = mu[e] + sd[e] * eps[i, e] + age_shift[i] * ap[e] + drift + pain_shift[i] * mi[e]
+            # tanh via exp: LLVM vectorizes exp but calls libm's tanh element by element;
+            # the two agree to ~4e-16.
+            out[i, e] = 1.0 - 2.0 / (np.exp(2.0 * z) + 1.0)
+    return out

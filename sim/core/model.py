@@ -1,0 +1,445 @@
+"""The painsim model: a Mesa model whose patients are rows of NumPy arrays.
+
+One step advances every person's pain episodes (``sim.core.pain``), coping (``sim.core.coping``) and
+connectivity adaptation (``sim.core.drift``) by ``dt`` with exact solutions inside the step.
+Connectivity and graph metrics are materialized only when recorded (:meth:`PainModel.snapshot`).
+
+Random numbers come from separate streams per kind of decision, each seeded from
+``SeedSequence(seed, spawn_key=(replicate, stream))``: the same scenario, seed and replicate give
+the same people and the same luck, whatever else differs (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+from scipy.special import ndtri
+from scipy.stats import poisson
+
+from sim.core import coping, drift, pain
+from sim.core.brain import build_brain
+from sim.core.interventions import KINDS, ArmEffects, Delivery, reported_pain
+from sim.core.metrics import METRIC_NAMES, metrics_from_edges, perturbation_index
+from sim.core.norms import healthy_norms
+from sim.core.outcomes import NETWORK, TRIAL
+from sim.core.pain import STAGES, WEEKS_PER_YEAR, PainState
+from sim.core.patient import Cohort, Patient
+
+if TYPE_CHECKING:  # the scenario layer sits above the core; only its type is needed here
+    from sim.scenario import Scenario
+
+STREAMS = ("cohort", "connectivity", "pain", "mesa", "interventions", "measurement")
+RECORD_CHUNK = 8192
+RESPONDER_DROP = 0.3  # >= 30 % less pain than at enrolment (IMMPACT; Cherkin 2016)
+TIME_TOL = 1e-9
+"""Times closer than this (years) are the same time; far below any sensible time step."""
+
+
+def record_grid(years: float, every_years: float) -> np.ndarray:
+    """Record times: 0, every ``every_years``, and the horizon ``years`` (always included).
+
+    Examples
+    --------
+    >>> record_grid(2.5, 1).tolist()
+    [0.0, 1.0, 2.0, 2.5]
+    """
+    # Rounding keeps grid points such as 3 * 0.1 readable (0.3, not 0.30000000000000004).
+    grid = np.round(every_years * np.arange(math.floor(years / every_years + TIME_TOL) + 1), 9)
+    if years - grid[-1] > TIME_TOL:
+        grid = np.append(grid, years)
+    return grid
+
+
+def steps_between(start: float, end: float, dt_years: float) -> int:
+    """Model steps :meth:`PainModel.run_until` takes from ``start`` to ``end``."""
+    return max(0, math.ceil((end - start - TIME_TOL) / dt_years))
+
+
+def stream(seed: int, replicate: int, name: str, *key: int) -> np.random.Generator:
+    """The random generator of one stream (see ``STREAMS``) of one replicate.
+
+    Extra integers in ``key`` split a stream further (e.g. one sub-stream per intervention
+    kind, or per record time), so that what one arm draws never shifts another arm's draws.
+    """
+    spawn_key = (replicate, STREAMS.index(name), *key)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=spawn_key))
+
+
+class PainModel(mesa.Model):
+    """A cohort of patients living through back-pain episodes, with coping and DMN drift.
+
+    Parameters
+    ----------
+    scenario
+        A validated :class:`sim.scenario.Scenario`.
+    replicate
+        Replicate index; selects the random streams.
+    arm
+        Name of the scenario arm to simulate (default: the first). All arms of a replicate
+        start from the same people and share their random numbers (virtual twins).
+    create_agents
+        Create one :class:`sim.core.patient.Patient` agent per person (thin views; set False for
+        large headless runs where nobody inspects agents).
+
+    Examples
+    --------
+    >>> from sim.scenario import Scenario
+    >>> s = Scenario.model_validate({"scenario": {"name": "demo", "years": 2},
+    ...                              "cohort": {"size": 50}})
+    >>> model = PainModel(s)
+    >>> model.run_until(2.0)
+    >>> round(model.time_years, 6)
+    2.0
+    >>> len(model.agents)
+    50
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        replicate: int = 0,
+        *,
+        arm: str | None = None,
+        create_agents: bool = True,
+    ):
+        seed = scenario.scenario.seed
+        super().__init__(rng=stream(seed, replicate, "mesa"))
+        self.scenario = scenario
+        self.replicate = replicate
+        self.arm = scenario.arm(arm)
+        self.params = scenario.params
+        self.brain = build_brain(self.params.brain)
+        self.norms = healthy_norms(self.params)
+        self.dt_years = scenario.scenario.dt_years
+        self.time_years = 0.0
+        self._pain_rng = stream(seed, replicate, "pain")
+        self._grid_left = 0.0  # years left in the current step of the random-number grid
+        self._draws: pain.StepDraws | None = None
+        self.cohort = self._new_cohort(
+            stream(seed, replicate, "cohort"), stream(seed, replicate, "connectivity")
+        )
+        self.effects = ArmEffects(self._deliveries(seed, replicate))
+        self.patients: list[Patient] = []
+        if create_agents:
+            self.patients = [Patient(self, i) for i in range(self.cohort.size)]
+
+    def _new_cohort(self, rng: np.random.Generator, conn_rng: np.random.Generator) -> Cohort:
+        spec, p = self.scenario.cohort, self.params
+        n = spec.size
+        u = rng.random((7, n))
+        age0 = spec.age_min + (spec.age_max - spec.age_min) * u[0]
+        female = u[1] < spec.female_share
+        trait_params = p.coping.model_copy(
+            update={
+                "trait_mean": spec.coping_mean or p.coping.trait_mean,
+                "trait_sd": spec.coping_sd or p.coping.trait_sd,
+            }
+        )
+        trait = coping.draw_trait(u[2], trait_params)
+        state = PainState.new(pain.draw_severity(u[3], p.pain), female)
+        reversible, scar, coping_state = self._history(spec, age0, trait, state, u[4:7])
+        e = self.brain.n_edges
+        baseline = conn_rng.standard_normal((n, e), dtype=np.float32)
+        idiosyncrasy = conn_rng.standard_normal((n, e), dtype=np.float32)
+        return Cohort(
+            age0=age0,
+            female=female,
+            coping_trait=trait,
+            coping_state=coping_state,
+            pain=state,
+            reversible=reversible,
+            scar=scar,
+            baseline=baseline,
+            idiosyncrasy=idiosyncrasy,
+        )
+
+    def _deliveries(self, seed: int, replicate: int) -> list[Delivery]:
+        """One delivery per intervention of the arm, each with its own common-number stream."""
+        seen: dict[str, int] = {}
+        deliveries = []
+        # Record-time noise uses keys >= 0 (the record day); enrolment reports use key 0, 0.
+        report_noise = stream(seed, replicate, "measurement", 0, 0).standard_normal(
+            self.cohort.size
+        )
+        for spec in self.arm.interventions:
+            occurrence = seen.setdefault(spec.kind, 0)
+            seen[spec.kind] += 1
+            rng = stream(seed, replicate, "interventions", list(KINDS).index(spec.kind), occurrence)
+            deliveries.append(Delivery.new(spec, rng, report_noise, self.brain))
+        return deliveries
+
+    def _history(self, spec, age0, trait, state: PainState, u: np.ndarray):
+        """Pain history before the start, for a share of the cohort (see docs/model.md).
+
+        The history is summarized as one continuous stretch of persistent-level pain ending at
+        the start: years with pain are lognormal around ``history_median_years`` (capped by
+        adult life), coping and adaptation follow the model's own equations over that stretch.
+        """
+        p = self.params
+        has = u[0] < spec.pain_history_share
+        ylp = np.minimum(spec.history_median_years * np.exp(ndtri(u[1])), np.maximum(age0 - 18, 0))
+        ylp = np.where(has, ylp, 0.0)
+        state.years_with_pain[:] = ylp
+        state.episodes[:] = np.where(has, 1 + poisson.ppf(u[2], 1.0 + 0.5 * ylp), 0)
+        load = p.pain.long_plateau * state.severity / 10.0
+        cp = p.coping
+        coping_state = (
+            cp.sensitization_rate * load / cp.recovery_rate * -np.expm1(-cp.recovery_rate * ylp)
+        )
+        cz = coping.z_score(coping.score(trait, coping_state), cp)
+        a = -np.expm1(-p.drift.rate * np.exp(p.drift.coping_weight * cz) * load * ylp)
+        phi = p.drift.irreversible_fraction
+        return (1 - phi) * a, phi * a, coping_state
+
+    # -- dynamics -------------------------------------------------------------------------
+    def step(self) -> None:
+        """Advance the whole cohort by one time step (``dt_weeks``)."""
+        self.advance(self.dt_years)
+
+    def advance(self, dt_years: float) -> None:
+        """Advance the whole cohort by ``dt_years`` (any length; the equations are exact).
+
+        Random numbers belong to the fixed step grid (multiples of ``dt_weeks``): observing the
+        model inside a step splits that step in two without new draws, so the random path does
+        not depend on when the model is recorded.
+        """
+        end = self.time_years + dt_years
+        while dt_years > 1e-12:
+            if self._grid_left <= 1e-12:
+                self._draws = pain.StepDraws.from_uniforms(
+                    self._pain_rng.random((4, self.cohort.size))
+                )
+                self._grid_left = self.dt_years
+            part = min(dt_years, self._grid_left)
+            self._advance_part(part)
+            self._grid_left -= part
+            dt_years -= part
+        self.time_years = end  # no drift from summing the parts
+
+    def _advance_part(self, dt_years: float) -> None:
+        """Advance by ``dt_years`` within one grid step.
+
+        Treatment effects are taken at the start (coping) and middle (pain relief) of the part;
+        enrolment into the arm's interventions is decided at its end.
+        """
+        p, c, t = self.params, self.cohort, self.time_years
+        cz = coping.z_score(self.coping_now(), p.coping)
+        exposure = pain.advance(c.pain, t, dt_years, self._draws, cz, p.pain)
+        relief = self.effects.pain_factor(t + dt_years / 2)
+        if isinstance(relief, np.ndarray):
+            exposure.intensity *= relief[exposure.rows]
+        c.coping_state = coping.advance(c.coping_state, exposure, p.coping)
+        c.reversible, c.scar = drift.advance(c.reversible, c.scar, exposure, cz, p.drift)
+        self.time_years = t + dt_years
+        self._enroll()
+
+    def _enroll(self) -> None:
+        t = self.time_years
+        open_ = [d for d in self.effects.deliveries if d.is_open(t)]
+        if not open_:
+            return
+        stages, pain_now = self.stages(), self.current_pain()
+        ylp, coping_now = self.cohort.pain.years_with_pain, self.coping_now()
+        for delivery in open_:
+            delivery.enroll(t, stages, ylp, coping_now, pain_now, self.params.pain.report_sd)
+
+    def run_until(self, year: float) -> None:
+        """Advance until exactly ``year`` (a record time may fall inside a step)."""
+        if year - self.time_years > 1e-9:
+            self.advance(year - self.time_years)
+
+    # -- observation ----------------------------------------------------------------------
+    @property
+    def age(self) -> np.ndarray:
+        return self.cohort.age0 + self.time_years
+
+    def current_pain(self) -> np.ndarray:
+        """(N,) pain intensity now (NRS 0-10), after any treatment relief."""
+        base = pain.current_intensity(self.cohort.pain, self.time_years, self.params.pain)
+        return base * self.effects.pain_factor(self.time_years)
+
+    def coping_now(self) -> np.ndarray:
+        """(N,) catastrophizing score now (PCS 0-52), after any treatment effect."""
+        relief = self.effects.coping_relief(self.time_years)
+        return np.clip(self.cohort.coping - relief, 0.0, coping.PCS_MAX)
+
+    def stages(self) -> np.ndarray:
+        """(N,) stage codes now (index into ``sim.core.pain.STAGES``)."""
+        return pain.stage(self.cohort.pain, self.time_years, self.params.pain)
+
+    def record_times(self) -> np.ndarray:
+        """The scenario's record times (years): 0, every ``record_every_years``, the horizon."""
+        run = self.scenario.scenario
+        return record_grid(run.years, run.record_every_years)
+
+    def iter_times(self, times: np.ndarray | list[float] | None = None) -> Iterator[float]:
+        """Advance to each of ``times`` in turn (default: the record times) and yield it.
+
+        Observe the model inside the loop; stepping through the same times gives the same
+        random path as any other run of the same scenario, seed and replicate.
+
+        Examples
+        --------
+        >>> from sim.scenario import parse_scenario
+        >>> s = parse_scenario({"scenario": {"name": "demo", "years": 2}, "cohort": {"size": 5}})
+        >>> [t for t in PainModel(s, create_agents=False).iter_times()]
+        [0.0, 1.0, 2.0]
+        """
+        for t in self.record_times() if times is None else times:
+            self.run_until(float(t))
+            yield float(t)
+
+    def connectivity(
+        self,
+        rows: np.ndarray | slice = slice(None),
+        pain_now: np.ndarray | None = None,
+        *,
+        with_pain: bool = True,
+    ) -> np.ndarray:
+        """(n, E) current connectivity (Pearson r) of the selected people.
+
+        Parameters
+        ----------
+        rows
+            Whom to materialize (index array or slice).
+        pain_now
+            Their current pain, if already computed (default: :meth:`current_pain`).
+        with_pain
+            False: the same people with their accumulated adaptation but no current pain (the
+            pain-driven part of the signature removed).
+        """
+        c = self.cohort
+        if not with_pain:
+            pain_now = np.zeros(c.age0[rows].size)
+        elif pain_now is None:
+            pain_now = self.current_pain()[rows]
+        return drift.connectivity(
+            self.brain,
+            self.params.brain,
+            self.params.drift,
+            c.baseline[rows],
+            c.idiosyncrasy[rows],
+            c.adaptation[rows],
+            pain_now,
+            self.age[rows],
+            self.effects.drift_factor(self.time_years, rows),
+        )
+
+    def pain_free_connectivity(
+        self, rows: np.ndarray | slice = slice(None), ages: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(n, E) the selected people's own pain-free pattern: no adaptation, no pain.
+
+        What their network would be had they never had pain, at their age now (or ``ages``).
+        A person's healthy deviations are drawn when the cohort is made, so this needs no
+        simulation.
+        """
+        c = self.cohort
+        zeros = np.zeros(c.age0[rows].size)
+        ages = self.age[rows] if ages is None else np.asarray(ages, dtype=float)
+        return drift.connectivity(
+            self.brain,
+            self.params.brain,
+            self.params.drift,
+            c.baseline[rows],
+            c.idiosyncrasy[rows],
+            zeros,
+            zeros,
+            ages,
+        )
+
+    def observe(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """True state of the selected people now, without treatment effects (a study's view).
+
+        Returns
+        -------
+        dict
+            (n,) arrays ``age``, ``years_with_pain``, ``episodes``, ``pain`` (NRS 0-10),
+            ``coping`` (PCS 0-52), ``adaptation`` and ``episode_weeks`` (weeks since the onset
+            of the current episode, NaN if not in pain).
+        """
+        c, t = self.cohort, self.time_years
+        return {
+            "age": c.age0[rows] + t,
+            "years_with_pain": c.pain.years_with_pain[rows].copy(),
+            "episodes": c.pain.episodes[rows].copy(),
+            "pain": pain.current_intensity(c.pain.take(rows), t, self.params.pain),
+            "coping": coping.score(c.coping_trait[rows], c.coping_state[rows]),
+            "adaptation": c.reversible[rows] + c.scar[rows],
+            "episode_weeks": np.where(
+                c.pain.in_pain[rows], (t - c.pain.onset[rows]) * WEEKS_PER_YEAR, np.nan
+            ),
+        }
+
+    def network_outcomes(
+        self, rows: np.ndarray | slice = slice(None), pain_now: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Graph metrics, perturbation index and edge signature of the selected people."""
+        edges = self.connectivity(rows, pain_now)
+        m = self.params.metrics
+        out = metrics_from_edges(
+            edges, self.brain.iu, self.brain.n_regions, rule=m.threshold_rule, value=m.threshold
+        )
+        out["dmn_perturbation"] = perturbation_index(out, self.norms.at(self.age[rows]))
+        for name in ("mpfc_pcc", "mpfc_insula"):
+            out[name] = edges[:, self.brain.edge_sets[name]].mean(axis=1)
+        return out
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Everything recorded about every person now, as (N,) arrays keyed by column name."""
+        c, n = self.cohort, self.cohort.size
+        pain_now = self.current_pain()
+        network: dict[str, list[np.ndarray]] = {}
+        for start in range(0, n, RECORD_CHUNK):
+            rows = slice(start, min(start + RECORD_CHUNK, n))
+            part = self.network_outcomes(rows, pain_now[rows])
+            for key, value in part.items():
+                network.setdefault(key, []).append(value)
+        network = {k: np.concatenate(v) for k, v in network.items()}
+        return {
+            "patient_id": np.arange(n),
+            "age": self.age,
+            "sex": np.where(c.female, "F", "M"),
+            "stage": np.asarray(STAGES)[self.stages()],
+            "episodes": c.pain.episodes.copy(),
+            "years_with_pain": c.pain.years_with_pain.copy(),
+            "pain": pain_now,
+            "coping": self.coping_now(),
+            "adaptation": c.adaptation,
+            **network,
+            "healthy_range": network["dmn_perturbation"] <= self.norms.healthy_upper,
+            **self._trial_outcomes(pain_now),
+        }
+
+    def _trial_outcomes(self, pain_now: np.ndarray) -> dict[str, np.ndarray]:
+        """Enrolment, reported pain and responder status (>= 30 % less pain than at enrolment).
+
+        The report noise of each record time comes from its own sub-stream, so every arm sees
+        the same noise for the same patient at the same time.
+        """
+        n, t = self.cohort.size, self.time_years
+        key = round(t * WEEKS_PER_YEAR * 7)  # the record day
+        noise = stream(self.scenario.scenario.seed, self.replicate, "measurement", key)
+        reported = reported_pain(pain_now, noise.standard_normal(n), self.params.pain.report_sd)
+        enrolled = self.effects.enrolled()
+        if enrolled is None:
+            enrolled = baseline = np.full(n, np.nan)
+        else:
+            baseline = self.effects.baseline_pain()
+        active = (enrolled <= t + 1e-9) & (baseline > 0)
+        responder = np.where(active, reported <= (1 - RESPONDER_DROP) * baseline, np.nan)
+        return {
+            "pain_reported": reported,
+            "enrolled_year": enrolled,
+            "baseline_pain": baseline,
+            "responder": responder,
+        }
+
+
+OUTCOMES = NETWORK
+TRIAL_COLUMNS = TRIAL
+assert NETWORK[1:6] == METRIC_NAMES  # the registry follows the metric kernels' order

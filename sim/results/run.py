@@ -1,0 +1,206 @@
+"""The results folder of a run: write a :class:`~sim.experiments.run.RunResult`, read it back.
+
+``painsim run`` and ``RunResult.save`` write the same folder (layout in ``results/README.md``);
+:func:`load_run` reads any run folder back into a ``RunResult``, checking every file it needs,
+so a damaged folder gives one line naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.core.brain import build_brain
+from sim.core.outcomes import PATIENT_COLUMNS
+from sim.experiments.run import SUMMARY_COLUMNS, RunResult
+from sim.results.folder import (
+    CONNECTIVITY,
+    PATIENTS,
+    SUMMARY,
+    TIMESERIES,
+    destination,
+    staged_folder,
+)
+from sim.results.manifest import build_manifest, read_manifest, write_manifest
+from sim.scenario import Scenario, ScenarioError, scenario_from_resolved
+
+TIMESERIES_KEYS: tuple[str, ...] = ("arm", "replicate", "year", "n")
+
+
+class ResultsError(ValueError):
+    """A results folder is damaged or is not of the expected kind; ``str()`` is one line."""
+
+
+def _write_connectivity(path: Path, scenario: Scenario, connectivity: np.ndarray) -> None:
+    """Matrices of every (arm, replicate) run, in that order, with their labels."""
+    brain = build_brain(scenario.params.brain)
+    arms = [arm.name for arm in scenario.arm_list]
+    replicates = scenario.scenario.replicates
+    np.savez_compressed(
+        path,
+        names=np.asarray(brain.names),
+        coords=brain.coords,
+        patient_id=np.arange(connectivity.shape[1]),
+        connectivity=connectivity,
+        arm=np.repeat(arms, replicates),
+        replicate=np.tile(np.arange(replicates), len(arms)),
+    )
+
+
+def save_run(
+    result: RunResult,
+    folder: str | Path | None = None,
+    *,
+    results_root: str | Path = "results",
+) -> Path:
+    """Write a run's results folder atomically and return its path.
+
+    Parameters
+    ----------
+    result
+        The run.
+    folder
+        Exact folder (must be new or empty). Default ``results_root/<scenario slug>/<run id>``.
+    results_root
+        Parent of the default folder.
+
+    Raises
+    ------
+    sim.results.folder.OutputFolderError
+        The folder is not empty or cannot be created. Nothing visible is written.
+    """
+    scenario = result.scenario
+    path = destination(folder, results_root, scenario.scenario.slug, result.run_id)
+    with staged_folder(path) as staging:
+        result.timeseries.to_parquet(staging / TIMESERIES, index=False)
+        result.patients.to_parquet(staging / PATIENTS, index=False)
+        result.summary.to_csv(staging / SUMMARY, index=False)
+        if result.connectivity is not None:
+            _write_connectivity(staging / CONNECTIVITY, scenario, result.connectivity)
+        manifest = build_manifest(
+            "run",
+            run_id=result.run_id,
+            seed=scenario.scenario.seed,
+            scenario=scenario.resolved(),
+            started=result.started,
+            finished=result.finished,
+            command=result.command,
+            files=[p.name for p in staging.iterdir()],
+            run={
+                "replicates": scenario.scenario.replicates,
+                "arms": result.arms,
+                "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
+            },
+        )
+        write_manifest(staging, manifest)
+    return path
+
+
+def scenario_of(folder: Path, manifest: dict[str, Any]) -> Scenario:
+    """The scenario recorded in a folder's manifest.
+
+    Raises
+    ------
+    ResultsError
+        The recorded scenario is not valid for this painsim version.
+    """
+    try:
+        return scenario_from_resolved(manifest["scenario"], str(folder / "manifest.json"))
+    except ScenarioError as exc:
+        version = manifest.get("painsim_version", "unknown")
+        raise ResultsError(f"{exc} (written by painsim {version})") from None
+
+
+def read_table(folder: Path, name: str, columns: Iterable[str] = ()) -> pd.DataFrame:
+    """Read a parquet or CSV table of a results folder and check that it has ``columns``.
+
+    Raises
+    ------
+    ResultsError
+        Missing, unreadable or truncated file, or missing columns; the message names the file.
+    """
+    path = folder / name
+    if not path.is_file():
+        raise ResultsError(f"{path}: missing")
+    try:
+        table = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise ResultsError(f"{path}: cannot be read ({exc.__class__.__name__}: {reason})") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ResultsError(f"{path}: missing columns {', '.join(missing)}")
+    return table
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A manifest's ISO time as a datetime (None if absent or not a time)."""
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def load_run(folder: str | Path, manifest: dict[str, Any] | None = None) -> RunResult:
+    """Read a run's results folder back into a :class:`~sim.experiments.run.RunResult`.
+
+    Raises
+    ------
+    sim.results.manifest.ManifestError, ResultsError
+        The folder is not a run, or a file is missing, unreadable or incomplete.
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder) if manifest is None else manifest
+    scenario = scenario_of(folder, manifest)
+    patients = read_table(folder, PATIENTS, PATIENT_COLUMNS)
+    timeseries = read_table(folder, TIMESERIES, TIMESERIES_KEYS)
+    summary = read_table(folder, SUMMARY, SUMMARY_COLUMNS)
+    arms = [arm.name for arm in scenario.arm_list]
+    unknown = sorted(set(patients["arm"].astype(str)) - set(arms))
+    if unknown:
+        raise ResultsError(f"{folder / PATIENTS}: arm '{unknown[0]}' is not in the manifest")
+    if patients.empty:
+        raise ResultsError(f"{folder / PATIENTS}: no rows")
+    connectivity = None
+    if (folder / CONNECTIVITY).is_file():
+        try:
+            with np.load(folder / CONNECTIVITY) as archive:
+                connectivity = archive["connectivity"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ResultsError(
+                f"{folder / CONNECTIVITY}: cannot be read ({exc.__class__.__name__})"
+            ) from None
+    section = manifest.get("run") if isinstance(manifest.get("run"), dict) else {}
+    return RunResult(
+        scenario=scenario,
+        patients=patients,
+        timeseries=timeseries,
+        summary=summary,
+        connectivity=connectivity,
+        run_id=str(manifest.get("run_id") or folder.name),
+        started=parse_time(manifest.get("started")),
+        finished=parse_time(manifest.get("finished")),
+        command=manifest.get("command"),
+        seconds=dict(section.get("seconds") or {}),
+    )
+
+
+def write_comparison(folder: str | Path, table: pd.DataFrame, markdown: str) -> list[Path]:
+    """Write ``comparison.csv`` and ``comparison.md`` into a run folder, each atomically.
+
+    Returns
+    -------
+    list of Path
+        The two files.
+    """
+    from sim.results.folder import COMPARISON_CSV, COMPARISON_MD, write_atomic, write_text_atomic
+
+    folder = Path(folder)
+    write_atomic(folder / COMPARISON_CSV, lambda p: table.to_csv(p, index=False))
+    write_text_atomic(folder / COMPARISON_MD, markdown)
+    return [folder / COMPARISON_CSV, folder / COMPARISON_MD]

@@ -1,0 +1,460 @@
+"""Scenario files: TOML, validated with pydantic, with one-line errors that name file and field.
+
+A scenario has three sections (schema in ``scenarios/README.md``)::
+
+    [scenario]    name, description, seed, years, dt_weeks, replicates, record_every_years
+    [cohort]      size, age range, female share, share with a pain history, coping distribution
+    [parameters]  any model parameter by dotted name, e.g. "drift.rate" = 0.05
+    [study]       optional: design of a virtual study (``painsim study``)
+    [sweep]       optional: a sweep or sensitivity analysis (``painsim sweep``)
+
+Bad input raises :class:`ScenarioError`, whose message is a single line
+``FILE: FIELD: what is wrong (what is allowed)``; the command line prints it and exits with 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.core.interventions import KINDS, AnyIntervention
+from sim.core.pain import WEEKS_PER_YEAR
+from sim.core.parameters import ModelParams, OverrideError, apply_overrides
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.+()\-]{0,63}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class RunSection(_Section):
+    """``[scenario]``: identity, horizon, time step and replication."""
+
+    name: str = Field(pattern=_NAME, description="letters, digits, space, _ - . + ( )")
+    description: str = ""
+    seed: int = Field(1, ge=0, lt=2**63)
+    years: float = Field(30.0, gt=0, le=200)
+    dt_weeks: float = Field(1.0, gt=0, le=52)
+    replicates: int = Field(1, ge=1, le=10_000)
+    record_every_years: float = Field(1.0, gt=0, le=200)
+
+    @model_validator(mode="after")
+    def _record_grid(self) -> RunSection:
+        if self.record_every_years > self.years:
+            raise ValueError("record_every_years must not exceed years")
+        if self.dt_weeks / WEEKS_PER_YEAR > self.years:
+            raise ValueError("dt_weeks must be shorter than the horizon (years)")
+        return self
+
+    @property
+    def dt_years(self) -> float:
+        return self.dt_weeks / WEEKS_PER_YEAR
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+
+class CohortSection(_Section):
+    """``[cohort]``: who is simulated."""
+
+    size: int = Field(1000, ge=1, le=10_000_000)
+    age_min: float = Field(25.0, ge=18, le=90)
+    age_max: float = Field(55.0, ge=18, le=90)
+    female_share: float = Field(0.5, ge=0, le=1)
+    pain_history_share: float = Field(0.3, ge=0, le=1)
+    history_median_years: float = Field(2.0, gt=0, le=70)
+    coping_mean: float | None = Field(None, gt=0, lt=52)
+    coping_sd: float | None = Field(None, gt=0, lt=26)
+
+    @model_validator(mode="after")
+    def _ages(self) -> CohortSection:
+        if self.age_max < self.age_min:
+            raise ValueError("age_max must be at least age_min")
+        return self
+
+
+class StudySection(_Section):
+    """``[study]``: design of a virtual cross-sectional study (``painsim study``).
+
+    Defaults are the Heukamp et al. (Pain 2025) design; ``scenarios/README.md`` explains every
+    field and ``docs/model.md`` ("Virtual Heukamp study") the method.
+    """
+
+    n_healthy: int = Field(39, ge=4, le=100_000)
+    n_subacute: int = Field(77, ge=4, le=100_000)
+    n_chronic: int = Field(31, ge=4, le=100_000)
+    age_min: float = Field(18.0, ge=18, le=90)
+    age_max: float = Field(70.0, gt=18, le=90)
+    subacute_min_weeks: float = Field(6.0, gt=0, le=520)
+    subacute_max_weeks: float = Field(12.0, gt=0, le=520)
+    chronic_min_weeks: float = Field(12.0, gt=0, le=520)
+    population: int = Field(400_000, ge=1_000, le=5_000_000)
+    recruitment_years: float = Field(0.5, gt=0, le=20)
+    match_age: bool = True
+    connectivity_reliability: float = Field(0.29, gt=0, le=1)
+    coping_reliability: float = Field(0.75, gt=0, le=1)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    bootstrap_resamples: int = Field(1000, ge=1000, le=100_000)
+    replications: int = Field(200, ge=1, le=10_000)
+    power_multipliers: list[Annotated[float, Field(gt=0, le=20)]] = Field(
+        default_factory=lambda: [0.5, 1.0, 2.0, 4.0], max_length=10
+    )
+    counterfactual: bool = True
+
+    @model_validator(mode="after")
+    def _windows(self) -> StudySection:
+        if self.age_max <= self.age_min:
+            raise ValueError("age_max must be greater than age_min")
+        if self.subacute_max_weeks <= self.subacute_min_weeks:
+            raise ValueError("subacute_max_weeks must be greater than subacute_min_weeks")
+        if self.chronic_min_weeks < self.subacute_max_weeks:
+            raise ValueError(
+                "chronic_min_weeks must be at least subacute_max_weeks (the groups "
+                "must not overlap)"
+            )
+        return self
+
+
+class SweepSection(_Section):
+    """``[sweep]``: a parameter sweep or a sensitivity analysis (``painsim sweep``).
+
+    This class checks the design's shape; :func:`sim.experiments.sweep.check_sweep` checks the
+    swept names
+    (model parameters, ``cohort.<field>``, ``arms.<arm>.<index>.<field>``), their values and the
+    outcomes against the rest of the scenario. Schema in ``scenarios/README.md``.
+    """
+
+    method: Literal["grid", "latin", "sobol", "morris"] = "grid"
+    grid: dict[str, list[float | int | bool | str]] = Field(default_factory=dict)
+    bounds: dict[str, list[float]] = Field(default_factory=dict)
+    samples: int = Field(64, ge=2, le=1_000_000)
+    levels: int = Field(4, ge=2, le=64)
+    outcomes: list[str] = Field(
+        default_factory=lambda: ["dmn_perturbation"], min_length=1, max_length=50
+    )
+    horizon_years: float | None = Field(None, gt=0, le=200)
+    replicates: int = Field(1, ge=1, le=10_000)
+    common_random_numbers: bool = False
+
+    @model_validator(mode="after")
+    def _design(self) -> SweepSection:
+        if self.method == "grid":
+            if self.bounds:
+                raise ValueError(
+                    "[sweep] sweep.bounds: a grid takes lists of values in "
+                    "[sweep.grid]; bounds need method latin, sobol or morris"
+                )
+            if not self.grid:
+                raise ValueError(
+                    "[sweep] sweep.grid: empty; give values for at least one "
+                    'parameter, e.g. "drift.rate" = [0.1, 0.25]'
+                )
+            for name, values in self.grid.items():
+                if not values:
+                    raise ValueError(f"[sweep] sweep.grid.{name}: empty list of values")
+            return self
+        if self.grid:
+            raise ValueError(
+                f"[sweep] sweep.grid: method '{self.method}' samples between "
+                '[sweep.bounds]; a grid needs method = "grid"'
+            )
+        if not self.bounds:
+            raise ValueError(
+                f"[sweep] sweep.bounds: empty; method '{self.method}' needs "
+                '[low, high] for at least one parameter, e.g. "drift.rate" = '
+                "[0.1, 0.4]"
+            )
+        for name, pair in self.bounds.items():
+            if len(pair) != 2:
+                raise ValueError(
+                    f"[sweep] sweep.bounds.{name}: must be [low, high] (two "
+                    f"numbers), got {len(pair)}"
+                )
+            if not pair[0] < pair[1]:
+                raise ValueError(
+                    f"[sweep] sweep.bounds.{name}: empty range [{pair[0]}, "
+                    f"{pair[1]}]; low must be below high"
+                )
+        n = self.samples
+        if self.method == "sobol" and n & (n - 1):
+            low = 1 << (n.bit_length() - 1)
+            raise ValueError(
+                f"[sweep] sweep.samples: {n} is not a power of 2; SALib's Sobol "
+                f"(Saltelli) sample needs N = 2^k, e.g. {low} or {2 * low}"
+            )
+        return self
+
+
+USUAL_CARE = "usual care"
+
+
+class ArmSection(_Section):
+    """``[[arms]]``: a named arm and the interventions its patients receive."""
+
+    name: str = Field(pattern=_NAME, description="letters, digits, space, _ - . + ( )")
+    description: str = ""
+    interventions: list[AnyIntervention] = Field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+
+class Scenario(_Section):
+    """A validated scenario.
+
+    Examples
+    --------
+    >>> s = Scenario.model_validate({"scenario": {"name": "demo"},
+    ...                              "parameters": {"drift.rate": 0.1}})
+    >>> s.params.drift.rate, s.cohort.size
+    (0.1, 1000)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    scenario: RunSection
+    cohort: CohortSection = Field(default_factory=CohortSection)
+    parameters: dict[str, float | int | bool | str] = Field(default_factory=dict)
+    arms: list[ArmSection] = Field(default_factory=list)
+    study: StudySection | None = None
+    sweep: SweepSection | None = None
+
+    @model_validator(mode="after")
+    def _overrides(self) -> Scenario:
+        try:
+            apply_overrides(ModelParams(), self.parameters)
+        except OverrideError as exc:
+            raise ValueError(f"[parameters] {exc.name}: {exc.message}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _arms(self) -> Scenario:
+        slugs: dict[str, str] = {}
+        for i, arm in enumerate(self.arms):
+            if arm.slug in slugs:
+                raise ValueError(
+                    f"[arms] arms[{i}].name: duplicate arm name '{arm.name}' "
+                    f"(same file name as '{slugs[arm.slug]}')"
+                )
+            slugs[arm.slug] = arm.name
+            for j, item in enumerate(arm.interventions):
+                if item.start_year >= self.scenario.years:
+                    raise ValueError(
+                        f"[arms] arms[{i}].interventions[{j}].start_year: {item.start_year} is "
+                        f"not before the horizon ({self.scenario.years} years)"
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _sweep(self) -> Scenario:
+        if self.sweep is not None:
+            # sim.experiments.sweep imports this module: imported here, when a sweep is checked.
+            from sim.experiments.sweep import check_sweep
+
+            check_sweep(self)
+        return self
+
+    @property
+    def arm_list(self) -> list[ArmSection]:
+        """The arms; a scenario without ``[[arms]]`` has one, usual care."""
+        return list(self.arms) or [ArmSection(name=USUAL_CARE)]
+
+    def arm(self, name: str | None = None) -> ArmSection:
+        """The arm called ``name`` (default: the first)."""
+        arms = self.arm_list
+        if name is None:
+            return arms[0]
+        for arm in arms:
+            if arm.name == name:
+                return arm
+        raise KeyError(f"no arm named '{name}'; arms: {', '.join(a.name for a in arms)}")
+
+    @cached_property
+    def params(self) -> ModelParams:
+        """Model parameters with the scenario's overrides applied."""
+        return apply_overrides(ModelParams(), self.parameters)
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario with every default filled in, including all model parameters."""
+        data = self.model_dump(mode="json")
+        data["parameters"] = self.params.model_dump(mode="json")
+        return data
+
+
+class ScenarioError(ValueError):
+    """Invalid scenario; ``str()`` is one line: ``FILE: FIELD: message``."""
+
+    def __init__(self, source: str, field: str, message: str):
+        # Keys may contain line breaks in TOML; escape them so the message stays one line.
+        field = field.encode("unicode_escape").decode("ascii")
+        message = " ".join(message.split())
+        self.source, self.field, self.message = source, field, message
+        where = f"{source}: {field}" if field else source
+        super().__init__(f"{where}: {message}")
+
+
+def slugify(name: str) -> str:
+    """A safe folder name: lower case, letters, digits, '-', '_' and '.' only; never '..'.
+
+    Examples
+    --------
+    >>> slugify("CBT + TMS (early)")
+    'cbt-tms-early'
+    >>> slugify("../../etc")
+    'etc'
+    """
+    slug = re.sub(r"[^a-z0-9_.]+", "-", name.lower())
+    slug = re.sub(r"\.{2,}", ".", slug).strip("-.")
+    return slug or "unnamed"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names allowed at the section that ``loc`` points into."""
+    if loc[:1] == ("study",):
+        return list(StudySection.model_fields)
+    if loc[:1] == ("sweep",):
+        return list(SweepSection.model_fields)
+    if loc[:1] == ("arms",):
+        if len(loc) >= 6 and loc[2] == "interventions":
+            return list(KINDS[loc[4]].model_fields) if loc[4] in KINDS else []
+        return list(ArmSection.model_fields)
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None) if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _field_name(loc: tuple) -> str:
+    """Dotted field name with list indices as ``[i]`` and union tags left out."""
+    if loc[:1] == ("parameters",):
+        # A parameter value's location ends in the union member tried (".float"); drop it.
+        loc = loc[:2]
+    if len(loc) >= 5 and loc[:1] == ("arms",) and loc[2] == "interventions" and loc[4] in KINDS:
+        loc = (*loc[:4], *loc[5:])
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def _describe(err: dict[str, Any]) -> tuple[str, str]:
+    """(field, message) for the first pydantic error, phrased for people."""
+    loc = tuple(err["loc"])
+    field = _field_name(loc)
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(Scenario, loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return field, f"unknown key; {hint}allowed: {', '.join(allowed)}"
+    if kind == "missing":
+        return field, "required field is missing"
+    for section in ("parameters", "arms", "sweep"):
+        prefix = f"Value error, [{section}] "
+        if kind == "value_error" and msg.startswith(prefix):
+            name, _, rest = msg.removeprefix(prefix).partition(": ")
+            return (f"parameters.{name}" if section == "parameters" else name), rest
+    if kind == "union_tag_invalid":
+        return f"{field}.kind", f"unknown intervention kind; allowed: {', '.join(KINDS)}"
+    if kind == "string_pattern_mismatch":
+        return field, (
+            "must be 1-64 letters, digits, spaces or _ - . + ( ) (first a letter or digit)"
+        )
+    return field, msg.removeprefix("Value error, ")
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as a dict (e.g. parsed TOML).
+
+    Raises
+    ------
+    ScenarioError
+        With a one-line message naming ``source`` and the offending field.
+    """
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        field, message = _describe(exc.errors()[0])
+        raise ScenarioError(source, field, message) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Parameters
+    ----------
+    path
+        Path to the ``.toml`` file.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        Missing or unreadable file, malformed TOML, or invalid content.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, "", f"cannot read file ({exc.__class__.__name__})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, "", f"malformed TOML: {exc}") from None
+    return parse_scenario(data, source)
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def scenario_from_resolved(data: dict[str, Any], source: str = "manifest.json") -> Scenario:
+    """The scenario a results folder was made from, from its resolved form (``resolved()``).
+
+    The resolved form keeps ``parameters`` as a tree by group; scenarios take dotted names.
+
+    Raises
+    ------
+    ScenarioError
+        The data is not a valid scenario (e.g. written by another painsim version).
+
+    Examples
+    --------
+    >>> s = parse_scenario({"scenario": {"name": "demo"}, "parameters": {"drift.rate": 0.1}})
+    >>> scenario_from_resolved(s.resolved()).params.drift.rate
+    0.1
+    """
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "scenario", "not an object")
+    data = dict(data)
+    parameters = data.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise ScenarioError(source, "scenario.parameters", "not an object")
+    data["parameters"] = _flatten(parameters)
+    for section in ("study", "sweep"):
+        if data.get(section) is None:
+            data.pop(section, None)
+    return parse_scenario(data, source)
