@@ -62,8 +62,10 @@ def run(
     connectivity: bool = False,
     progress: bool = False,
     command: Sequence[str] | None = None,
+    out: str | Path | None = None,
+    results_root: str | Path | None = None,
 ) -> RunResult:
-    """Run a scenario in memory: every arm and replicate, summarized.
+    """Run a scenario: every arm and replicate, summarized; in memory or into a folder.
 
     Parameters
     ----------
@@ -77,6 +79,10 @@ def run(
         Show a progress bar on stderr.
     command
         Command line to record in the manifest when saved (the CLI passes its own).
+    out, results_root
+        Write the results folder while running, as ``painsim run`` does: exactly ``out``, or
+        ``results_root/<scenario slug>/<run id>/``. Patient rows then go to disk as they are
+        recorded instead of being held in memory. Default: in memory only (``.save()`` later).
 
     Returns
     -------
@@ -95,7 +101,18 @@ def run(
     loaded = _with_run_settings(
         as_scenario(scenario), _source(scenario), seed=seed, replicates=replicates
     )
-    return simulate(loaded, connectivity=connectivity, progress=progress, command=command)
+    if out is None and results_root is None:
+        return simulate(loaded, connectivity=connectivity, progress=progress, command=command)
+    from sim.results.run import run_to_folder
+
+    return run_to_folder(
+        loaded,
+        out,
+        results_root=results_root or "results",
+        connectivity=connectivity,
+        progress=progress,
+        command=list(command) if command is not None else None,
+    )
 
 
 def load(folder: str | Path) -> Any:

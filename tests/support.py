@@ -18,5 +18,12 @@ def run_scenario(
     argv: list[str] | None = None,
 ) -> Path:
     """Run a scenario and write its results folder, as ``painsim run`` does."""
-    result = sim.api.run(scenario, connectivity=save_connectivity, progress=progress, command=argv)
-    return result.save(out, results_root=results_root)
+    result = sim.api.run(
+        scenario,
+        connectivity=save_connectivity,
+        progress=progress,
+        command=argv,
+        out=out,
+        results_root=results_root,
+    )
+    return result.folder

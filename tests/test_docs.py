@@ -24,3 +24,14 @@ def test_every_parameter_has_a_unit_and_a_source():
     for row in parameter_table(ModelParams()):
         assert row["unit"], row["name"]
         assert row["source"], row["name"]
+
+
+def test_results_readme_column_table_matches_the_code():
+    from sim.experiments.run import patients_markdown
+
+    text = (ROOT / "results" / "README.md").read_text()
+    table = _between(text, "<!-- patients:begin -->", "<!-- patients:end -->")
+    assert table == patients_markdown(), (
+        "results/README.md is out of date: regenerate the patients table with "
+        "sim.experiments.run.patients_markdown()"
+    )

@@ -16,6 +16,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 from support import run_scenario
 
+import sim.api
 from sim.core.model import PainModel
 from sim.experiments.run import (
     decade_table,
@@ -252,38 +253,64 @@ def test_summary_intervals_contain_the_mean_with_replicates(small_run):
     assert (defined["mean"] <= defined["ci_high"]).all()
 
 
-def test_summary_intervals_contain_the_mean_with_one_replicate(small_scenario):
+def test_one_replicate_gets_the_normal_interval_of_the_mean_over_patients(small_scenario):
     patients = simulate_replicate(small_scenario, 0)
-    summary = summarize_horizon(summarize_timeseries(patients), patients, seed=3)
-    assert summary["method"].str.startswith("percentile bootstrap").all()
-    defined = summary[summary["outcome"] != "responder"]
-    assert (defined["ci_low"] <= defined["mean"]).all()
-    assert (defined["mean"] <= defined["ci_high"]).all()
-    assert (defined["ci_low"] < defined["ci_high"]).any()
+    summary = summarize_horizon(summarize_timeseries(patients), patients).set_index("outcome")
+    assert set(summary["method"]) == {"normal approximation over patients"}
+    coping = patients.loc[patients["year"] == 2.5, "coping"].to_numpy(float)
+    half = 1.959964 * coping.std(ddof=1) / np.sqrt(coping.size)
+    row = summary.loc["coping"]
+    assert row["mean"] == pytest.approx(coping.mean(), rel=1e-6)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(
+        (coping.mean() - half, coping.mean() + half), rel=1e-5
+    )
 
 
 def test_responders_are_undefined_without_an_enrolling_arm(small_scenario):
     patients = simulate_replicate(small_scenario, 0)
-    summary = summarize_horizon(summarize_timeseries(patients), patients, seed=3)
+    summary = summarize_horizon(summarize_timeseries(patients), patients)
     assert summary.set_index("outcome").loc["responder", ["mean", "ci_low", "ci_high"]].isna().all()
 
 
-def test_bootstrap_leaves_out_missing_values_like_the_timeseries(small_scenario):
+def test_interval_leaves_out_missing_values_like_the_timeseries(small_scenario):
     patients = simulate_replicate(small_scenario, 0)
     # A graph with no reachable pair has an undefined path length.
     patients.loc[patients.index[::3], "char_path_length"] = np.nan
-    summary = summarize_horizon(summarize_timeseries(patients), patients, seed=3)
+    summary = summarize_horizon(summarize_timeseries(patients), patients)
     row = summary.set_index("outcome").loc["char_path_length"]
-    assert np.isfinite([row["mean"], row["ci_low"], row["ci_high"]]).all()
-    assert row["ci_low"] <= row["mean"] <= row["ci_high"]
+    kept = patients.loc[patients["year"] == 2.5, "char_path_length"].dropna()
+    assert row["mean"] == pytest.approx(kept.mean(), rel=1e-6)
+    assert row["ci_low"] < row["mean"] < row["ci_high"]
 
 
-def test_bootstrap_interval_is_reproducible_for_a_seed(small_scenario):
-    patients = simulate_replicate(small_scenario, 0)
-    timeseries = summarize_timeseries(patients)
+def test_a_run_saved_from_memory_equals_the_same_run_written_while_running(
+    tmp_path, small_scenario
+):
+    streamed = sim.api.run(small_scenario, out=tmp_path / "streamed", connectivity=True)
+    in_memory = sim.api.run(small_scenario, connectivity=True)
+    saved = in_memory.save(tmp_path / "saved")
+    names = sorted(p.name for p in saved.iterdir())
+    assert names == sorted(p.name for p in streamed.folder.iterdir())
+    for name in ("patients.parquet", "timeseries.parquet"):
+        assert_frame_equal(pd.read_parquet(saved / name), pd.read_parquet(streamed.folder / name))
     assert_frame_equal(
-        summarize_horizon(timeseries, patients, seed=5),
-        summarize_horizon(timeseries, patients, seed=5),
+        pd.read_csv(saved / "summary.csv"), pd.read_csv(streamed.folder / "summary.csv")
+    )
+    loaded = sim.api.load(saved)
+    assert_frame_equal(loaded.patients, in_memory.patients)
+    assert loaded.run_id == in_memory.run_id and loaded.arms == in_memory.arms
+
+
+def test_tables_recorded_while_running_equal_tables_made_from_the_patient_rows(small_scenario):
+    result = sim.api.run(small_scenario.model_copy(update={}))
+    timeseries = summarize_timeseries(result.patients)
+    # Patient rows are stored in float32; the run summarizes the full-precision values.
+    assert_frame_equal(result.timeseries, timeseries, check_exact=False, rtol=1e-6)
+    assert_frame_equal(
+        result.summary,
+        summarize_horizon(timeseries, result.patients),
+        check_exact=False,
+        rtol=1e-5,
     )
 
 
@@ -368,11 +395,11 @@ def test_interrupted_run_leaves_no_results_and_no_temp_folder(
     original = PainModel.snapshot
     calls = []
 
-    def interrupted_midway(self):
+    def interrupted_midway(self, **options):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return original(self)
+        return original(self, **options)
 
     monkeypatch.setattr(PainModel, "snapshot", interrupted_midway)
     with pytest.raises(KeyboardInterrupt):

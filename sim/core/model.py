@@ -389,8 +389,16 @@ class PainModel(mesa.Model):
             out[name] = edges[:, self.brain.edge_sets[name]].mean(axis=1)
         return out
 
-    def snapshot(self) -> dict[str, np.ndarray]:
-        """Everything recorded about every person now, as (N,) arrays keyed by column name."""
+    def snapshot(self, *, labels: bool = True) -> dict[str, np.ndarray]:
+        """Everything recorded about every person now, as (N,) arrays keyed by column name.
+
+        Parameters
+        ----------
+        labels
+            ``sex`` as ``"F"``/``"M"`` and ``stage`` as names (``sim.core.pain.STAGES``); with
+            False, ``sex`` is a boolean "female" array and ``stage`` the stage code (int8), which
+            is what a recorder storing categories needs (no string arrays are built).
+        """
         c, n = self.cohort, self.cohort.size
         pain_now = self.current_pain()
         network: dict[str, list[np.ndarray]] = {}
@@ -400,11 +408,12 @@ class PainModel(mesa.Model):
             for key, value in part.items():
                 network.setdefault(key, []).append(value)
         network = {k: np.concatenate(v) for k, v in network.items()}
+        stages = self.stages()
         return {
             "patient_id": np.arange(n),
             "age": self.age,
-            "sex": np.where(c.female, "F", "M"),
-            "stage": np.asarray(STAGES)[self.stages()],
+            "sex": np.where(c.female, "F", "M") if labels else c.female.copy(),
+            "stage": np.asarray(STAGES)[stages] if labels else stages,
             "episodes": c.pain.episodes.copy(),
             "years_with_pain": c.pain.years_with_pain.copy(),
             "pain": pain_now,

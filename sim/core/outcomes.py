@@ -89,8 +89,8 @@ VARIABLES: dict[str, Variable] = {
             "id",
             "0 … replicates−1; each replicate is a new cohort with its own random streams",
         ),
-        _v("year", "years", "year", "time", "years since the start"),
-        _v("age", "years", "age", "continuous", "age in years"),
+        _v("year", "years", "year", "time", "time since the start of the run"),
+        _v("age", "years", "age", "continuous", "age"),
         _v("sex", "", "sex", "category", "F or M"),
         _v("stage", "", "pain stage", "category", "pain stage now: none, acute, subacute, chronic"),
         _v(

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -20,11 +21,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from sim.analysis.stats import RESAMPLES, bootstrap_interval, t_interval
+from sim.analysis.stats import normal_interval, t_interval, wilson_interval
 from sim.core.brain import edges_to_matrix
-from sim.core.model import PainModel, record_grid, steps_between
-from sim.core.outcomes import HORIZON, SNAPSHOT, STAGE_SHARES, TIMESERIES
+from sim.core.model import TIME_TOL, PainModel, record_grid, steps_between
+from sim.core.outcomes import (
+    HORIZON,
+    NETWORK,
+    PATIENT_COLUMNS,
+    SNAPSHOT,
+    STAGE_SHARES,
+    TIMESERIES,
+    VARIABLES,
+)
 from sim.core.pain import STAGES
 from sim.experiments.provenance import new_run_id, utc_now
 from sim.scenario import USUAL_CARE, RunSection, Scenario, parse_scenario
@@ -99,19 +109,200 @@ def steps_per_replicate(run: RunSection) -> int:
 
 
 # -- simulation ---------------------------------------------------------------------------------
-def _patient_rows(
-    snapshot: Mapping[str, np.ndarray], arm: str, replicate: int, year: float
-) -> pd.DataFrame:
-    columns = {name: snapshot[name] for name in SNAPSHOT}
-    return pd.DataFrame(
-        {
-            "patient_id": snapshot["patient_id"],
-            "arm": arm,
-            "replicate": replicate,
-            "year": year,
-            **columns,
-        }
+STORED_FLOAT32: tuple[str, ...] = (
+    "age",
+    "years_with_pain",
+    "pain",
+    "coping",
+    "adaptation",
+    *NETWORK,
+    "pain_reported",
+    "baseline_pain",
+    "responder",
+)
+"""Patient columns stored as float32: seven significant digits are far below the model's own
+noise. Times (``year``, ``enrolled_year``) stay float64 (they are keys and are compared)."""
+
+
+def patient_schema(arms: Sequence[str]) -> pa.Schema:
+    """Column types of ``patients.parquet`` (and of ``RunResult.patients``).
+
+    ``arm``, ``sex`` and ``stage`` are categories (dictionary-encoded), counts are 32-bit
+    integers, the columns of :data:`STORED_FLOAT32` are float32.
+    """
+    categories = pa.dictionary(pa.int8(), pa.string())
+    types: dict[str, pa.DataType] = {
+        "patient_id": pa.int32(),
+        "arm": categories,
+        "replicate": pa.int32(),
+        "year": pa.float64(),
+        "sex": categories,
+        "stage": categories,
+        "episodes": pa.int32(),
+        "healthy_range": pa.bool_(),
+        "enrolled_year": pa.float64(),
+    }
+    types.update(dict.fromkeys(STORED_FLOAT32, pa.float32()))
+    return pa.schema([(name, types[name]) for name in PATIENT_COLUMNS])
+
+
+def patients_markdown() -> str:
+    """The column table of ``patients.parquet`` in ``results/README.md``, from the code.
+
+    Types come from :func:`patient_schema`, units and meanings from ``sim.core.outcomes``.
+
+    Examples
+    --------
+    >>> patients_markdown().splitlines()[6]
+    '| `age` | float32 | years | age |'
+    """
+    schema = patient_schema(["usual care"])
+    lines = ["| Column | Type | Unit | Meaning |", "|---|---|---|---|"]
+    for field in schema:
+        v = VARIABLES[field.name]
+        kind = "category" if pa.types.is_dictionary(field.type) else str(field.type)
+        kind = {"double": "float64", "float": "float32"}.get(kind, kind)
+        lines.append(f"| `{field.name}` | {kind} | {v.unit or '–'} | {v.description} |")
+    return "\n".join(lines)
+
+
+def _dictionary(codes: np.ndarray, values: Sequence[str]) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int8, copy=False)), pa.array(list(values), pa.string())
     )
+
+
+def patient_batch(
+    snapshot: Mapping[str, np.ndarray],
+    arms: Sequence[str],
+    arm: str,
+    replicate: int,
+    year: float,
+    schema: pa.Schema,
+) -> pa.RecordBatch:
+    """One record time of one arm and replicate as a batch of ``patients.parquet`` rows.
+
+    ``snapshot`` is :meth:`sim.core.model.PainModel.snapshot` with ``labels=False``.
+    """
+    n = snapshot["patient_id"].size
+    columns: dict[str, pa.Array] = {
+        "patient_id": pa.array(snapshot["patient_id"].astype(np.int32)),
+        "arm": _dictionary(np.full(n, list(arms).index(arm)), arms),
+        "replicate": pa.array(np.full(n, replicate, dtype=np.int32)),
+        "year": pa.array(np.full(n, year)),
+        "sex": _dictionary(np.where(snapshot["sex"], 0, 1), ("F", "M")),
+        "stage": _dictionary(snapshot["stage"], STAGES),
+    }
+    for name in SNAPSHOT:
+        if name not in columns:
+            columns[name] = pa.array(snapshot[name]).cast(schema.field(name).type)
+    return pa.RecordBatch.from_arrays([columns[c] for c in schema.names], schema=schema)
+
+
+def timeseries_row(
+    snapshot: Mapping[str, np.ndarray], arm: str, replicate: int, year: float
+) -> dict[str, Any]:
+    """One row of ``timeseries.parquet`` from a snapshot (``labels=False``), in full precision.
+
+    Means and SDs (ddof = 1) leave out missing values, as :func:`summarize_timeseries` does.
+    """
+    n = snapshot["patient_id"].size
+    enrolled = snapshot["enrolled_year"] <= year + 1e-9
+    row: dict[str, Any] = {
+        "arm": arm,
+        "replicate": replicate,
+        "year": year,
+        "n": n,
+        "n_enrolled": int(np.count_nonzero(enrolled)),
+    }
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN, as pandas
+        for name in TIMESERIES:
+            values = np.asarray(snapshot[name], dtype=float)
+            count = np.count_nonzero(~np.isnan(values))
+            row[f"{name}_mean"] = float(np.nanmean(values)) if count else np.nan
+            row[f"{name}_sd"] = float(np.nanstd(values, ddof=1)) if count > 1 else np.nan
+    shares = np.bincount(snapshot["stage"], minlength=len(STAGES)) / n
+    row.update({name: float(share) for name, share in zip(STAGE_SHARES, shares, strict=True)})
+    return row
+
+
+def horizon_values(snapshot: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(N, K) per-patient values of the summary outcomes (``sim.core.outcomes.HORIZON``)."""
+    stages = np.asarray(snapshot["stage"])
+    columns = [np.asarray(snapshot[name], dtype=float) for name in TIMESERIES]
+    columns += [(stages == code).astype(float) for code in range(len(STAGES))]
+    return np.column_stack(columns)
+
+
+class Recorder:
+    """Collects what a run records: patient batches, timeseries rows and horizon values.
+
+    Patient batches go to ``sink`` (e.g. a parquet writer) when one is given, so a long run
+    never holds every patient record in memory; otherwise they are kept for
+    :attr:`RunResult.patients`.
+    """
+
+    def __init__(self, scenario: Scenario, sink: Callable[[pa.RecordBatch], object] | None):
+        self.arms = [arm.name for arm in scenario.arm_list]
+        self.schema = patient_schema(self.arms)
+        self.horizon = float(record_times(scenario.scenario)[-1])
+        self.sink = sink
+        self.batches: list[pa.RecordBatch] = []
+        self.rows: list[dict[str, Any]] = []
+        self.at_horizon: dict[str, list[np.ndarray]] = {}
+
+    def add(
+        self, snapshot: Mapping[str, np.ndarray], arm: str, replicate: int, year: float
+    ) -> None:
+        batch = patient_batch(snapshot, self.arms, arm, replicate, year, self.schema)
+        if self.sink is None:
+            self.batches.append(batch)
+        else:
+            self.sink(batch)
+        self.rows.append(timeseries_row(snapshot, arm, replicate, year))
+        if abs(year - self.horizon) < TIME_TOL:
+            self.at_horizon.setdefault(arm, []).append(horizon_values(snapshot))
+
+    def patients(self) -> pd.DataFrame | None:
+        """The kept patient rows (None when they went to a sink)."""
+        if self.sink is not None:
+            return None
+        return pa.Table.from_batches(self.batches, schema=self.schema).to_pandas()
+
+    def timeseries(self) -> pd.DataFrame:
+        """``timeseries.parquet``: rows sorted by arm name, replicate, year."""
+        table = pd.DataFrame(self.rows)
+        return table.sort_values(["arm", "replicate", "year"], kind="stable").reset_index(drop=True)
+
+
+def record_replicate(
+    scenario: Scenario,
+    replicate: int,
+    arm: str,
+    recorder: Recorder,
+    *,
+    connectivity: bool = False,
+    progress: Callable[[int], object] | None = None,
+) -> np.ndarray | None:
+    """Simulate one replicate of one arm, handing every record time to ``recorder``.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        (N, R, R) float32 connectivity at the horizon, if asked for.
+    """
+    model = PainModel(scenario, replicate, arm=arm, create_agents=False)
+    dt = scenario.scenario.dt_years
+    before = model.time_years
+    for year in model.iter_times():
+        if progress is not None:
+            progress(steps_between(before, year, dt))
+        before = year
+        recorder.add(model.snapshot(labels=False), arm, replicate, year)
+    if connectivity:
+        return edges_to_matrix(model.connectivity().astype(np.float32), diagonal=1.0)
+    return None
 
 
 def run_replicate(
@@ -134,29 +325,17 @@ def run_replicate(
     replicate
         Replicate index (selects the random streams; see ``sim.core.model``).
     arm
-        Arm label written into every row.
+        Arm name (one of the scenario's arms).
     connectivity
         Also return every patient's connectivity matrix at the horizon.
     progress
         Called with the number of model steps just done, e.g. ``tqdm.update``.
-
-    Returns
-    -------
-    ReplicateResult
     """
-    model = PainModel(scenario, replicate, arm=arm, create_agents=False)
-    dt = scenario.scenario.dt_years
-    frames = []
-    before = model.time_years
-    for year in model.iter_times():
-        if progress is not None:
-            progress(steps_between(before, year, dt))
-        before = year
-        frames.append(_patient_rows(model.snapshot(), arm, replicate, year))
-    matrices = None
-    if connectivity:
-        matrices = edges_to_matrix(model.connectivity().astype(np.float32), diagonal=1.0)
-    return ReplicateResult(pd.concat(frames, ignore_index=True), matrices)
+    recorder = Recorder(scenario, sink=None)
+    matrices = record_replicate(
+        scenario, replicate, arm, recorder, connectivity=connectivity, progress=progress
+    )
+    return ReplicateResult(recorder.patients(), matrices)
 
 
 def simulate_replicate(
@@ -217,24 +396,33 @@ def summarize_timeseries(patients: pd.DataFrame) -> pd.DataFrame:
         axis=1,
     )
     table = table.reset_index()
-    table["arm"] = table["arm"].astype(str)
-    return table
+    # Keys as the recorder writes them, whatever the stored patient types (categories, int32).
+    return table.astype({"arm": str, "replicate": "int64", "n": "int64", "n_enrolled": "int64"})
 
 
 def _horizon_rows(
-    arm: str, at_horizon: pd.DataFrame, people: pd.DataFrame, rng: np.random.Generator
+    arm: str, at_horizon: pd.DataFrame, values: np.ndarray | None, n_patients: int
 ) -> pd.DataFrame:
-    """summary.csv rows of one arm, from its timeseries rows and patient rows at the horizon."""
+    """summary.csv rows of one arm from its timeseries rows at the horizon.
+
+    ``values`` are the (N, K) patient values of a single replicate (used for its interval).
+    """
     mean_columns = [f"{name}_mean" for name in TIMESERIES]
     replicate_means = at_horizon[[*mean_columns, *STAGE_SHARES]].to_numpy(dtype=float)
     replicates = replicate_means.shape[0]
     if replicates >= 2:
         _, low, high = t_interval(replicate_means, CI_LEVEL)
-        method = "t over replicate means"
+        method = np.full(len(HORIZON), "t over replicate means", dtype=object)
     else:
-        values = people[list(TIMESERIES)].astype(float).assign(**_stage_indicators(people["stage"]))
-        low, high = bootstrap_interval(values.to_numpy(dtype=float), rng, RESAMPLES, CI_LEVEL)
-        method = f"percentile bootstrap over patients ({RESAMPLES} resamples)"
+        _, low, high = normal_interval(values, CI_LEVEL)
+        shares = np.array([VARIABLES[name].kind == "share" for name in HORIZON])
+        present = ~np.isnan(values[:, shares])
+        successes = np.where(present, values[:, shares], 0.0).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            low[shares], high[shares] = wilson_interval(successes, present.sum(axis=0), CI_LEVEL)
+        method = np.where(
+            shares, "Wilson score over patients", "normal approximation over patients"
+        )
     return pd.DataFrame(
         {
             "arm": arm,
@@ -244,18 +432,37 @@ def _horizon_rows(
             "ci_high": high,
             "method": method,
             "replicates": replicates,
-            "n_patients": len(people) // replicates,
+            "n_patients": n_patients,
         }
     )
 
 
-def summarize_horizon(
-    timeseries: pd.DataFrame, patients: pd.DataFrame, *, seed: int = 0
+def horizon_summary(
+    timeseries: pd.DataFrame, at_horizon: Mapping[str, Sequence[np.ndarray]]
 ) -> pd.DataFrame:
-    """End-of-horizon outcomes per arm with 95 % intervals (the table in ``summary.csv``).
+    """``summary.csv`` from the timeseries and each arm's (N, K) horizon values per replicate.
 
-    With two or more replicates the interval is a Student-t interval over replicate means; with
-    one replicate it is a percentile bootstrap over patients (1,000 resamples, seeded).
+    With two or more replicates the interval is a Student-t interval over replicate means (it
+    describes which cohort was drawn). With one replicate it is an interval over patients: the
+    Wilson score interval for shares (stays within 0-1, also near 0 and 1) and the
+    normal-approximation interval of the mean for everything else, which for cohorts of
+    hundreds or more agrees with a percentile bootstrap to within the bootstrap's own Monte
+    Carlo error, at no cost.
+    """
+    tables = []
+    for arm, series in timeseries.groupby("arm", sort=True):
+        horizon = series["year"].max()
+        rows = series[series["year"] == horizon]
+        values = at_horizon[str(arm)][0] if len(rows) < 2 else None
+        tables.append(_horizon_rows(str(arm), rows, values, int(rows["n"].iloc[0])))
+    return pd.concat(tables, ignore_index=True)[list(SUMMARY_COLUMNS)]
+
+
+def summarize_horizon(timeseries: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    """End-of-horizon outcomes per arm with 95 % intervals (``summary.csv``) from patient rows.
+
+    The same table :func:`horizon_summary` makes while a run records, computed from a patient
+    table (e.g. one read back from ``patients.parquet``).
 
     Parameters
     ----------
@@ -263,8 +470,6 @@ def summarize_horizon(
         Output of :func:`summarize_timeseries`.
     patients
         The patient rows the timeseries was made from.
-    seed
-        Seed of the bootstrap resampling.
 
     Returns
     -------
@@ -272,13 +477,14 @@ def summarize_horizon(
         Columns :data:`SUMMARY_COLUMNS`, one row per arm and outcome
         (``sim.core.outcomes.HORIZON``); ``n_patients`` is the cohort size of one replicate.
     """
-    rng = np.random.default_rng(seed)
-    tables = []
-    for arm, series in timeseries.groupby("arm", sort=True):
-        horizon = series["year"].max()
-        people = patients[(patients["arm"] == arm) & (patients["year"] == horizon)]
-        tables.append(_horizon_rows(str(arm), series[series["year"] == horizon], people, rng))
-    return pd.concat(tables, ignore_index=True)[list(SUMMARY_COLUMNS)]
+    horizon = patients["year"].max()
+    at = patients[patients["year"] == horizon]
+    values: dict[str, list[np.ndarray]] = {}
+    for arm, rows in at.groupby("arm", sort=True, observed=True):
+        for _, one in rows.groupby("replicate", sort=True):
+            table = one[list(TIMESERIES)].astype(float).assign(**_stage_indicators(one["stage"]))
+            values.setdefault(str(arm), []).append(table.to_numpy(dtype=float))
+    return horizon_summary(timeseries, values)
 
 
 DECADE_COLUMNS: dict[str, str] = {
@@ -325,9 +531,8 @@ def decade_table(timeseries: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- the whole run ------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
 class RunResult:
-    """Everything a run produced, in memory; :meth:`save` writes it as ``painsim run`` does.
+    """Everything a run produced; :meth:`save` writes it as ``painsim run`` does.
 
     Attributes
     ----------
@@ -335,7 +540,8 @@ class RunResult:
         The scenario that was run (after any seed or replicate override).
     patients
         One row per patient, arm, replicate and record time (``patients.parquet``; columns in
-        ``results/README.md`` and ``sim.core.outcomes``).
+        ``results/README.md``, types in :func:`patient_schema`). A run written straight to a
+        folder reads them from its ``patients.parquet`` when first asked for.
     timeseries
         Means and SDs per arm, replicate and record time (``timeseries.parquet``).
     summary
@@ -348,6 +554,8 @@ class RunResult:
         The command line that made it (None from Python).
     seconds
         Wall time of simulating and of summarizing.
+    folder
+        The results folder it was written to or read from (None if only in memory).
 
     Examples
     --------
@@ -358,25 +566,64 @@ class RunResult:
     (['usual care'], 60, [0.0, 1.0, 2.0])
     """
 
-    scenario: Scenario
-    patients: pd.DataFrame
-    timeseries: pd.DataFrame
-    summary: pd.DataFrame
-    connectivity: np.ndarray | None = None
-    run_id: str = ""
-    started: datetime | None = field(default_factory=utc_now)
-    finished: datetime | None = field(default_factory=utc_now)
-    command: list[str] | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
+    kind = "run"
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        patients: pd.DataFrame | Callable[[], pd.DataFrame] | None,
+        timeseries: pd.DataFrame,
+        summary: pd.DataFrame,
+        connectivity: np.ndarray | None = None,
+        run_id: str = "",
+        started: datetime | None = None,
+        finished: datetime | None = None,
+        command: Sequence[str] | None = None,
+        seconds: Mapping[str, float] | None = None,
+        folder: Path | None = None,
+    ):
+        self.scenario = scenario
+        self._patients = patients
+        self.timeseries = timeseries
+        self.summary = summary
+        self.connectivity = connectivity
+        self.run_id = run_id
+        self.started = started
+        self.finished = finished
+        self.command = list(command) if command is not None else None
+        self.seconds = dict(seconds or {})
+        self.folder = folder
+
+    def __repr__(self) -> str:
+        return (
+            f"RunResult(scenario={self.scenario.scenario.name!r}, arms={self.arms}, "
+            f"run_id={self.run_id!r})"
+        )
+
+    @property
+    def patients_in_memory(self) -> bool:
+        """True once the patient rows are held in memory (False: still only in the folder)."""
+        return isinstance(self._patients, pd.DataFrame)
+
+    def attach_folder(self, folder: Path, patients: Callable[[], pd.DataFrame]) -> None:
+        """Tie this result to the folder it was written to; ``patients`` reads its rows."""
+        self.folder = folder
+        if not self.patients_in_memory:
+            self._patients = patients
+
+    @property
+    def patients(self) -> pd.DataFrame:
+        """Patient rows (read from the folder on first use if the run was streamed there)."""
+        if callable(self._patients):
+            self._patients = self._patients()
+        if self._patients is None:
+            raise ValueError("this run kept no patient rows")
+        return self._patients
 
     @property
     def arms(self) -> list[str]:
         """Arm names in scenario order (the first is the default reference)."""
         return [arm.name for arm in self.scenario.arm_list]
-
-    @property
-    def kind(self) -> str:
-        return "run"
 
     def decades(self) -> pd.DataFrame:
         """The per-decade table ``painsim run`` prints (:func:`decade_table`)."""
@@ -435,8 +682,9 @@ def simulate(
     progress: bool = False,
     command: Sequence[str] | None = None,
     run_id: str | None = None,
+    patients_sink: Callable[[pa.RecordBatch], object] | None = None,
 ) -> RunResult:
-    """Simulate every replicate of every arm of a scenario and summarize them, in memory.
+    """Simulate every replicate of every arm of a scenario and summarize them.
 
     Parameters
     ----------
@@ -450,40 +698,46 @@ def simulate(
         The command line, recorded when the result is saved.
     run_id
         Id of the run (default: a new one from the start time).
+    patients_sink
+        Called with each record time's patient rows (a ``pyarrow.RecordBatch`` with
+        :func:`patient_schema`) instead of keeping them in memory; the results layer passes a
+        parquet writer here, so a long run holds one record time at a time.
 
     Returns
     -------
     RunResult
+        Without ``patients_sink``, ``patients`` holds every patient record.
     """
     started = utc_now()
     clock = time.perf_counter()
     run = scenario.scenario
-    results = []
+    recorder = Recorder(scenario, patients_sink)
+    matrices = []
     total = len(scenario.arm_list) * run.replicates * steps_per_replicate(run)
     with _progress_bar(total, run.slug, progress) as bar:
         for arm in scenario.arm_list:
             for replicate in range(run.replicates):
-                results.append(
-                    run_replicate(
+                matrices.append(
+                    record_replicate(
                         scenario,
                         replicate,
                         arm.name,
+                        recorder,
                         connectivity=connectivity,
                         progress=bar.update,
                     )
                 )
-    patients = pd.concat([r.patients for r in results], ignore_index=True)
-    matrices = np.stack([r.connectivity for r in results]) if connectivity else None
     simulated = time.perf_counter()
-    timeseries = summarize_timeseries(patients)
-    summary = summarize_horizon(timeseries, patients, seed=run.seed)
+    timeseries = recorder.timeseries()
+    summary = horizon_summary(timeseries, recorder.at_horizon)
+    patients = recorder.patients()
     done = time.perf_counter()
     return RunResult(
         scenario=scenario,
         patients=patients,
         timeseries=timeseries,
         summary=summary,
-        connectivity=matrices,
+        connectivity=np.stack(matrices) if connectivity else None,
         run_id=run_id or new_run_id(started),
         started=started,
         finished=utc_now(),

@@ -197,17 +197,16 @@ def run(
         if changes:
             loaded = override_run(loaded, changes, f"{scenario} ({_flags(changes)})")
         from sim.api import run as run_scenario
-        from sim.results.folder import check_destination, destination
-
-        # Refuse a bad destination before simulating, not after.
-        planned = destination(out, results_root, loaded.scenario.slug, "")
-        if out is not None:
-            check_destination(planned)
 
         result = run_scenario(
-            loaded, connectivity=save_connectivity, progress=progress, command=ctx.obj["argv"]
+            loaded,
+            connectivity=save_connectivity,
+            progress=progress,
+            command=ctx.obj["argv"],
+            out=out,
+            results_root=results_root,
         )
-        folder = result.save(out, results_root=results_root)
+        folder = result.folder
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
     arms = result.arms

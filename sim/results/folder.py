@@ -41,7 +41,14 @@ _STAGING = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
 
 
 class OutputFolderError(ValueError):
-    """A results folder cannot be written where asked (not empty, not a folder, no access)."""
+    """A results folder cannot be written where asked (not empty, not a folder, no access).
+
+    ``option`` names the argument at fault (``"out"``, ``"results_root"``) when there is one.
+    """
+
+    def __init__(self, message: str, option: str | None = None):
+        super().__init__(f"{option}: {message}" if option else message)
+        self.option, self.message = option, message
 
 
 def destination(out: str | Path | None, results_root: str | Path, slug: str, run_id: str) -> Path:
@@ -53,9 +60,9 @@ def destination(out: str | Path | None, results_root: str | Path, slug: str, run
         ``out`` or ``results_root`` is an empty string (it would mean the current folder).
     """
     if out is not None and str(out) == "":
-        raise OutputFolderError("--out: empty path; give a folder name")
+        raise OutputFolderError("empty path; give a folder name", "out")
     if str(results_root) == "":
-        raise OutputFolderError("--results-root: empty path; give a folder name")
+        raise OutputFolderError("empty path; give a folder name", "results_root")
     return Path(out) if out is not None else Path(results_root) / slug / run_id
 
 

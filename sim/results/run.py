@@ -7,6 +7,7 @@ so a damaged folder gives one line naming the file and what is wrong.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sim.core.brain import build_brain
 from sim.core.outcomes import PATIENT_COLUMNS
-from sim.experiments.run import SUMMARY_COLUMNS, RunResult
+from sim.experiments.provenance import new_run_id
+from sim.experiments.run import SUMMARY_COLUMNS, RunResult, patient_schema, simulate
 from sim.results.folder import (
     CONNECTIVITY,
     PATIENTS,
@@ -30,6 +34,13 @@ from sim.results.manifest import build_manifest, read_manifest, write_manifest
 from sim.scenario import Scenario, ScenarioError, scenario_from_resolved
 
 TIMESERIES_KEYS: tuple[str, ...] = ("arm", "replicate", "year", "n")
+PARQUET_OPTIONS: dict[str, Any] = {
+    # Dictionary-encode only the category columns: trying it on float columns (which have
+    # nearly all-distinct values) made writing 5x slower for no gain in size.
+    "use_dictionary": ["arm", "sex", "stage"],
+    "compression": "zstd",
+}
+"""How ``patients.parquet`` is written (pyarrow ``ParquetWriter`` options)."""
 
 
 class ResultsError(ValueError):
@@ -50,6 +61,31 @@ def _write_connectivity(path: Path, scenario: Scenario, connectivity: np.ndarray
         arm=np.repeat(arms, replicates),
         replicate=np.tile(np.arange(replicates), len(arms)),
     )
+
+
+def _write_tables(staging: Path, result: RunResult) -> None:
+    """Everything of a run's folder but the patient rows."""
+    scenario = result.scenario
+    result.timeseries.to_parquet(staging / TIMESERIES, index=False)
+    result.summary.to_csv(staging / SUMMARY, index=False)
+    if result.connectivity is not None:
+        _write_connectivity(staging / CONNECTIVITY, scenario, result.connectivity)
+    manifest = build_manifest(
+        "run",
+        run_id=result.run_id,
+        seed=scenario.scenario.seed,
+        scenario=scenario.resolved(),
+        started=result.started,
+        finished=result.finished,
+        command=result.command,
+        files=[*(p.name for p in staging.iterdir()), PATIENTS],
+        run={
+            "replicates": scenario.scenario.replicates,
+            "arms": result.arms,
+            "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
+        },
+    )
+    write_manifest(staging, manifest)
 
 
 def save_run(
@@ -74,31 +110,64 @@ def save_run(
     sim.results.folder.OutputFolderError
         The folder is not empty or cannot be created. Nothing visible is written.
     """
-    scenario = result.scenario
-    path = destination(folder, results_root, scenario.scenario.slug, result.run_id)
+    path = destination(folder, results_root, result.scenario.scenario.slug, result.run_id)
     with staged_folder(path) as staging:
-        result.timeseries.to_parquet(staging / TIMESERIES, index=False)
-        result.patients.to_parquet(staging / PATIENTS, index=False)
-        result.summary.to_csv(staging / SUMMARY, index=False)
-        if result.connectivity is not None:
-            _write_connectivity(staging / CONNECTIVITY, scenario, result.connectivity)
-        manifest = build_manifest(
-            "run",
-            run_id=result.run_id,
-            seed=scenario.scenario.seed,
-            scenario=scenario.resolved(),
-            started=result.started,
-            finished=result.finished,
-            command=result.command,
-            files=[p.name for p in staging.iterdir()],
-            run={
-                "replicates": scenario.scenario.replicates,
-                "arms": result.arms,
-                "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
-            },
-        )
-        write_manifest(staging, manifest)
+        source = result.folder / PATIENTS if result.folder is not None else None
+        if (
+            source is not None
+            and source.is_file()
+            and not isinstance(result._patients, pd.DataFrame)
+        ):
+            shutil.copyfile(source, staging / PATIENTS)  # never loaded: copy, don't convert
+        else:
+            schema = patient_schema(result.arms)
+            table = pa.Table.from_pandas(result.patients, schema=schema, preserve_index=False)
+            pq.write_table(table, staging / PATIENTS, **PARQUET_OPTIONS)
+        _write_tables(staging, result)
     return path
+
+
+def run_to_folder(
+    scenario: Scenario,
+    folder: str | Path | None = None,
+    *,
+    results_root: str | Path = "results",
+    connectivity: bool = False,
+    progress: bool = False,
+    command: list[str] | None = None,
+) -> RunResult:
+    """Run a scenario straight into its results folder (what ``painsim run`` does).
+
+    Patient rows are written to ``patients.parquet`` as they are recorded (one row group per
+    record time), so memory holds one record time, not the whole run. The folder is staged and
+    renamed into place only when complete.
+
+    Returns
+    -------
+    RunResult
+        With ``folder`` set; its ``patients`` are read from the folder when first used.
+
+    Raises
+    ------
+    sim.results.folder.OutputFolderError
+        The folder is not empty or cannot be created; checked before anything runs.
+    """
+    run_id = new_run_id()
+    path = destination(folder, results_root, scenario.scenario.slug, run_id)
+    schema = patient_schema([arm.name for arm in scenario.arm_list])
+    with staged_folder(path) as staging:
+        with pq.ParquetWriter(staging / PATIENTS, schema, **PARQUET_OPTIONS) as writer:
+            result = simulate(
+                scenario,
+                connectivity=connectivity,
+                progress=progress,
+                command=command,
+                run_id=run_id,
+                patients_sink=writer.write_batch,
+            )
+        _write_tables(staging, result)
+    result.attach_folder(Path(path), lambda: read_table(Path(path), PATIENTS, PATIENT_COLUMNS))
+    return result
 
 
 def scenario_of(folder: Path, manifest: dict[str, Any]) -> Scenario:
@@ -138,6 +207,27 @@ def read_table(folder: Path, name: str, columns: Iterable[str] = ()) -> pd.DataF
     return table
 
 
+def check_parquet(folder: Path, name: str, columns: Iterable[str] = ()) -> None:
+    """Check a parquet table's footer and columns without reading its rows.
+
+    Raises
+    ------
+    ResultsError
+        Missing, truncated or not parquet, or missing columns; the message names the file.
+    """
+    path = folder / name
+    if not path.is_file():
+        raise ResultsError(f"{path}: missing")
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise ResultsError(f"{path}: cannot be read ({exc.__class__.__name__}: {reason})") from None
+    missing = [c for c in columns if c not in schema.names]
+    if missing:
+        raise ResultsError(f"{path}: missing columns {', '.join(missing)}")
+
+
 def parse_time(value: Any) -> datetime | None:
     """A manifest's ISO time as a datetime (None if absent or not a time)."""
     try:
@@ -157,15 +247,13 @@ def load_run(folder: str | Path, manifest: dict[str, Any] | None = None) -> RunR
     folder = Path(folder)
     manifest = read_manifest(folder) if manifest is None else manifest
     scenario = scenario_of(folder, manifest)
-    patients = read_table(folder, PATIENTS, PATIENT_COLUMNS)
+    check_parquet(folder, PATIENTS, PATIENT_COLUMNS)
     timeseries = read_table(folder, TIMESERIES, TIMESERIES_KEYS)
     summary = read_table(folder, SUMMARY, SUMMARY_COLUMNS)
     arms = [arm.name for arm in scenario.arm_list]
-    unknown = sorted(set(patients["arm"].astype(str)) - set(arms))
+    unknown = sorted(set(timeseries["arm"].astype(str)) - set(arms))
     if unknown:
-        raise ResultsError(f"{folder / PATIENTS}: arm '{unknown[0]}' is not in the manifest")
-    if patients.empty:
-        raise ResultsError(f"{folder / PATIENTS}: no rows")
+        raise ResultsError(f"{folder / TIMESERIES}: arm '{unknown[0]}' is not in the manifest")
     connectivity = None
     if (folder / CONNECTIVITY).is_file():
         try:
@@ -178,7 +266,7 @@ def load_run(folder: str | Path, manifest: dict[str, Any] | None = None) -> RunR
     section = manifest.get("run") if isinstance(manifest.get("run"), dict) else {}
     return RunResult(
         scenario=scenario,
-        patients=patients,
+        patients=lambda: read_table(folder, PATIENTS, PATIENT_COLUMNS),
         timeseries=timeseries,
         summary=summary,
         connectivity=connectivity,
@@ -187,6 +275,7 @@ def load_run(folder: str | Path, manifest: dict[str, Any] | None = None) -> RunR
         finished=parse_time(manifest.get("finished")),
         command=manifest.get("command"),
         seconds=dict(section.get("seconds") or {}),
+        folder=folder,
     )
 
 
