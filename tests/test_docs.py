@@ -35,3 +35,72 @@ def test_results_readme_column_table_matches_the_code():
         "results/README.md is out of date: regenerate the patients table with "
         "sim.experiments.run.patients_markdown()"
     )
+
+
+def test_python_guide_examples_run_as_written(monkeypatch):
+    """docs/python.md is executed: its examples show what the code really prints."""
+    import doctest
+
+    import pandas as pd
+
+    monkeypatch.chdir(ROOT)  # the examples use scenario paths relative to the repository
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        failures, tried = doctest.testfile(
+            str(ROOT / "docs" / "python.md"),
+            module_relative=False,
+            optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        )
+    assert tried > 10
+    assert failures == 0
+
+
+def refresh_python_guide() -> None:
+    """Rewrite the outputs in docs/python.md from what the code prints now.
+
+    For a deliberate model change: ``python tests/test_docs.py --update-python-guide``; review
+    the diff before committing it.
+    """
+    import contextlib
+    import doctest
+    import io
+    import os
+
+    import pandas as pd
+
+    path = ROOT / "docs" / "python.md"
+    text = path.read_text(encoding="utf-8")
+    parser = doctest.DocTestParser()
+    namespace: dict = {}
+    out, position = [], 0
+    os.chdir(ROOT)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        for piece in parser.parse(text):
+            if not isinstance(piece, doctest.Example):
+                continue
+            # find the example's source in the text, starting after the previous one
+            lines = piece.source.rstrip("\n").split("\n")
+            first = text.index(">>> " + lines[0], position)
+            end = first
+            for line in lines:
+                end = text.index(line, end) + len(line)
+            end += 1  # newline after the source
+            old_end = end + len(piece.want)
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                code = compile(piece.source, "<guide>", "single")
+                exec(code, namespace)  # our own documentation
+            want = buffer.getvalue()
+            indent = " " * piece.indent
+            want = "".join(indent + line + "\n" if line else "\n" for line in want.splitlines())
+            out.append(text[position:end] + want)
+            position = old_end
+    out.append(text[position:])
+    path.write_text("".join(out), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--update-python-guide" in sys.argv:
+        refresh_python_guide()
+        print("rewrote docs/python.md")
