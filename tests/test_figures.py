@@ -1,4 +1,4 @@
-"""Figures: every figure from small results folders, house style, provenance, CLI and errors."""
+"""Figures: every figure from small results, house style, provenance, formats, CLI and errors."""
 
 from __future__ import annotations
 
@@ -12,14 +12,27 @@ import pandas as pd
 import pytest
 from matplotlib.text import Text
 from PIL import Image
-from support import run_scenario
 from typer.testing import CliRunner
 
 import sim
+import sim.api
 from sim.interfaces.cli import app
+from sim.results.manifest import build_manifest
+from sim.results.replay import (
+    ReplayError,
+    Tracked,
+    check_replay,
+    rebuild,
+    scenario_from_manifest,
+)
 from sim.scenario import parse_scenario
 from sim.viz import figures as fg
 from sim.viz import style as hs
+from sim.viz.figures import animation as fanim
+from sim.viz.figures import brain as fbrain
+from sim.viz.figures import run as frun
+from sim.viz.figures import study as fstudy
+from sim.viz.figures import sweep as fsweep
 
 runner = CliRunner()
 
@@ -89,22 +102,45 @@ def overlapping_texts(fig) -> list[tuple[str, str]]:
     ]
 
 
+def write_manifest(folder: Path, kind: str, run_id: str, scenario: dict, **extra) -> None:
+    """A manifest as painsim writes it, for a hand-made study or sweep folder."""
+    resolved = parse_scenario(scenario, "test").resolved()
+    manifest = build_manifest(
+        kind,
+        run_id=run_id,
+        seed=resolved["scenario"]["seed"],
+        scenario=resolved,
+        started=None,
+        finished=None,
+        command=None,
+        files=[p.name for p in folder.iterdir()],
+        **extra,
+    )
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def same_pixels(a: Path, b: Path) -> bool:
+    with Image.open(a) as x, Image.open(b) as y:
+        return np.array_equal(np.asarray(x.convert("RGB")), np.asarray(y.convert("RGB")))
+
+
 # -- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def arms_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two arms, two replicates, with connectivity.npz."""
+def arms_result():
+    """Two arms, two replicates, with connectivity, in memory."""
     scenario = parse_scenario(TWO_ARMS, "figures test")
-    return run_scenario(
-        scenario,
-        results_root=tmp_path_factory.mktemp("results"),
-        save_connectivity=True,
-        progress=False,
-    )
+    return sim.api.run(scenario, connectivity=True, progress=False)
+
+
+@pytest.fixture(scope="module")
+def arms_run(arms_result, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same run's results folder, with connectivity.npz."""
+    return arms_result.save(results_root=tmp_path_factory.mktemp("results"))
 
 
 @pytest.fixture(scope="module")
 def arms_figures(arms_run: Path) -> fg.FigureSet:
-    return fg.make_figures(arms_run, "png,svg,pdf", "talk")
+    return fg.make_figures(arms_run, formats="png,svg,pdf", style="talk")
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +191,11 @@ def study_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     power = pd.concat([table(40, m).assign(multiplier=m) for m in (0.5, 1.0, 2.0)])
     power.to_csv(folder / "power.csv", index=False)
     (folder / "findings.md").write_text("# findings\n")
-    (folder / "manifest.json").write_text(
-        json.dumps({"run_id": "study-run-1", "scenario": {"study": {"alpha": 0.05}}})
+    write_manifest(
+        folder,
+        "study",
+        "study-run-1",
+        {"scenario": {"name": "figures study", "seed": 3}, "study": {"alpha": 0.05}},
     )
     return folder
 
@@ -207,16 +246,17 @@ def sweep_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ]
     )
     sens.to_csv(folder / "sensitivity.csv", index=False)
-    (folder / "manifest.json").write_text(
-        json.dumps(
-            {
-                "run_id": "sweep-run-1",
-                "sweep": {
-                    "targets": ["drift.rate", "drift.coping_weight"],
-                    "outcomes": ["dmn_perturbation"],
-                },
-            }
-        )
+    write_manifest(
+        folder,
+        "sweep",
+        "sweep-run-1",
+        {"scenario": {"name": "figures sweep", "seed": 5}},
+        sweep={
+            "method": "sobol",
+            "targets": ["drift.rate", "drift.coping_weight"],
+            "outcomes": ["dmn_perturbation"],
+            "horizon_years": 2.0,
+        },
     )
     (folder / "figures").mkdir()
     (folder / "figures" / "grid_dmn_perturbation.png").write_bytes(b"working plot")
@@ -248,7 +288,7 @@ def test_every_file_carries_version_and_run_id_in_its_metadata(arms_figures, arm
 
 def test_animation_is_a_small_multi_frame_gif_with_provenance(arms_figures, arms_run):
     gif = arms_run / "figures" / "08_patient_animation.gif"
-    assert 0 < gif.stat().st_size <= fg.GIF_MAX_BYTES
+    assert 0 < gif.stat().st_size <= fanim.GIF_MAX_BYTES
     run_id = json.loads((arms_run / "manifest.json").read_text())["run_id"]
     with Image.open(gif) as image:
         assert image.n_frames == 4  # record times 0, 1, 2, 3
@@ -262,6 +302,12 @@ def test_index_lists_every_figure_with_a_caption(arms_figures, arms_run):
         assert f'src="{entry.files[0].name}"' in text
         assert entry.caption and html_escaped(entry.caption) in text
     assert "connectivity.npz" in text  # says where the connectivity came from
+
+
+def test_captions_travel_as_data_into_the_files(arms_figures):
+    for entry in arms_figures.entries:
+        if entry.files[0].suffix == ".png":
+            assert png_info(entry.files[0])[1]["Description"] == entry.caption
 
 
 def html_escaped(text: str) -> str:
@@ -279,18 +325,20 @@ def test_run_without_connectivity_rebuilds_it_and_skips_comparison_for_one_arm(s
     made = fg.make_figures(folder, animation=False)
     assert [e.name for e in made.entries] == [n for n in RUN_FIGURES if n != "02_arm_comparison"]
     assert made.skipped == [("02_arm_comparison", "one arm only; nothing to compare")]
-    assert "rebuilt from manifest.json" in (folder / "figures" / "index.html").read_text()
+    index = (folder / "figures" / "index.html").read_text()
+    assert "rebuilt from manifest.json" in index
+    assert "Not drawn" in index and "one arm only; nothing to compare" in index
 
 
 def test_rebuilt_patients_are_the_recorded_ones(small_run):
     manifest = json.loads((small_run / "manifest.json").read_text())
-    scenario = fg.scenario_from_manifest(manifest)
+    scenario = scenario_from_manifest(manifest)
     with np.load(small_run / "connectivity.npz") as saved:
         block = np.flatnonzero(
             (saved["arm"] == manifest["run"]["arms"][0]) & (saved["replicate"] == 1)
         )[0]
         expected = saved["connectivity"][block, [3, 17]]
-    tracked = fg.rebuild(scenario, 1, manifest["run"]["arms"][0], [3, 17])
+    tracked = rebuild(scenario, 1, manifest["run"]["arms"][0], [3, 17])
     np.testing.assert_allclose(tracked.connectivity[-1], expected, atol=1e-6)
     patients = pd.read_parquet(small_run / "patients.parquet")
     horizon = patients[
@@ -299,12 +347,22 @@ def test_rebuilt_patients_are_the_recorded_ones(small_run):
     np.testing.assert_allclose(tracked.perturbation, horizon.loc[[3, 17], "dmn_perturbation"])
 
 
+def test_a_replay_that_differs_from_the_record_is_refused():
+    tracked = Tracked(
+        np.array([3.0]), np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), None, np.array([1.0])
+    )
+    check_replay(tracked, np.array([1.0 + 1e-9]))
+    with pytest.raises(ReplayError, match="does not reproduce the recorded results"):
+        check_replay(tracked, np.array([1.1]), made_with="0.1", where="results/x")
+
+
+@pytest.mark.slow
 def test_paper_style_is_single_column_at_300_dpi(arms_run, tmp_path):
     import shutil
 
     folder = tmp_path / "paper"
     shutil.copytree(arms_run, folder, ignore=shutil.ignore_patterns("figures"))
-    made = fg.make_figures(folder, "png", "paper", animation=False)
+    made = fg.make_figures(folder, formats="png", style="paper", animation=False)
     for entry in made.entries:
         with Image.open(entry.files[0]) as image:
             assert image.size[0] == 1050  # 3.5 in x 300 dpi
@@ -312,16 +370,94 @@ def test_paper_style_is_single_column_at_300_dpi(arms_run, tmp_path):
             assert round(image.info["dpi"][0]) == 300
 
 
+# -- formats, earlier comparisons, results in memory ---------------------------------------------
+@pytest.fixture(scope="module")
+def redrawn(arms_figures, arms_run, tmp_path_factory) -> tuple[Path, fg.FigureSet]:
+    """A copy of the run with its figures, compared with `painsim compare`, PNGs drawn again."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("redrawn") / "run"
+    shutil.copytree(arms_run, folder)
+    result = invoke("compare", folder)
+    assert result.exit_code == 0, result.output
+    assert (folder / "comparison.csv").is_file()
+    return folder, fg.make_figures(folder, formats="png", animation=False)
+
+
+def test_arm_comparison_is_the_same_with_or_without_an_earlier_compare(arms_run, redrawn):
+    folder, made = redrawn
+    name = "02_arm_comparison.png"
+    assert folder / "figures" / name in made.files
+    assert same_pixels(arms_run / "figures" / name, folder / "figures" / name)
+    # The dots are the twin differences `painsim compare` reports.
+    compared = pd.read_csv(folder / "comparison.csv").set_index("outcome")
+    shown = frun.arm_differences(
+        pd.read_parquet(folder / "patients.parquet"), ["usual care", "CBT + TMS"]
+    )
+    shown = shown[shown["who"] == "all"].set_index("outcome")
+    for outcome in frun.COMPARED_OUTCOMES:
+        assert shown.loc[outcome, "difference"] == pytest.approx(
+            compared.loc[outcome, "twin_difference"], abs=1e-12
+        )
+
+
+def test_drawing_one_format_keeps_the_others_and_the_animation(redrawn):
+    folder, made = redrawn
+    assert {f.suffix for f in made.files} == {".png"}
+    names = {p.name for p in (folder / "figures").iterdir()}
+    for figure in RUN_FIGURES:
+        assert {f"{figure}.png", f"{figure}.svg", f"{figure}.pdf"} <= names
+    assert "08_patient_animation.gif" in names  # not redrawn (no animation asked), not removed
+    index = (folder / "figures" / "index.html").read_text()
+    assert 'href="01_perturbation_by_years.svg"' in index  # earlier formats stay linked
+    assert 'href="08_patient_animation.gif"' in index
+
+
+def test_svg_after_png_adds_svgs_and_keeps_pngs_and_their_thumbnails(study_folder, tmp_path):
+    import shutil
+
+    folder = tmp_path / "study"
+    shutil.copytree(study_folder, folder, ignore=shutil.ignore_patterns("figures"))
+    pngs = {f.name: f.read_bytes() for f in fg.make_figures(folder).files}
+    result = invoke("figures", folder, "--format", "svg")
+    assert result.exit_code == 0, result.output
+    figures = folder / "figures"
+    assert {n: (figures / n).read_bytes() for n in pngs} == pngs
+    index = (figures / "index.html").read_text()
+    for name in pngs:
+        assert f'src="{name}"' in index
+        assert (figures / name).with_suffix(".svg").is_file()
+
+
+def test_a_result_in_memory_needs_a_folder_to_draw_into(arms_result):
+    with pytest.raises(fg.FigureError, match="needs a folder") as error:
+        fg.make_figures(arms_result)
+    assert error.value.option == "folder"
+
+
+@pytest.mark.slow
+def test_figures_of_a_result_in_memory_are_those_of_its_saved_folder(
+    arms_result, redrawn, tmp_path
+):
+    _, from_folder = redrawn
+    in_memory = fg.make_figures(arms_result, tmp_path / "figures", formats="png", animation=False)
+    assert [f.name for f in in_memory.files] == [f.name for f in from_folder.files]
+    assert in_memory.skipped == from_folder.skipped
+    assert [e.caption for e in in_memory.entries] == [e.caption for e in from_folder.entries]
+    for mine, theirs in zip(in_memory.files, from_folder.files, strict=True):
+        assert same_pixels(mine, theirs), mine.name
+
+
 # -- house style --------------------------------------------------------------------------------
 def test_arms_keep_their_colours_across_figures(run_data):
     arms = run_data["arms"]
     colors = hs.arm_colors(arms)
     assert colors == {"usual care": "#000000", "CBT + TMS": "#0072B2"}
-    fig = fg.perturbation_by_years(run_data["patients"], arms, "talk")
+    fig = frun.perturbation_by_years(run_data["patients"], arms, "talk")
     lines = {line.get_label(): line.get_color() for line in fig.axes[0].get_lines()}
     assert lines == colors
-    diffs = fg.arm_differences(run_data["patients"], arms)
-    fig = fg.arm_comparison(diffs, arms, "talk")
+    diffs = frun.arm_differences(run_data["patients"], arms)
+    fig = frun.arm_comparison(diffs, arms, "talk")
     drawn = {
         line.get_color()
         for ax in fig.axes
@@ -331,43 +467,51 @@ def test_arms_keep_their_colours_across_figures(run_data):
     assert drawn == {colors["CBT + TMS"]}
 
 
-def talk_figures(run_data) -> dict:
+@pytest.fixture(scope="module")
+def talk_figures(run_data):
+    """The run figures drawn in talk style from the run's data, once for the module."""
+    figs = draw_talk_figures(run_data)
+    yield figs
+    for fig in figs.values():
+        hs.close(fig)
+
+
+def draw_talk_figures(run_data) -> dict:
     patients, arms = run_data["patients"], run_data["arms"]
-    scenario = fg.scenario_from_manifest(run_data["manifest"])
-    layout = fg.BrainLayout.from_scenario(scenario)
+    scenario = scenario_from_manifest(run_data["manifest"])
+    layout = fbrain.BrainLayout.from_scenario(scenario)
     horizon = patients[(patients["year"] == patients["year"].max()) & (patients["arm"] == arms[0])]
     sign = np.sign(np.arange(17) - 8.0)
     change = 0.06 * np.outer(sign, sign)  # symmetric: up within halves, down between
     return {
-        "perturbation": fg.perturbation_by_years(patients, arms, "talk"),
-        "comparison": fg.arm_comparison(fg.arm_differences(patients, arms), arms, "talk"),
-        "matrices": fg.matrices_figure(
+        "perturbation": frun.perturbation_by_years(patients, arms, "talk"),
+        "comparison": frun.arm_comparison(frun.arm_differences(patients, arms), arms, "talk"),
+        "matrices": fbrain.matrices_figure(
             layout,
             layout.healthy,
             layout.healthy - 0.05,
             "talk",
             titles=("Never in pain\nn = 10", "Chronic\nn = 12"),
         ),
-        "metrics": fg.metrics_by_years(horizon, "talk"),
-        "connectomes": fg.connectome_figure(
+        "metrics": frun.metrics_by_years(horizon, "talk"),
+        "connectomes": fbrain.connectome_figure(
             layout, [("Patient", change), ("Twin", change / 2)], "talk"
         ),
     }
 
 
-def test_talk_text_is_at_least_16_pt_and_labels_do_not_overlap(run_data):
-    for name, fig in talk_figures(run_data).items():
+def test_talk_text_is_at_least_16_pt_and_labels_do_not_overlap(talk_figures):
+    for name, fig in talk_figures.items():
         small = {
             t.get_text(): t.get_fontsize() for t in visible_texts(fig) if t.get_fontsize() < 16
         }
         assert not small, (name, small)
         if name != "connectomes":  # nilearn's glass-brain outlines have no text to collide
             assert not overlapping_texts(fig), (name, overlapping_texts(fig))
-        hs.close(fig)
 
 
-def test_axis_labels_carry_units(run_data):
-    figs = talk_figures(run_data)
+def test_axis_labels_carry_units(talk_figures):
+    figs = talk_figures
     assert figs["perturbation"].axes[0].get_ylabel() == "DMN perturbation (healthy SD)"
     assert "(NRS points)" in figs["comparison"].axes[1].get_xlabel()
     assert "(PCS points)" in figs["comparison"].axes[2].get_xlabel()
@@ -408,9 +552,9 @@ def test_study_folder_gets_groups_years_mediation_and_power(study_folder):
 
 def test_power_table_counts_each_finding_per_multiplier(study_folder):
     power = pd.read_csv(study_folder / "power.csv")
-    table = fg.power_table(power, 0.05)
+    table = fstudy.power_table(power, 0.05)
     assert sorted(table["multiplier"].unique()) == [0.5, 1.0, 2.0]
-    assert set(table["key"]) == set(fg.PUBLISHED_FINDINGS)
+    assert set(table["key"]) == set(fstudy.PUBLISHED_FINDINGS)
     assert table["detection_rate"].between(0, 1).all()
     assert (table["replications"] == 40).all()
 
@@ -435,7 +579,7 @@ def test_sweep_heatmap_leaves_out_failed_runs():
             "status": ["ok", "ok", "ok", "failed"],
         }
     )
-    fig = fg.sweep_heatmap(table, "dmn_perturbation", "talk")
+    fig = fsweep.sweep_heatmap(table, "dmn_perturbation", "talk")
     values = fig.axes[0].images[0].get_array()
     assert values[1, 1] is np.ma.masked or np.isnan(values[1, 1])
     assert float(values[0, 1]) == 3.0

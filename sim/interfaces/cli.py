@@ -384,16 +384,25 @@ def sweep(
     typer.echo(summary_text(result))
 
 
-def _figures_after(folder: Path) -> None:
-    """Draw a new results folder's figures; a failure is a warning (the results stand)."""
+def _figures_after(folder: Path, result: Any = None) -> None:
+    """Draw a new results folder's figures; a failure is a warning (the results stand).
+
+    ``result`` is the folder's result object when in memory (saves reading the folder back).
+    """
+    from sim.results.folder import FIGURES_DIR
     from sim.viz.figures import make_figures
 
     try:
-        made = make_figures(folder)
+        source = folder if result is None else result
+        made = make_figures(source, Path(folder) / FIGURES_DIR)
     except Exception as exc:  # the results are written: say why, and go on
         typer.echo(f"painsim: warning: figures not made: {' '.join(str(exc).split())}", err=True)
     else:
         typer.echo(f"\nfigures: {made.index}")
+
+
+FIGURE_OPTIONS = {"formats": "--format", "style": "--style"}
+"""Library argument -> command-line name, for ``painsim figures`` messages."""
 
 
 @app.command()
@@ -409,15 +418,18 @@ def figures(
         bool, typer.Option("--animation/--no-animation", help="Also make the GIF of a patient.")
     ] = True,
 ) -> None:
-    """Draw the figures that fit a results folder into FOLDER/figures/ with an index.html."""
+    """Draw the figures that fit a results folder into FOLDER/figures/ with an index.html.
+
+    Files of the formats drawn are replaced; others stay (--format svg adds SVGs to PNGs).
+    """
     from sim.viz.figures import FigureError, make_figures
-    from sim.viz.style import StyleError, get_style, parse_formats
+    from sim.viz.style import StyleError
 
     try:
-        formats = parse_formats(format)
-        get_style(style)
-        made = make_figures(folder, formats, style, animation=animation)
-    except (FigureError, StyleError) as exc:
+        made = make_figures(folder, formats=format, style=style, animation=animation)
+    except StyleError as exc:
+        fail(f"{FIGURE_OPTIONS.get(exc.option, exc.option)}: {exc.message}")
+    except FigureError as exc:
         fail(str(exc))
     for entry in made.entries:
         typer.echo(f"{entry.name}: {', '.join(f.name for f in entry.files)}")

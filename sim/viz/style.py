@@ -198,7 +198,11 @@ STYLES: dict[str, Style] = {
 
 
 class StyleError(ValueError):
-    """Unknown style name or file format."""
+    """Unknown style name or file format; ``option`` is ``"style"`` or ``"formats"``."""
+
+    def __init__(self, message: str, option: str):
+        super().__init__(f"{option}: {message}")
+        self.option, self.message = option, message
 
 
 def get_style(name: str | Style) -> Style:
@@ -209,7 +213,7 @@ def get_style(name: str | Style) -> Style:
         return STYLES[name]
     except KeyError:
         raise StyleError(
-            f"--style: unknown style '{name}'; choose one of: {', '.join(STYLES)}"
+            f"unknown style '{name}'; choose one of: {', '.join(STYLES)}", "style"
         ) from None
 
 
@@ -326,11 +330,11 @@ def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
     items = text.split(",") if isinstance(text, str) else list(text)
     formats = tuple(dict.fromkeys(f.strip().lower().lstrip(".") for f in items))
     if not formats or "" in formats:
-        raise StyleError(f"--format: empty format in '{text}'; choose from {', '.join(FORMATS)}")
+        raise StyleError(f"empty format in '{text}'; choose from {', '.join(FORMATS)}", "formats")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise StyleError(
-            f"--format: unknown format '{unknown[0]}'; choose from {', '.join(FORMATS)}"
+            f"unknown format '{unknown[0]}'; choose from {', '.join(FORMATS)}", "formats"
         )
     return formats
 

@@ -1,0 +1,166 @@
+"""Figures for talks and papers, drawn from a result in painsim's house style.
+
+:func:`make_figures` takes a result object (``RunResult``, ``StudyResult``, ``SweepResult``) or
+a results folder, draws every figure that fits into ``figures/`` and writes ``index.html``, a
+contact sheet with a caption per figure. What a result is decides what is drawn:
+
+* a run: 1 perturbation vs years lived with pain, 2 arm comparison (two or more arms),
+  3 glass-brain connectomes, 4 connectivity matrices, 5 graph metrics vs years lived with pain,
+  8 animation of one patient (:mod:`~sim.viz.figures.run`, :mod:`~sim.viz.figures.brain`,
+  :mod:`~sim.viz.figures.animation`; who is shown: :mod:`~sim.viz.figures.people`);
+* a study: 6a-d groups, years with pain, mediation diagram, power curve
+  (:mod:`~sim.viz.figures.study`);
+* a sweep: 7a outcome over the swept settings, 7b sensitivity indices
+  (:mod:`~sim.viz.figures.sweep`).
+
+Each figure is one function that takes plain data and returns a matplotlib ``Figure``; styles,
+colours and saving (painsim's version and the run id in each file's metadata) are in
+:mod:`sim.viz.style`. Figures read results and never change them.
+
+Examples
+--------
+>>> import tempfile
+>>> from sim.experiments.run import simulate
+>>> from sim.scenario import parse_scenario
+>>> res = simulate(parse_scenario({"scenario": {"name": "demo", "years": 2},
+...                                "cohort": {"size": 60}}))
+>>> made = make_figures(res, tempfile.mkdtemp() + "/figures", animation=False)
+>>> [e.name for e in made.entries]
+['01_perturbation_by_years', '03_connectomes', '04_connectivity_matrices', '05_metrics_by_years']
+>>> made.skipped[0][0]
+'02_arm_comparison'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from sim.results.folder import FIGURES_DIR
+from sim.viz import style as hs
+from sim.viz.figures.common import ANIMATION_FORMATS, Entry, FigureError, FigureSet, FigureWriter
+from sim.viz.figures.index import index_html, write_index
+from sim.viz.figures.sources import Source, load_source, result_source
+
+__all__ = ["Entry", "FigureError", "FigureSet", "make_figures"]
+
+
+def _draw_run(source: Source, writer: FigureWriter, animation: bool) -> None:
+    from sim.viz.figures.animation import add_animation
+    from sim.viz.figures.brain import BrainLayout, add_connectomes, add_matrices
+    from sim.viz.figures.people import Cast
+    from sim.viz.figures.run import add_comparison, add_metrics, add_perturbation
+
+    result = source.result
+    add_perturbation(result, writer)
+    add_comparison(result, writer)
+    where = str(source.folder) if source.folder is not None else "run"
+    cast = Cast(result, animation=animation, made_with=source.made_with, where=where)
+    writer.notes.append(
+        f"Connectivity for figures 3 and 4: {cast.source}."
+        + (" Animation: rebuilt from manifest.json." if animation else "")
+    )
+    layout = BrainLayout.from_scenario(result.scenario)
+    add_connectomes(cast, layout, writer)
+    add_matrices(cast, layout, writer)
+    add_metrics(result, writer)
+    if animation:
+        add_animation(cast, layout, writer)
+
+
+def _draw_study(source: Source, writer: FigureWriter, animation: bool) -> None:
+    from sim.viz.figures.study import add_study
+
+    add_study(source.result, writer)
+
+
+def _draw_sweep(source: Source, writer: FigureWriter, animation: bool) -> None:
+    from sim.viz.figures.sweep import add_sweep
+
+    add_sweep(source.result, writer)
+
+
+DRAW: dict[str, Callable[[Source, FigureWriter, bool], None]] = {
+    "run": _draw_run,
+    "study": _draw_study,
+    "sweep": _draw_sweep,
+}
+
+
+def make_figures(
+    source: Any,
+    folder: str | Path | None = None,
+    *,
+    formats: str | Iterable[str] = ("png",),
+    style: str | hs.Style = "talk",
+    animation: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> FigureSet:
+    """Draw every figure that fits a result into a figures folder, with ``index.html``.
+
+    Files of the formats drawn replace those of an earlier call; files of other formats (and
+    other files) stay, so drawing SVGs after PNGs adds the SVGs.
+
+    Parameters
+    ----------
+    source
+        A ``RunResult``, ``StudyResult`` or ``SweepResult``, or a results folder (read with
+        :func:`sim.results.io.load`).
+    folder
+        Where the figures go; default ``<results folder>/figures``.
+    formats
+        ``"png,svg,pdf"`` or a list; the animation is always GIF (+ MP4 with ffmpeg).
+    style
+        ``talk`` (1920 x 1080 px) or ``paper`` (single column, 300 dpi).
+    animation
+        Also make the animation of one patient (runs).
+    log
+        Called with one line per figure (name and seconds), e.g. ``print``.
+
+    Returns
+    -------
+    FigureSet
+        The figures drawn, those skipped with the reason, and the contact sheet.
+
+    Raises
+    ------
+    FigureError
+        Not a results folder, nothing to plot, or no folder for a result only in memory
+        (``option`` names the argument).
+    sim.viz.style.StyleError
+        An unknown format or style.
+    """
+    formats = hs.parse_formats(formats)
+    s = hs.get_style(style)
+    found = load_source(source) if isinstance(source, str | Path) else result_source(source)
+    if folder is None:
+        if found.folder is None:
+            raise FigureError(
+                "folder: a result that was not saved needs a folder to draw into", "folder"
+            )
+        folder = found.folder / FIGURES_DIR
+    writer = FigureWriter(Path(folder), formats, s, found.run_id, log)
+    if found.kind == "run" and animation:
+        writer.redrawn.update(ANIMATION_FORMATS)
+    try:
+        DRAW[found.kind](found, writer, animation)
+        if not writer.entries:
+            reasons = "; ".join(f"{n}: {r}" for n, r in writer.skipped) or "no data"
+            where = found.folder if found.folder is not None else found.kind
+            raise FigureError(f"{where}: nothing to plot ({reasons})")
+        text = index_html(
+            writer.entries,
+            writer.skipped,
+            writer.listing(),
+            title=found.title,
+            run_id=found.run_id,
+            style=s,
+            notes=writer.notes,
+        )
+        write_index(writer.staging, text)
+        writer.finish()
+    except BaseException:
+        writer.abandon()
+        raise
+    return FigureSet(writer.folder, writer.entries, writer.skipped, writer.folder / "index.html")

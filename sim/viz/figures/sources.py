@@ -1,0 +1,203 @@
+"""What the figures draw from: a result object, or a results folder loaded into one.
+
+:func:`load_source` reads a results folder with :func:`sim.results.io.load`. Until the study
+and sweep loaders exist (``sim.results.study.load_study``, ``sim.results.sweep.load_sweep``),
+study and sweep folders are read by :func:`read_study` and :func:`read_sweep` here into small
+objects with the attributes the figures use of ``StudyResult`` and ``SweepResult``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.results.folder import (
+    MANIFEST,
+    POWER,
+    SAMPLE,
+    SENSITIVITY,
+    STUDY_TABLE,
+    SWEEP_TABLE,
+)
+from sim.results.io import load
+from sim.results.manifest import ManifestError, kind_of, read_manifest
+from sim.results.run import ResultsError, read_table, scenario_of
+from sim.scenario import Scenario, ScenarioError
+from sim.viz.figures.common import FigureError
+
+
+@dataclass(frozen=True)
+class Source:
+    """A result to draw and what is known about where it came from.
+
+    Attributes
+    ----------
+    result
+        RunResult, StudyResult or SweepResult (or a folder reading with their attributes).
+    kind
+        ``run``, ``study`` or ``sweep``.
+    folder
+        The results folder, or None for a result only in memory.
+    manifest
+        The folder's ``manifest.json`` (empty for a result only in memory).
+    """
+
+    result: Any
+    kind: str
+    folder: Path | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        """The run id written into every figure file."""
+        run_id = getattr(self.result, "run_id", None) or self.manifest.get("run_id")
+        if run_id:
+            return str(run_id)
+        return self.folder.name if self.folder is not None else "unknown"
+
+    @property
+    def title(self) -> str:
+        """The scenario name, for the contact sheet ("" if unknown)."""
+        scenario = getattr(self.result, "scenario", None)
+        run = getattr(scenario, "scenario", None)
+        if run is not None:
+            return str(run.name)
+        resolved = (self.manifest.get("scenario") or {}).get("scenario") or {}
+        return str(resolved.get("name", ""))
+
+    @property
+    def made_with(self) -> str | None:
+        """painsim version that wrote the folder (None for a result only in memory)."""
+        return self.manifest.get("painsim_version")
+
+
+def result_source(result: Any) -> Source:
+    """A result object as a :class:`Source` (its folder, if it has one, from ``.folder``)."""
+    kind = getattr(result, "kind", None)
+    if kind is None:
+        kind = "study" if hasattr(result, "power") else "sweep" if hasattr(result, "table") else ""
+    if kind not in ("run", "study", "sweep"):
+        raise FigureError(
+            f"source: cannot draw a {type(result).__name__} (a run, study or sweep result, "
+            "or its results folder)",
+            "source",
+        )
+    folder = getattr(result, "folder", None)
+    return Source(result, kind, Path(folder) if folder is not None else None)
+
+
+def load_source(folder: str | Path) -> Source:
+    """Read a results folder into a :class:`Source`.
+
+    Raises
+    ------
+    FigureError
+        No such folder, not a results folder, a damaged one, or a kind without figures.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FigureError(f"{folder}: no such results folder", "source")
+    if not (folder / MANIFEST).is_file():
+        raise FigureError(
+            f"{folder}: nothing to plot (no {MANIFEST}: not a painsim results folder)", "source"
+        )
+    try:
+        manifest = read_manifest(folder)
+        kind = kind_of(manifest)
+        if kind == "study":
+            result = read_study(folder, manifest)  # merge: load(folder)
+        elif kind == "sweep":
+            result = read_sweep(folder, manifest)  # merge: load(folder)
+        elif kind == "run":
+            result = load(folder)
+        else:
+            raise FigureError(f"{folder}: nothing to plot (a {kind} folder has no figures)")
+    except (ManifestError, ResultsError, ScenarioError) as exc:
+        raise FigureError(str(exc), "source") from None
+    return Source(result, kind, folder, manifest)
+
+
+# -- folder readings, until sim.results has study and sweep loaders -----------------------------
+def _optional(folder: Path, *names: str) -> pd.DataFrame | None:
+    """The first of ``names`` that the folder holds, read; None if none."""
+    for name in names:
+        if (folder / name).is_file():
+            return read_table(folder, name)
+    return None
+
+
+@dataclass(frozen=True)
+class FolderStudy:
+    """A study folder read with the attributes the figures use of ``StudyResult``."""
+
+    scenario: Scenario
+    study: pd.DataFrame
+    power: pd.DataFrame | None
+    sample: pd.DataFrame | None
+    run_id: str
+    folder: Path
+    kind: str = "study"
+
+
+def read_study(folder: Path, manifest: dict[str, Any]) -> FolderStudy:
+    """Read a study folder: ``study.csv``, ``power.csv`` and ``sample.csv`` if present."""
+    return FolderStudy(
+        scenario=scenario_of(folder, manifest),
+        study=read_table(folder, STUDY_TABLE),
+        power=_optional(folder, POWER, "power.parquet"),
+        sample=_optional(folder, SAMPLE, "participants.csv"),
+        run_id=str(manifest.get("run_id") or folder.name),
+        folder=folder,
+    )
+
+
+@dataclass(frozen=True)
+class FolderPlan:
+    """The parts of a sweep plan the figures use, from ``manifest.json``."""
+
+    method: str
+    names: list[str]
+    outcomes: list[str]
+    arms: list[str]
+    horizon: float | None
+
+
+@dataclass(frozen=True)
+class FolderSweep:
+    """A sweep folder read with the attributes the figures use of ``SweepResult``."""
+
+    scenario: Scenario
+    plan: FolderPlan
+    table: pd.DataFrame | None
+    sensitivity: pd.DataFrame | None
+    run_id: str
+    folder: Path
+    kind: str = "sweep"
+
+
+def read_sweep(folder: Path, manifest: dict[str, Any]) -> FolderSweep:
+    """Read a sweep folder: ``sweep.parquet`` and ``sensitivity.csv``, whichever it holds."""
+    scenario = scenario_of(folder, manifest)
+    section = manifest.get("sweep") if isinstance(manifest.get("sweep"), dict) else {}
+    horizon = section.get("horizon_years")
+    plan = FolderPlan(
+        method=str(section.get("method") or ""),
+        names=list(section.get("targets") or []),
+        outcomes=list(section.get("outcomes") or []),
+        arms=[arm.name for arm in scenario.arm_list],
+        horizon=None if horizon is None else float(horizon),
+    )
+    table, sensitivity = _optional(folder, SWEEP_TABLE), _optional(folder, SENSITIVITY)
+    if table is None and sensitivity is None:
+        raise FigureError(f"{folder}: nothing to plot (no {SWEEP_TABLE} or {SENSITIVITY})")
+    return FolderSweep(
+        scenario,
+        plan,
+        table,
+        sensitivity,
+        str(manifest.get("run_id") or folder.name),
+        folder,
+    )
