@@ -256,7 +256,11 @@ def test_summary_intervals_contain_the_mean_with_replicates(small_run):
 def test_one_replicate_gets_the_normal_interval_of_the_mean_over_patients(small_scenario):
     patients = simulate_replicate(small_scenario, 0)
     summary = summarize_horizon(summarize_timeseries(patients), patients).set_index("outcome")
-    assert set(summary["method"]) == {"normal approximation over patients"}
+    assert set(summary["method"]) == {
+        "normal approximation over patients",
+        "Wilson score over patients",
+    }
+    assert summary.loc["share_chronic", "method"] == "Wilson score over patients"
     coping = patients.loc[patients["year"] == 2.5, "coping"].to_numpy(float)
     half = 1.959964 * coping.std(ddof=1) / np.sqrt(coping.size)
     row = summary.loc["coping"]
