@@ -10,10 +10,12 @@ run is ``--patients`` people x 20 years at weekly steps, a little over a second)
 
 Reported per backend:
 
-* ``wall_s``: the whole ``run_sweep`` call (workers started, every run, tables, figures);
+* ``wall_s``: the whole ``sim.results.sweep.run_sweep_to_folder`` call, i.e. ``painsim sweep``
+  without figures (workers started, every run, tables);
 * ``steady_s_per_point``: time between finished runs once every worker is busy (from the 4th
   finished run to the last, divided by the runs in between; completion times are taken where
-  ``sim.experiments.sweep`` writes each run), i.e. 1 / throughput without start-up and final tables;
+  ``sim.results.sweep.write_run`` writes each run), i.e. 1 / throughput without start-up and
+  final tables;
 * ``startup_s``: from the call to the first finished run, minus one run (starting workers,
   which import painsim, and loading the compiled kernels);
 * ``throughput_vs_serial`` = steady_s_per_point(serial) / steady_s_per_point(backend) (target
@@ -43,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import sim.experiments.sweep
+import sim.results.sweep
 from sim.scenario import parse_scenario
 
 BACKENDS = ("serial", "process", "dask")
@@ -65,21 +67,21 @@ def bench_scenario(points: int, patients: int):
 def timed_sweep(scenario, backend: str, workers: int, folder: Path) -> dict:
     """Run a sweep, noting when each run was finished (as it is written)."""
     finished: list[float] = []
-    write = sim.experiments.sweep._write_run
+    write = sim.results.sweep.write_run
 
     def noting(partial, plan, rows):
         finished.append(time.perf_counter())
         return write(partial, plan, rows)
 
-    sim.experiments.sweep._write_run = noting
+    sim.results.sweep.write_run = noting
     try:
         start = time.perf_counter()
-        result = sim.experiments.sweep.run_sweep(
+        result = sim.results.sweep.run_sweep_to_folder(
             scenario, backend=backend, workers=workers, out=folder, progress=False
         )
         wall = time.perf_counter() - start
     finally:
-        sim.experiments.sweep._write_run = write
+        sim.results.sweep.write_run = write
     runs = result.table["run_seconds"].to_numpy()
     steady = (finished[-1] - finished[3]) / (len(finished) - 4)
     return {

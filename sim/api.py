@@ -9,6 +9,8 @@ memory or with folders (``docs/python.md`` walks through it)::
     res.compare(reference="usual care", years=[20, 30])    # the comparison table
     res.save("results/prevention/mine")                    # the folder `painsim run` writes
     again = sim.load("results/prevention/mine")            # any run, study or sweep folder
+    sw = sim.sweep("scenarios/sweep_drift_coping.toml")    # a sweep, in memory
+    sw.table, sw.sensitivity                               # sweep.parquet, sensitivity.csv
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sim.scenario import Scenario, load_scenario, parse_scenario
 
 if TYPE_CHECKING:
     from sim.experiments.run import RunResult
+    from sim.experiments.sweep import SweepResult
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]
 
@@ -112,6 +115,91 @@ def run(
         connectivity=connectivity,
         progress=progress,
         command=list(command) if command is not None else None,
+    )
+
+
+def sweep(
+    scenario: ScenarioLike,
+    *,
+    backend: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    results_root: str | Path | None = None,
+    progress: bool = False,
+    command: Sequence[str] | None = None,
+) -> SweepResult:
+    """Run a scenario's ``[sweep]``: in memory, or through a resumable results folder.
+
+    Parameters
+    ----------
+    scenario
+        A scenario with a ``[sweep]`` section, the path of a TOML file, or a dict.
+    backend
+        ``"process"`` (local worker processes), ``"serial"`` (this process) or ``"dask"`` (a
+        LocalCluster on 127.0.0.1, or the running cluster at ``scheduler``).
+    workers
+        Local worker processes, 1 to 1024 (default: the usable cores).
+    scheduler
+        Address of a running Dask scheduler, e.g. ``"tcp://10.0.0.5:8786"`` (``dask`` only).
+    out
+        Run through the checkpoint folder that becomes this results folder (must be new or
+        empty): every finished run is kept as it completes, so an interrupted sweep can be
+        resumed (``painsim sweep`` always does this).
+    resume
+        Continue the unfinished sweep of this scenario (beside ``out``, or the newest under
+        ``results_root/<scenario slug>/``) without repeating finished runs.
+    results_root
+        Run through a folder ``results_root/<scenario slug>/<run id>/`` (when ``out`` is not
+        given; ``"results"`` with ``resume``). With neither ``out``, ``results_root`` nor
+        ``resume``, the sweep runs in memory: nothing is written, results are collected as they
+        complete, and ``.save()`` writes the same folder afterwards.
+    progress
+        Show a progress bar with ETA on stderr.
+    command
+        Command line to record in the manifest (the CLI passes its own).
+
+    Returns
+    -------
+    sim.experiments.sweep.SweepResult
+        ``.table`` (``sweep.parquet``), ``.sensitivity`` (``sensitivity.csv``, None for a
+        grid), ``.notes``, ``.plan``, ``.folder`` (None in memory), ``.save()``, ``.figures()``.
+
+    Raises
+    ------
+    sim.scenario.ScenarioError
+        Not a valid sweep scenario (no ``[sweep]``, or an invalid point).
+    sim.experiments.backends.BackendError
+        Bad ``backend``, ``workers`` or ``scheduler`` (``.option`` names it).
+    sim.experiments.sweep.SweepError, sim.experiments.sweep.SweepInterrupted
+        Folder sweeps only: see :func:`sim.results.sweep.run_sweep_to_folder`.
+
+    Examples
+    --------
+    >>> res = sweep({"scenario": {"name": "demo", "years": 2}, "cohort": {"size": 20},
+    ...              "sweep": {"grid": {"drift.rate": [0.1, 0.4]}, "outcomes": ["pain"]}},
+    ...             backend="serial")
+    >>> res.kind, res.targets, res.folder, res.table[["point", "arm", "drift.rate"]].shape
+    ('sweep', ['drift.rate'], None, (2, 3))
+    """
+    loaded, source = as_scenario(scenario), _source(scenario)
+    options = {"backend": backend, "workers": workers, "scheduler": scheduler}
+    if out is None and results_root is None and not resume:
+        from sim.experiments.sweep import simulate_sweep
+
+        return simulate_sweep(loaded, **options, progress=progress, command=command, source=source)
+    from sim.results.sweep import run_sweep_to_folder
+
+    return run_sweep_to_folder(
+        loaded,
+        **options,
+        resume=resume,
+        out=out,
+        results_root="results" if results_root is None else results_root,
+        progress=progress,
+        command=command,
+        source=source,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sim.api
 from sim.scenario import Scenario
@@ -27,3 +28,25 @@ def run_scenario(
         results_root=results_root,
     )
     return result.folder
+
+
+def invoke(*args: Any) -> Any:
+    """Run ``painsim ARGS`` in this process (Typer's CliRunner); arguments are made strings."""
+    from typer.testing import CliRunner
+
+    from sim.interfaces.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result: Any, *fragments: str) -> str:
+    """Exit 2, exactly one stderr line naming every fragment, and no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("painsim: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return lines[0]

@@ -10,15 +10,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from support import assert_one_line_error, invoke
 
 from sim import __version__
 from sim.core.parameters import ModelParams, parameter_table
-from sim.interfaces.cli import app
 from sim.scenario import ScenarioError, parse_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-runner = CliRunner()
 
 SMALL_TOML = """
 [scenario]
@@ -30,23 +28,6 @@ record_every_years = 1
 [cohort]
 size = 30
 """
-
-
-def invoke(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *fragments: str) -> str:
-    """Exit 2, exactly one stderr line naming every fragment, and no traceback."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("painsim: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return lines[0]
 
 
 # -- commands that work -------------------------------------------------------------------------

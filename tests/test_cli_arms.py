@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_cli import assert_one_line_error, invoke
+from support import assert_one_line_error, invoke
 
 ARMS_TOML = """
 [scenario]

@@ -202,62 +202,19 @@ def study_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def sweep_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A sweep folder in the layout a sweep writes (sweep.parquet, sensitivity.csv)."""
-    folder = tmp_path_factory.mktemp("sweep")
-    grid = list(itertools.product([0.1, 0.2, 0.4], [0.0, 0.3, 0.6], [0, 1]))
-    rows = [
-        {
-            "point": i // 2,
-            "replicate": rep,
-            "arm": "usual care",
-            "seed": i,
-            "drift.rate": r,
-            "drift.coping_weight": w,
-            "year": 2.0,
-            "dmn_perturbation": 0.8 + r + w / 2 + 0.01 * rep,
-            "pain": 1.0,
-            "run_seconds": 0.1,
-            "status": "ok",
-            "error": "",
-        }
-        for i, (r, w, rep) in enumerate(grid)
-    ]
-    rows[0]["status"], rows[0]["dmn_perturbation"] = "failed", 99.0  # left out
-    pd.DataFrame(rows).to_parquet(folder / "sweep.parquet", index=False)
-    sens = pd.DataFrame(
-        [
-            {
-                "arm": "usual care",
-                "outcome": "dmn_perturbation",
-                "parameter": p,
-                "method": "sobol",
-                "index": k,
-                "value": v,
-                "conf": 0.1,
-                "ci_low": v - 0.1,
-                "ci_high": v + 0.1,
-            }
-            for p, k, v in [
-                ("drift.rate", "S1", 0.5),
-                ("drift.rate", "ST", 0.6),
-                ("drift.coping_weight", "S1", 0.2),
-                ("drift.coping_weight", "ST", 0.3),
-            ]
-        ]
-    )
-    sens.to_csv(folder / "sensitivity.csv", index=False)
-    write_manifest(
-        folder,
-        "sweep",
-        "sweep-run-1",
-        {"scenario": {"name": "figures sweep", "seed": 5}},
-        sweep={
+    """A small finished Sobol sweep folder, with another file already in its figures/."""
+    scenario = {
+        "scenario": {"name": "figures sweep", "seed": 5, "years": 2, "dt_weeks": 4},
+        "cohort": {"size": 40},
+        "sweep": {
             "method": "sobol",
-            "targets": ["drift.rate", "drift.coping_weight"],
+            "samples": 4,
+            "bounds": {"drift.rate": [0.1, 0.4], "drift.coping_weight": [0.0, 0.6]},
             "outcomes": ["dmn_perturbation"],
-            "horizon_years": 2.0,
         },
-    )
+    }
+    result = sim.api.sweep(scenario, backend="serial")
+    folder = result.save(tmp_path_factory.mktemp("sweep") / "sweep-run-1")
     (folder / "figures").mkdir()
     (folder / "figures" / "grid_dmn_perturbation.png").write_bytes(b"working plot")
     return folder

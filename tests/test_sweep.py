@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from support import assert_one_line_error, invoke
 
-import sim.experiments.sweep as sweep_module
+import sim
+import sim.experiments.sweep.engine as engine
 from sim.experiments.run import run_replicate
 from sim.experiments.sweep import (
     analyze_design,
     horizon_stops,
     plan_sweep,
     run_seed,
-    run_sweep,
     sample_design,
+    simulate_sweep,
 )
-from sim.interfaces.cli import app
+from sim.results.sweep import load_sweep
 from sim.scenario import load_scenario, parse_scenario
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
 
 BASE_TOML = """
 [scenario]
@@ -65,25 +64,6 @@ outcomes = ["dmn_perturbation", "pain", "share_chronic"]
 """
 )
 
-# Slow enough runs (about 0.4 s each) that a sweep can be stopped halfway.
-SLOW_TOML = """
-[scenario]
-name = "slow sweep"
-seed = 9
-years = 12
-dt_weeks = 1
-
-[cohort]
-size = 4000
-
-[sweep]
-replicates = 2
-outcomes = ["dmn_perturbation", "coping"]
-
-[sweep.grid]
-"drift.rate" = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
-"""
-
 
 def tiny(**sweep) -> dict:
     """The scenario of GRID_TOML as a dict, with ``[sweep]`` fields replaced."""
@@ -110,32 +90,9 @@ def tiny(**sweep) -> dict:
     }
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
 def comparable(table: pd.DataFrame) -> pd.DataFrame:
     """A sweep table without its only non-deterministic column, the run time."""
     return table.drop(columns="run_seconds")
-
-
-def visible(root: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
-
-
-def assert_one_line_error(result, *fragments: str) -> str:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("painsim: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 # -- designs and seeds --------------------------------------------------------------------------
@@ -155,10 +112,8 @@ def test_grid_covers_the_full_product_with_the_first_parameter_slowest():
     assert plan.n_runs == 6 * 2
 
 
-def test_each_run_has_its_own_seed_and_all_arms_of_a_run_share_it(tmp_path):
-    result = run_sweep(
-        parse_scenario(tiny()), backend="serial", out=tmp_path / "out", progress=False
-    )
+def test_each_run_has_its_own_seed_and_all_arms_of_a_run_share_it():
+    result = simulate_sweep(parse_scenario(tiny()), backend="serial")
     seeds = result.table.groupby(["point", "replicate"])["seed"]
     assert (seeds.nunique() == 1).all()  # virtual twins: one seed for every arm
     assert seeds.first().nunique() == 4 * 2
@@ -171,16 +126,15 @@ def test_common_random_numbers_give_every_point_the_same_seeds():
     assert plan.seed(2, 1) == run_seed(5, 0, 1) != plan.seed(2, 0)
 
 
-def test_a_run_gives_the_numbers_painsim_run_gives_with_its_seed_at_that_horizon(tmp_path):
+def test_a_run_gives_the_numbers_painsim_run_gives_with_its_seed_at_that_horizon():
     data = tiny(horizon_years=2.0)  # a record time of the scenario
-    result = run_sweep(parse_scenario(data), backend="serial", out=tmp_path / "out", progress=False)
+    result = simulate_sweep(parse_scenario(data), backend="serial")
     plan = result.plan
     row = result.table.query("point == 3 and replicate == 1 and arm == 'CBT'").iloc[0]
     patients = run_replicate(plan.point_scenario(3, int(row["seed"])), 0, "CBT").patients
     at_horizon = patients[patients["year"] == 2.0]
-    assert row["dmn_perturbation"] == pytest.approx(
-        at_horizon["dmn_perturbation"].mean(), rel=1e-12
-    )
+    # Patient rows are stored as float32; the sweep keeps full precision.
+    assert row["dmn_perturbation"] == pytest.approx(at_horizon["dmn_perturbation"].mean(), rel=1e-6)
     assert row["share_chronic"] == pytest.approx((at_horizon["stage"] == "chronic").mean())
     assert row["arms.CBT.0.start_year"] == 1.5 and row["drift.rate"] == 0.4
 
@@ -191,25 +145,8 @@ def test_horizon_stops_follow_the_record_times_of_painsim_run():
     assert horizon_stops(run.scenario, 3.0) == [2.0, 3.0]
 
 
-# -- backends -----------------------------------------------------------------------------------
-def test_serial_process_and_dask_backends_give_identical_tables(tmp_path):
-    scenario = parse_scenario(tiny())
-    tables = {
-        backend: comparable(
-            run_sweep(
-                scenario, backend=backend, workers=2, out=tmp_path / backend, progress=False
-            ).table
-        )
-        for backend in ("serial", "process", "dask")
-    }
-    assert len(tables["serial"]) == 4 * 2 * 2  # points x replicates x arms
-    assert (tables["serial"]["status"] == "ok").all()
-    pd.testing.assert_frame_equal(tables["serial"], tables["process"])
-    pd.testing.assert_frame_equal(tables["serial"], tables["dask"])
-
-
-def test_a_failing_run_is_recorded_with_its_error_and_the_others_finish(tmp_path, monkeypatch):
-    real = sweep_module.horizon_outcomes
+def test_a_failing_run_is_recorded_with_its_error_and_the_others_finish(monkeypatch):
+    real = engine.horizon_outcomes
 
     def flaky(scenario, arm, horizon, outcomes):
         if (
@@ -220,10 +157,8 @@ def test_a_failing_run_is_recorded_with_its_error_and_the_others_finish(tmp_path
             raise FloatingPointError("overflow in drift\nsecond line")
         return real(scenario, arm, horizon, outcomes)
 
-    monkeypatch.setattr(sweep_module, "horizon_outcomes", flaky)
-    result = run_sweep(
-        parse_scenario(tiny()), backend="serial", out=tmp_path / "out", progress=False
-    )
+    monkeypatch.setattr(engine, "horizon_outcomes", flaky)
+    result = simulate_sweep(parse_scenario(tiny()), backend="serial")
     failed = result.table[result.table["status"] == "failed"]
     assert set(zip(failed["point"], failed["arm"], strict=True)) == {(2, "CBT")}
     assert len(failed) == 2  # both replicates
@@ -231,166 +166,6 @@ def test_a_failing_run_is_recorded_with_its_error_and_the_others_finish(tmp_path
     assert failed["dmn_perturbation"].isna().all()
     assert (result.table.drop(failed.index)["status"] == "ok").all()
     assert result.failed == 2 and any("2 of 8 runs failed" in n for n in result.notes)
-
-
-# -- results folder, resume, interrupt ----------------------------------------------------------
-def test_cli_sweep_writes_the_documented_folder_and_prints_point_means(tmp_path, write_toml):
-    out = tmp_path / "out"
-    result = invoke(
-        "sweep",
-        write_toml(GRID_TOML),
-        "--backend",
-        "serial",
-        "--out",
-        out,
-        "--no-progress",
-        "--no-figures",
-    )
-    assert result.exit_code == 0, result.output
-    assert "4 points x 2 replicates x 2 arms = 8 runs" in result.stdout
-    assert result.stdout.rstrip().endswith(f"results: {out}")
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
-        "figures",
-        "figures/grid_dmn_perturbation.png",
-        "figures/grid_pain.png",
-        "figures/grid_share_chronic.png",
-        "manifest.json",
-        "sweep.parquet",
-    ]
-    table = pd.read_parquet(out / "sweep.parquet")
-    assert list(table.columns) == [
-        "point",
-        "replicate",
-        "arm",
-        "seed",
-        "drift.rate",
-        "arms.CBT.0.start_year",
-        "year",
-        "dmn_perturbation",
-        "pain",
-        "share_chronic",
-        "run_seconds",
-        "status",
-        "error",
-    ]
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["sweep"]["runs"] == 8 and manifest["sweep"]["method"] == "grid"
-    assert manifest["files"] == sorted(
-        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()
-    )
-    assert manifest["sessions"][0]["backend"] == "serial"
-    assert not list(tmp_path.glob(".*"))  # no work folder left
-
-
-def stop_midway(command: list[str], root: Path, pattern: str, stop: int) -> tuple[int, str]:
-    """Start a sweep, send ``stop`` once a run file matching ``pattern`` exists below ``root``.
-
-    Returns the exit status (negative: killed by that signal) and what it wrote on stderr.
-    """
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 90
-        while len(list(root.glob(pattern))) < 3:
-            assert proc.poll() is None, f"the sweep ended too early: {proc.stderr.read()}"
-            assert time.monotonic() < deadline, "no runs were written"
-            time.sleep(0.02)
-        proc.send_signal(stop)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, stderr
-
-
-def test_resume_after_sigkill_ends_with_the_uninterrupted_table_and_repeats_nothing(
-    tmp_path, write_toml, monkeypatch
-):
-    scenario_file = write_toml(SLOW_TOML)
-    out = tmp_path / "killed"
-    command = [
-        sys.executable,
-        "-m",
-        "sim.interfaces.cli",
-        "sweep",
-        str(scenario_file),
-        "--backend",
-        "serial",
-        "--out",
-        str(out),
-        "--no-progress",
-        "--no-figures",
-    ]
-    status, _ = stop_midway(command, tmp_path, ".killed.partial/points/*.parquet", signal.SIGKILL)
-    assert status == -signal.SIGKILL
-    assert not out.exists()  # an incomplete sweep is only the hidden .partial folder
-    finished = {p.name for p in (tmp_path / ".killed.partial" / "points").glob("*.parquet")}
-    before = {(int(name[:7]), int(name[8:12])) for name in finished}
-    assert 3 <= len(before) < 12
-
-    computed = []
-    real = sweep_module.run_task
-    monkeypatch.setattr(
-        sweep_module,
-        "run_task",
-        lambda task: computed.append((task.point, task.replicate)) or real(task),
-    )
-    scenario = load_scenario(scenario_file)
-    resumed = run_sweep(scenario, backend="serial", resume=True, out=out, progress=False)
-    assert sorted(computed) == sorted(set(resumed.plan.runs()) - before)  # each once, no more
-    assert (resumed.kept, resumed.computed) == (len(before), 12 - len(before))
-    assert resumed.folder == out and not (tmp_path / ".killed.partial").exists()
-
-    monkeypatch.setattr(sweep_module, "run_task", real)
-    whole = run_sweep(scenario, backend="serial", out=tmp_path / "whole", progress=False)
-    pd.testing.assert_frame_equal(comparable(resumed.table), comparable(whole.table))
-    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), resumed.table)
-    sessions = json.loads((out / "manifest.json").read_text())["sessions"]
-    assert [s["runs_already_finished"] for s in sessions] == [0, len(before)]
-
-
-def test_ctrl_c_stops_the_workers_keeps_finished_runs_and_says_how_to_resume(tmp_path, write_toml):
-    scenario_file = write_toml(SLOW_TOML)
-    root = tmp_path / "results"
-    command = [
-        sys.executable,
-        "-m",
-        "sim.interfaces.cli",
-        "sweep",
-        str(scenario_file),
-        "--workers",
-        "2",
-        "--results-root",
-        str(root),
-        "--no-progress",
-        "--no-figures",
-    ]
-    status, stderr = stop_midway(
-        command, root, "slow-sweep/.*.partial/points/*.parquet", signal.SIGINT
-    )
-    assert status == 130, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("painsim: interrupted: "), stderr
-    assert lines[0].endswith(
-        f"continue with: painsim sweep {scenario_file} --resume --results-root {root}"
-    )
-    assert visible(root) == [root / "slow-sweep"]  # only the hidden work folder inside
-
-    resumed = invoke(
-        "sweep",
-        scenario_file,
-        "--resume",
-        "--results-root",
-        root,
-        "--backend",
-        "serial",
-        "--no-progress",
-        "--no-figures",
-    )
-    assert resumed.exit_code == 0, resumed.output
-    assert "kept from before" in resumed.stdout
-    (folder,) = (root / "slow-sweep").iterdir()
-    assert not folder.name.startswith(".") and (folder / "sweep.parquet").is_file()
 
 
 # -- sensitivity --------------------------------------------------------------------------------
@@ -427,9 +202,7 @@ def test_morris_screening_ranks_a_parameter_without_effect_last():
         ("latin", 8, {"S1"}),
     ],
 )
-def test_sample_sweeps_write_finite_sensitivity_indices_and_their_figures(
-    tmp_path, method, samples, indices
-):
+def test_sample_sweeps_give_finite_sensitivity_indices_of_every_setting(method, samples, indices):
     data = tiny(
         method=method,
         samples=samples,
@@ -440,8 +213,8 @@ def test_sample_sweeps_write_finite_sensitivity_indices_and_their_figures(
         common_random_numbers=True,
     )
     data["arms"] = data["arms"][:1]
-    result = run_sweep(parse_scenario(data), backend="serial", out=tmp_path / "out", progress=False)
-    sens = pd.read_csv(tmp_path / "out" / "sensitivity.csv")
+    result = simulate_sweep(parse_scenario(data), backend="serial")
+    sens = result.sensitivity
     assert list(sens.columns) == [
         "arm",
         "outcome",
@@ -456,10 +229,9 @@ def test_sample_sweeps_write_finite_sensitivity_indices_and_their_figures(
     assert set(sens["index"]) == indices
     assert set(sens["parameter"]) == {"drift.rate", "cohort.coping_mean"}
     assert np.isfinite(sens["value"]).all()
+    assert (sens["ci_low"] <= sens["value"]).all() or sens["conf"].isna().any()
     if method == "sobol":
         assert len(result.table) == samples * (2 + 2)
-    for outcome in ("dmn_perturbation", "pain"):
-        assert (tmp_path / "out" / "figures" / f"sensitivity_{outcome}.png").is_file()
 
 
 def test_shipped_sweep_scenarios_plan_their_documented_designs():
@@ -575,11 +347,13 @@ def test_a_combination_no_single_value_rules_out_is_reported_with_its_point(tmp_
 @pytest.mark.parametrize(
     ("options", "fragments"),
     [
-        (["--scheduler", "tcp://127.0.0.1:1"], ["--scheduler", "needs --backend dask"]),
-        (["--backend", "mpi"], ["--backend", "'mpi' is not one of process, serial, dask"]),
-        (["--workers", "0"], ["--workers", "0 is not at least 1"]),
-        (["--resume"], ["no unfinished sweep of this scenario"]),
+        (["--scheduler", "tcp://127.0.0.1:1"], ["--scheduler: needs the dask backend"]),
+        (["--backend", "mpi"], ["--backend: 'mpi' is not one of process, serial, dask"]),
+        (["--workers", "0"], ["--workers: 0 is out of range", "from 1 to 1024"]),
+        (["--workers", str(10**30)], ["--workers: 1000000000000000000000000000000 is out of"]),
+        (["--resume"], ["--resume: ", "no unfinished sweep of this scenario"]),
     ],
+    ids=["scheduler", "backend", "workers-0", "workers-1e30", "resume"],
 )
 def test_bad_options_give_one_line_exit_2_and_write_nothing(
     tmp_path, write_toml, options, fragments
@@ -597,3 +371,97 @@ def test_a_scenario_without_a_sweep_section_is_refused(tmp_path, write_toml):
     result = invoke("sweep", path, "--results-root", tmp_path / "r", "--no-progress")
     assert_one_line_error(result, f"{path}: sweep: no [sweep] section")
     assert not (tmp_path / "r").exists()
+
+
+# -- in memory, folders, loading ----------------------------------------------------------------
+def sobol_scenario() -> dict:
+    """Two arms, a 4-sample Sobol design over three settings, two replicates: 40 runs."""
+    return tiny(
+        method="sobol",
+        samples=4,
+        grid={},
+        bounds={
+            "drift.rate": [0.1, 0.5],
+            "cohort.coping_mean": [8, 30],
+            "arms.CBT.0.start_year": [0.2, 2.0],
+        },
+        outcomes=["dmn_perturbation", "pain"],
+    )
+
+
+@pytest.fixture(scope="module")
+def sobol_folder(tmp_path_factory) -> Path:
+    """A Sobol sweep run through its checkpoint folder, as ``painsim sweep`` runs it."""
+    out = tmp_path_factory.mktemp("sweeps") / "sobol"
+    sim.sweep(sobol_scenario(), backend="serial", out=out, command=["painsim", "sweep", "x"])
+    return out
+
+
+def test_an_in_memory_sweep_gives_the_tables_of_a_folder_sweep(sobol_folder):
+    memory = sim.sweep(sobol_scenario(), backend="serial")
+    assert memory.folder is None and memory.kind == "sweep"
+    folder = pd.read_parquet(sobol_folder / "sweep.parquet")
+    pd.testing.assert_frame_equal(comparable(memory.table), comparable(folder), check_exact=True)
+    pd.testing.assert_frame_equal(
+        memory.sensitivity, pd.read_csv(sobol_folder / "sensitivity.csv"), rtol=1e-15
+    )
+    assert (memory.computed, memory.kept, memory.failed) == (40, 0, 0)
+
+
+def test_a_saved_sweep_loads_back_with_the_same_tables_and_plan(tmp_path, sobol_folder):
+    result = sim.load(sobol_folder)
+    assert type(result).__name__ == "SweepResult" and result.folder == sobol_folder
+    assert (result.method, result.targets, result.outcomes, result.horizon) == (
+        "sobol",
+        ["drift.rate", "cohort.coping_mean", "arms.CBT.0.start_year"],
+        ("dmn_perturbation", "pain"),
+        2.5,
+    )
+    assert result.command == ["painsim", "sweep", "x"] and result.run_id
+    copy = result.save(tmp_path / "copy")
+    again = load_sweep(copy)
+    pd.testing.assert_frame_equal(again.table, result.table)
+    pd.testing.assert_frame_equal(again.sensitivity, result.sensitivity)
+    np.testing.assert_array_equal(again.plan.matrix, result.plan.matrix)
+    assert again.plan.design == result.plan.design and again.run_id == result.run_id
+    original = json.loads((sobol_folder / "manifest.json").read_text())
+    copied = json.loads((copy / "manifest.json").read_text())
+    assert copied["sweep"] == original["sweep"] and copied["files"] == original["files"]
+
+
+def test_an_in_memory_sweep_saves_the_folder_painsim_sweep_writes(tmp_path):
+    data = tiny(grid={"drift.rate": [0.1, 0.4]}, replicates=1)
+    result = sim.sweep(data, backend="serial", command=["python"])
+    folder = result.save(results_root=tmp_path)
+    assert folder == tmp_path / "tiny-sweep" / result.run_id
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "sweep.parquet"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["kind"] == "sweep" and manifest["command"] == ["python"]
+    assert manifest["sweep"]["sessions"][0]["backend"] == "serial"
+    assert not list(tmp_path.rglob(".*"))  # staged, then renamed: nothing hidden left
+
+
+def test_a_damaged_sweep_folder_gives_one_line_naming_the_file(tmp_path, sobol_folder):
+    from sim.results.run import ResultsError
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_bytes((sobol_folder / "manifest.json").read_bytes())
+    table = pd.read_parquet(sobol_folder / "sweep.parquet")
+    table.head(5).to_parquet(broken / "sweep.parquet")
+    with pytest.raises(ResultsError, match=r"sweep\.parquet: 5 rows, the sweep has 80"):
+        sim.load(broken)
+
+
+def test_loading_a_sweep_scenario_imports_neither_model_nor_engine():
+    code = (
+        "import sys\n"
+        "from sim.scenario import load_scenario\n"
+        "load_scenario('scenarios/sensitivity.toml')\n"
+        "heavy = ['sim.core.model', 'sim.experiments', 'pandas', 'tqdm', 'SALib', 'dask']\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

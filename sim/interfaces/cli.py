@@ -350,12 +350,18 @@ def sweep(
     figures: FiguresOption = True,
 ) -> None:
     """Run a parameter sweep or sensitivity analysis ([sweep]); write a results folder."""
-    from sim.experiments.sweep import SweepError, SweepInterrupted, run_sweep, summary_text
+    from sim.api import sweep as run_sweep
+    from sim.experiments.backends import BackendError
+    from sim.experiments.sweep import SweepError, SweepInterrupted, summary_text
 
+    resume_command = f"painsim sweep {scenario} --resume"
+    if out is not None:
+        resume_command += f" --out {out}"
+    elif results_root != Path("results"):
+        resume_command += f" --results-root {results_root}"
     try:
-        loaded = load_scenario(scenario)
         result = run_sweep(
-            loaded,
+            scenario,
             backend=backend,
             workers=workers,
             scheduler=scheduler,
@@ -363,16 +369,18 @@ def sweep(
             out=out,
             results_root=results_root,
             progress=progress,
-            argv=ctx.obj["argv"],
-            source=str(scenario),
+            command=ctx.obj["argv"],
         )
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
+    except BackendError as exc:
+        fail(f"--{exc.option}: {exc.message}")
     except SweepError as exc:
-        report(str(exc))
+        message = f"--{exc.option}: {exc.message}" if exc.option else exc.message
+        report(f"{message}; continue with: {resume_command}" if exc.resumable else message)
         raise SystemExit(exc.exit_code) from None
     except SweepInterrupted as exc:
-        typer.echo(f"painsim: {exc}", err=True)
+        typer.echo(f"painsim: {exc}; continue with: {resume_command}", err=True)
         raise SystemExit(130) from None
     except KeyboardInterrupt:
         typer.echo("painsim: interrupted before any run started; nothing was written", err=True)

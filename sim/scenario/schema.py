@@ -126,10 +126,9 @@ class StudySection(_Section):
 class SweepSection(_Section):
     """``[sweep]``: a parameter sweep or a sensitivity analysis (``painsim sweep``).
 
-    This class checks the design's shape; :func:`sim.experiments.sweep.check_sweep` checks the
-    swept names
-    (model parameters, ``cohort.<field>``, ``arms.<arm>.<index>.<field>``), their values and the
-    outcomes against the rest of the scenario. Schema in ``scenarios/README.md``.
+    This class checks the design's shape; :func:`sim.scenario.sweep.check_sweep` checks the
+    swept names (model parameters, ``cohort.<field>``, ``arms.<arm>.<index>.<field>``), their
+    values and the outcomes against the rest of the scenario. Schema in ``scenarios/README.md``.
     """
 
     method: Literal["grid", "latin", "sobol", "morris"] = "grid"
@@ -257,8 +256,8 @@ class Scenario(_Section):
     @model_validator(mode="after")
     def _sweep(self) -> Scenario:
         if self.sweep is not None:
-            # sim.experiments.sweep imports this module: imported here, when a sweep is checked.
-            from sim.experiments.sweep import check_sweep
+            # sim.scenario.sweep imports this module: imported here, when a sweep is checked.
+            from sim.scenario.sweep import check_sweep
 
             check_sweep(self)
         return self

@@ -18,9 +18,7 @@ from sim.results.folder import (
     MANIFEST,
     POWER,
     SAMPLE,
-    SENSITIVITY,
     STUDY_TABLE,
-    SWEEP_TABLE,
 )
 from sim.results.io import load
 from sim.results.manifest import ManifestError, kind_of, read_manifest
@@ -109,9 +107,7 @@ def load_source(folder: str | Path) -> Source:
         kind = kind_of(manifest)
         if kind == "study":
             result = read_study(folder, manifest)  # merge: load(folder)
-        elif kind == "sweep":
-            result = read_sweep(folder, manifest)  # merge: load(folder)
-        elif kind == "run":
+        elif kind in ("sweep", "run"):
             result = load(folder)
         else:
             raise FigureError(f"{folder}: nothing to plot (a {kind} folder has no figures)")
@@ -151,53 +147,4 @@ def read_study(folder: Path, manifest: dict[str, Any]) -> FolderStudy:
         sample=_optional(folder, SAMPLE, "participants.csv"),
         run_id=str(manifest.get("run_id") or folder.name),
         folder=folder,
-    )
-
-
-@dataclass(frozen=True)
-class FolderPlan:
-    """The parts of a sweep plan the figures use, from ``manifest.json``."""
-
-    method: str
-    names: list[str]
-    outcomes: list[str]
-    arms: list[str]
-    horizon: float | None
-
-
-@dataclass(frozen=True)
-class FolderSweep:
-    """A sweep folder read with the attributes the figures use of ``SweepResult``."""
-
-    scenario: Scenario
-    plan: FolderPlan
-    table: pd.DataFrame | None
-    sensitivity: pd.DataFrame | None
-    run_id: str
-    folder: Path
-    kind: str = "sweep"
-
-
-def read_sweep(folder: Path, manifest: dict[str, Any]) -> FolderSweep:
-    """Read a sweep folder: ``sweep.parquet`` and ``sensitivity.csv``, whichever it holds."""
-    scenario = scenario_of(folder, manifest)
-    section = manifest.get("sweep") if isinstance(manifest.get("sweep"), dict) else {}
-    horizon = section.get("horizon_years")
-    plan = FolderPlan(
-        method=str(section.get("method") or ""),
-        names=list(section.get("targets") or []),
-        outcomes=list(section.get("outcomes") or []),
-        arms=[arm.name for arm in scenario.arm_list],
-        horizon=None if horizon is None else float(horizon),
-    )
-    table, sensitivity = _optional(folder, SWEEP_TABLE), _optional(folder, SENSITIVITY)
-    if table is None and sensitivity is None:
-        raise FigureError(f"{folder}: nothing to plot (no {SWEEP_TABLE} or {SENSITIVITY})")
-    return FolderSweep(
-        scenario,
-        plan,
-        table,
-        sensitivity,
-        str(manifest.get("run_id") or folder.name),
-        folder,
     )

@@ -1,0 +1,482 @@
+"""Run independent tasks serially, on local worker processes or on a Dask cluster.
+
+One place for everything that depends on *where* work runs, so sweeps, the virtual study and a
+calibration share it::
+
+    for result in execute(function, tasks, backend="process", workers=2):
+        ...  # results arrive as their tasks complete, in any order
+
+Backends (:data:`BACKENDS`):
+
+``serial``
+    In this process, in task order (for debugging and small jobs).
+``process``
+    Local worker processes (spawned; Ctrl-C reaches only this process, which stops them).
+``dask``
+    A ``dask.distributed`` LocalCluster bound to 127.0.0.1 with single-threaded workers, or the
+    running cluster at ``scheduler``; every worker must run the same painsim version (checked
+    before the first task).
+
+``function`` and the tasks must pickle for ``process`` and ``dask`` (a module-level function and
+plain data). Tasks are submitted in a window, so a lazy iterable of millions of tasks never sits
+in memory at once. Bad options raise :class:`BackendError`, whose ``option`` names the argument at
+fault (``"backend"``, ``"workers"``, ``"scheduler"``); a worker process that dies raises
+:class:`WorkerLost`. Results are the same whatever the backend if ``function`` depends only on
+its task (seeds inside the task, never from the order of completion).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import logging
+import multiprocessing
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from numbers import Integral
+from typing import Any, TypeVar
+
+import sim
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+BACKENDS: tuple[str, ...] = ("process", "serial", "dask")
+"""Where tasks can run; the first is the default."""
+MAX_WORKERS = 1024
+"""Most worker processes a local pool or LocalCluster may have (a cluster sets its own)."""
+PROCESS_WINDOW = 4  # tasks in flight per local worker process: none waits for the next task
+DASK_WINDOW = 2000  # tasks in flight on a Dask cluster (memory stays bounded for huge jobs)
+QUIET_DASK: dict[str, Any] = {
+    # A LocalCluster shares the cores with its tasks: no statistical profiler (it samples every
+    # worker thread 100 times a second) and slower monitoring timers (the 20 ms event-loop tick
+    # of scheduler, nannies and workers; memory and system monitors). Measured on 2 cores: sweep
+    # runs on 2 workers about 5 % faster.
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
+_MAX_ERROR = 500
+
+
+class BackendError(ValueError):
+    """Tasks cannot run as asked; ``option`` names the argument at fault.
+
+    Attributes
+    ----------
+    option
+        ``"backend"``, ``"workers"`` or ``"scheduler"``.
+    message
+        What is wrong and what is allowed, one line, without the option's name.
+    """
+
+    def __init__(self, message: str, option: str):
+        message = " ".join(message.split())
+        super().__init__(f"{option}: {message}")
+        self.option, self.message = option, message
+
+
+class WorkerLost(RuntimeError):
+    """A worker process died (killed, out of memory); the tasks it was running are lost."""
+
+
+def one_line(exc: BaseException, limit: int = _MAX_ERROR) -> str:
+    """``"<Type>: <message>"`` on one line, at most ``limit`` characters.
+
+    Examples
+    --------
+    >>> one_line(ValueError("bad\\nvalue"))
+    'ValueError: bad value'
+    """
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def default_workers() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def check_options(backend: str, workers: int | None = None, scheduler: str | None = None) -> int:
+    """Check where tasks are to run; return the number of local workers to start.
+
+    Parameters
+    ----------
+    backend
+        One of :data:`BACKENDS`.
+    workers
+        Local worker processes, 1 to :data:`MAX_WORKERS` (default: the usable cores).
+    scheduler
+        Address of a running Dask scheduler (``dask`` only).
+
+    Raises
+    ------
+    BackendError
+        Unknown backend, a worker count that is not a whole number in range, or a scheduler
+        for a backend other than ``dask``.
+
+    Examples
+    --------
+    >>> check_options("serial", 3)
+    3
+    >>> try:
+    ...     check_options("process", 10**30)
+    ... except BackendError as exc:
+    ...     print(exc.option, "-", exc.message.partition(" (")[2])
+    workers - allowed: a whole number from 1 to 1024)
+    """
+    if backend not in BACKENDS:
+        raise BackendError(f"'{backend}' is not one of {', '.join(BACKENDS)}", "backend")
+    if workers is not None and (
+        isinstance(workers, bool)
+        or not isinstance(workers, Integral)
+        or not 1 <= workers <= MAX_WORKERS
+    ):
+        if isinstance(workers, Integral) and not isinstance(workers, bool):
+            # Huge ints cannot even be printed (Python's 4,300-digit limit): say so instead.
+            shown = str(workers) if int(workers).bit_length() <= 128 else "a huge number"
+        else:
+            shown = repr(workers)
+        raise BackendError(
+            f"{shown} is out of range (allowed: a whole number from 1 to {MAX_WORKERS})",
+            "workers",
+        )
+    if scheduler is not None and backend != "dask":
+        raise BackendError(f"needs the dask backend (not {backend})", "scheduler")
+    if scheduler is not None and not str(scheduler).strip():
+        raise BackendError("empty address; give e.g. tcp://host:8786", "scheduler")
+    return int(workers) if workers is not None else min(default_workers(), MAX_WORKERS)
+
+
+def execute(
+    function: Callable[[T], R],
+    tasks: Iterable[T],
+    *,
+    backend: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_error: Callable[[T, Exception], R] | None = None,
+    label: str = "task",
+) -> Iterator[R]:
+    """Run ``function`` on every task and yield the results as the tasks complete.
+
+    Options are checked at once (before any worker starts); the workers start when the first
+    result is asked for. Close the iterator (e.g. with :func:`contextlib.closing`) to stop early:
+    tasks in flight are cancelled and local workers stopped. Ctrl-C does the same and raises
+    KeyboardInterrupt.
+
+    Parameters
+    ----------
+    function
+        Called with one task; a module-level function for ``process`` and ``dask``.
+    tasks
+        The tasks, consumed lazily.
+    backend, workers, scheduler
+        Where to run (see :func:`check_options`).
+    on_error
+        Called with a task and the exception it raised (or with which Dask gave up on it, e.g.
+        after its workers died); its return value is yielded instead. Default: the exception
+        propagates and the remaining tasks are cancelled.
+    label
+        Names the tasks on a Dask dashboard (``painsim-<label>-...``).
+
+    Returns
+    -------
+    Iterator
+        One result per task, in order of completion (task order for ``serial``).
+
+    Raises
+    ------
+    BackendError
+        Bad options (at once), or the Dask scheduler cannot be reached or its workers cannot
+        run this painsim version (when the first result is asked for).
+    WorkerLost
+        A local worker process died.
+
+    Examples
+    --------
+    >>> sorted(execute(abs, [-2, 1, -3], backend="serial"))
+    [1, 2, 3]
+    """
+    count = check_options(backend, workers, scheduler)
+    if backend == "serial":
+        return _serial(function, iter(tasks), on_error)
+    if backend == "process":
+        return _processes(function, iter(tasks), count, on_error)
+    return _dask(function, iter(tasks), count, scheduler, on_error, label)
+
+
+# -- running one task ---------------------------------------------------------------------------
+_malloc_tuned = False
+
+
+def tune_allocator() -> None:
+    """Give glibc's allocator room again where ``MALLOC_TRIM_THRESHOLD_`` is set (Linux only).
+
+    Dask's nanny starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536``. Setting it also pins
+    glibc's mmap threshold at 128 KiB, so each large NumPy temporary of a model step is a fresh
+    mmap with page faults: sweep runs took 1.8x as long as in a plain process (measured, 15,000
+    people). A 64 MiB mmap and a 256 MiB trim threshold restore plain-process speed; a worker
+    may then keep up to that much freed memory. Called once per process, before its first task.
+    """
+    global _malloc_tuned
+    if (
+        _malloc_tuned
+        or "MALLOC_TRIM_THRESHOLD_" not in os.environ
+        or not sys.platform.startswith("linux")
+    ):
+        return
+    _malloc_tuned = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 64 * 2**20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 256 * 2**20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def run_one(function: Callable[[T], R], task: T) -> R:
+    """Run one task in a worker (the allocator tuned first); what every backend calls."""
+    tune_allocator()
+    return function(task)
+
+
+def _or_error(
+    function: Callable[[T], R], task: T, on_error: Callable[[T, Exception], R] | None
+) -> R:
+    if on_error is None:
+        return run_one(function, task)
+    try:
+        return run_one(function, task)
+    except Exception as exc:  # handed to the caller's on_error, as on the other backends
+        return on_error(task, exc)
+
+
+def _serial(
+    function: Callable[[T], R], tasks: Iterator[T], on_error: Callable[[T, Exception], R] | None
+) -> Iterator[R]:
+    for task in tasks:
+        yield _or_error(function, task, on_error)
+
+
+# -- local processes ----------------------------------------------------------------------------
+@contextmanager
+def sigint_held() -> Iterator[None]:
+    """Hold Ctrl-C back while workers start: they inherit a blocked SIGINT and ignore it.
+
+    Only the main process handles Ctrl-C (it stops the workers); a SIGINT that arrives meanwhile
+    is delivered when the block ends.
+    """
+    usable = (
+        hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    )
+    if usable:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if usable:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    """Stop a process pool now (Python 3.11 has no public way; 3.14 adds terminate_workers)."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+
+
+def _processes(
+    function: Callable[[T], R],
+    tasks: Iterator[T],
+    workers: int,
+    on_error: Callable[[T, Exception], R] | None,
+) -> Iterator[R]:
+    """Tasks on local worker processes (spawned), at most ``PROCESS_WINDOW * workers`` in flight."""
+    context = multiprocessing.get_context("spawn")
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
+    by_future: dict[Future, T] = {}
+
+    def submit(task: T) -> None:
+        by_future[executor.submit(run_one, function, task)] = task
+
+    try:
+        with sigint_held():  # the workers are spawned by these first submissions
+            for task in itertools.islice(tasks, PROCESS_WINDOW * workers):
+                submit(task)
+        while by_future:
+            done, _ = wait(by_future, return_when=FIRST_COMPLETED)
+            for future in done:
+                task = by_future.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool as exc:
+                    raise WorkerLost(f"a worker process died ({one_line(exc)})") from None
+                except Exception as exc:
+                    if on_error is None:
+                        raise
+                    result = on_error(task, exc)
+                following = next(tasks, None)
+                if following is not None:
+                    submit(following)
+                yield result
+    except BaseException:
+        _terminate(executor)
+        raise
+    executor.shutdown()
+
+
+# -- Dask ---------------------------------------------------------------------------------------
+def _worker_version() -> str:
+    return sim.__version__
+
+
+def check_dask_workers(client: Any, option: str, where: str) -> None:
+    """Every connected Dask worker must import this painsim version.
+
+    Raises
+    ------
+    BackendError
+        A worker cannot import painsim, or has another version.
+    """
+    try:
+        versions = client.run(_worker_version)
+    except Exception as exc:
+        raise BackendError(
+            f"{where}: the Dask workers cannot run painsim ({one_line(exc)}); "
+            f"install painsim {sim.__version__} on every worker",
+            option,
+        ) from None
+    wrong = {w: v for w, v in versions.items() if v != sim.__version__}
+    if wrong:
+        worker, found = next(iter(wrong.items()))
+        raise BackendError(
+            f"{where}: worker {worker} has painsim {found}, this is {sim.__version__}; "
+            "install the same version everywhere",
+            option,
+        )
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``: on a new LocalCluster bound to 127.0.0.1, or at ``scheduler``.
+
+    A LocalCluster (``workers`` single-threaded worker processes, no dashboard, quiet timers) is
+    closed afterwards; an existing cluster is left running. Workers are version-checked.
+
+    Raises
+    ------
+    BackendError
+        The scheduler cannot be reached, or the workers cannot run this painsim.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    with sigint_held():
+        if scheduler is None:
+            with dask.config.set(QUIET_DASK):
+                cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(scheduler, timeout="20s")
+            except (OSError, ValueError, TypeError) as exc:
+                raise BackendError(
+                    f"cannot connect to {scheduler} ({one_line(exc)})", "scheduler"
+                ) from None
+    try:
+        if scheduler is None:
+            check_dask_workers(client, "backend", "LocalCluster")
+        else:
+            check_dask_workers(client, "scheduler", scheduler)
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _dask(
+    function: Callable[[T], R],
+    tasks: Iterator[T],
+    workers: int,
+    scheduler: str | None,
+    on_error: Callable[[T, Exception], R] | None,
+    label: str,
+) -> Iterator[R]:
+    """Tasks with unique keys (never deduplicated), at most ``DASK_WINDOW`` in flight."""
+    from distributed import as_completed
+
+    with dask_client(workers, scheduler) as client:
+        token = secrets.token_hex(4)
+        by_key: dict[str, T] = {}
+        counter = itertools.count()
+
+        def submit(task: T) -> Future:
+            key = f"painsim-{label}-{token}-{next(counter)}"
+            by_key[key] = task
+            return client.submit(run_one, function, task, key=key, pure=False)
+
+        queue = as_completed([submit(t) for t in itertools.islice(tasks, DASK_WINDOW)])
+        try:
+            for future in queue:
+                task = by_key.pop(future.key)
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    if on_error is None:
+                        raise
+                    result = on_error(task, exc)
+                future.release()
+                following = next(tasks, None)
+                if following is not None:
+                    queue.add(submit(following))
+                yield result
+        except BaseException:
+            client.cancel(list(queue.futures))
+            raise
+
+
+__all__ = [
+    "BACKENDS",
+    "DASK_WINDOW",
+    "MAX_WORKERS",
+    "QUIET_DASK",
+    "BackendError",
+    "WorkerLost",
+    "check_dask_workers",
+    "check_options",
+    "dask_client",
+    "default_workers",
+    "execute",
+    "one_line",
+    "run_one",
+    "sigint_held",
+    "tune_allocator",
+]

@@ -1,0 +1,111 @@
+"""Execution backends: option checks, results as tasks complete, failures, Dask version check."""
+
+from __future__ import annotations
+
+import math
+import os
+from contextlib import closing
+
+import pytest
+
+import sim
+from sim.experiments.backends import (
+    MAX_WORKERS,
+    BackendError,
+    WorkerLost,
+    check_dask_workers,
+    check_options,
+    execute,
+)
+
+
+@pytest.mark.parametrize(
+    "workers",
+    [0, -1, 10**30, 10**5000, 2.5, True, "2"],
+    ids=["0", "-1", "1e30", "1e5000", "2.5", "True", "str"],
+)
+def test_a_worker_count_outside_1_to_the_maximum_names_workers_and_the_allowed_range(workers):
+    with pytest.raises(BackendError) as caught:
+        check_options("process", workers)
+    error = caught.value
+    assert error.option == "workers"
+    assert f"allowed: a whole number from 1 to {MAX_WORKERS}" in error.message
+    assert len(str(error).splitlines()) == 1 and len(str(error)) < 200
+    assert "--" not in str(error)  # library messages never name command-line flags
+
+
+def test_a_sane_worker_count_is_taken_and_the_default_is_the_usable_cores():
+    assert check_options("process", 1) == 1
+    assert check_options("dask", MAX_WORKERS) == MAX_WORKERS
+    assert 1 <= check_options("process") <= MAX_WORKERS
+
+
+def test_unknown_backends_and_a_scheduler_without_dask_name_their_option():
+    with pytest.raises(BackendError) as caught:
+        check_options("mpi")
+    assert caught.value.option == "backend"
+    assert caught.value.message == "'mpi' is not one of process, serial, dask"
+    with pytest.raises(BackendError) as caught:
+        check_options("process", scheduler="tcp://127.0.0.1:8786")
+    assert caught.value.option == "scheduler"
+    assert "needs the dask backend" in caught.value.message
+
+
+def test_bad_options_are_refused_before_any_task_runs():
+    ran = []
+    with pytest.raises(BackendError):
+        execute(ran.append, [1, 2], backend="serial", workers=0)
+    assert ran == []
+
+
+def test_serial_execution_yields_every_result_in_task_order():
+    assert list(execute(math.sqrt, [4.0, 9.0, 16.0], backend="serial")) == [2.0, 3.0, 4.0]
+
+
+def test_on_error_turns_a_failing_task_into_a_result_and_the_others_go_on():
+    results = execute(
+        math.sqrt, [4.0, -1.0, 9.0], backend="serial", on_error=lambda task, exc: ("failed", task)
+    )
+    assert list(results) == [2.0, ("failed", -1.0), 3.0]
+    with pytest.raises(ValueError):
+        list(execute(math.sqrt, [-1.0], backend="serial"))
+
+
+def test_process_backend_yields_the_same_results_as_serial_in_any_order():
+    tasks = [float(x) for x in range(12)]
+    parallel = execute(math.sqrt, tasks, backend="process", workers=2)
+    assert sorted(parallel) == list(execute(math.sqrt, tasks, backend="serial"))
+
+
+def test_a_dead_worker_process_raises_worker_lost():
+    with (
+        pytest.raises(WorkerLost, match="a worker process died"),
+        closing(execute(os._exit, [3], backend="process", workers=1)) as results,
+    ):
+        list(results)
+
+
+class FakeClient:
+    """Answers ``client.run`` like a distributed.Client with the given worker versions."""
+
+    def __init__(self, versions):
+        self.versions = versions
+
+    def run(self, function):
+        if isinstance(self.versions, Exception):
+            raise self.versions
+        return self.versions
+
+
+def test_dask_workers_must_run_this_painsim_version():
+    check_dask_workers(FakeClient({"tcp://w1": sim.__version__}), "scheduler", "tcp://s:8786")
+    with pytest.raises(BackendError) as caught:
+        check_dask_workers(
+            FakeClient({"tcp://w1": sim.__version__, "tcp://w2": "0.0.1"}),
+            "scheduler",
+            "tcp://s:8786",
+        )
+    assert caught.value.option == "scheduler"
+    assert "worker tcp://w2 has painsim 0.0.1" in caught.value.message
+    with pytest.raises(BackendError, match="cannot run painsim"):
+        check_dask_workers(FakeClient(ModuleNotFoundError("sim")), "backend", "LocalCluster")
