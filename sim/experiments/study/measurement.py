@@ -195,4 +195,6 @@ def sample_table(
     m.pop("row")
     table = pd.DataFrame(m)
     table["group"] = np.asarray(GROUPS)[table["group"]]
+    # The model counts episodes in int32; int64 is what sample.csv reads back as.
+    table["episodes"] = table["episodes"].astype(np.int64)
     return table.assign(replication=replication)[["replication", *table.columns]]
