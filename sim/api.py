@@ -9,6 +9,10 @@ memory or with folders (``docs/python.md`` walks through it)::
     res.compare(reference="usual care", years=[20, 30])    # the comparison table
     res.save("results/prevention/mine")                    # the folder `painsim run` writes
     again = sim.load("results/prevention/mine")            # any run, study or sweep folder
+
+    study = sim.study("scenarios/heukamp2024.toml", replications=20)
+    study.findings, study.replications, study.power        # pandas DataFrames
+    study.save()                                           # the folder `painsim study` writes
     sw = sim.sweep("scenarios/sweep_drift_coping.toml")    # a sweep, in memory
     sw.table, sw.sensitivity                               # sweep.parquet, sensitivity.csv
 """
@@ -24,6 +28,7 @@ from sim.scenario import Scenario, load_scenario, parse_scenario
 if TYPE_CHECKING:
     from sim.experiments.run import RunResult
     from sim.experiments.sweep import SweepResult
+    from sim.experiments.study import StudyResult
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]
 
@@ -201,6 +206,63 @@ def sweep(
         command=command,
         source=source,
     )
+
+
+def study(
+    scenario: ScenarioLike,
+    *,
+    seed: int | None = None,
+    replications: int | None = None,
+    progress: bool = False,
+    command: Sequence[str] | None = None,
+) -> StudyResult:
+    """Run the virtual study of a scenario's ``[study]`` section, in memory.
+
+    Parameters
+    ----------
+    scenario
+        A scenario with a ``[study]`` section, the path of a TOML file, or a dict of sections.
+    seed
+        Override the scenario's ``[scenario]`` seed.
+    replications
+        Override ``[study] replications``.
+    progress
+        Show progress bars on stderr.
+    command
+        Command line to record in the manifest when saved (the CLI passes its own).
+
+    Returns
+    -------
+    sim.experiments.study.StudyResult
+        ``.findings`` (detection rates), ``.replications`` (one row per replication, also
+        ``.study``), ``.power``, ``.counterfactual``, ``.sample`` (DataFrames), ``.save()``,
+        ``.figures()``.
+
+    Raises
+    ------
+    sim.scenario.ScenarioError
+        Not a valid scenario, no ``[study]`` section, or a bad override (one line).
+    sim.experiments.study.PoolTooSmallError
+        The study population holds too few candidates for a group (raise ``population``).
+
+    Examples
+    --------
+    >>> res = study({"scenario": {"name": "tiny"}, "study": {"population": 2000, "age_max": 30,
+    ...     "n_healthy": 4, "n_subacute": 4, "n_chronic": 4, "power_multipliers": [],
+    ...     "counterfactual": False}}, seed=3, replications=2)
+    >>> res.kind, len(res.replications), res.scenario.scenario.seed
+    ('study', 2, 3)
+    """
+    from sim.experiments.study import override_study, simulate_study, study_design
+
+    source = _source(scenario)
+    loaded = as_scenario(scenario)
+    study_design(loaded, source)
+    loaded = _with_run_settings(loaded, source, seed=seed)
+    if replications is not None:
+        where = f"{source} (replications={replications!r})"
+        loaded = override_study(loaded, {"replications": replications}, where)
+    return simulate_study(loaded, progress=progress, command=command)
 
 
 def load(folder: str | Path) -> Any:

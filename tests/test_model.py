@@ -149,3 +149,31 @@ def test_recording_inside_steps_does_not_change_the_random_path():
     # and takes pain at each part's midpoint, so continuous values move in the 4th decimal.
     for column in ("years_with_pain", "coping", "adaptation", "dmn_perturbation"):
         np.testing.assert_allclose(a[column], b[column], rtol=1e-3, atol=1e-4)
+
+
+def test_connectivity_of_an_earlier_observation_is_what_it_was_then():
+    model = PainModel(scenario(size=200, years=4), create_agents=False)
+    rows = np.arange(0, 200, 3)
+    model.run_until(2.0)
+    seen, then = model.observe(rows), model.connectivity(rows)
+    model.run_until(4.0)
+    later = model.connectivity_at(
+        rows, ages=seen["age"], adaptation=seen["adaptation"], pain_now=seen["pain"]
+    )
+    assert np.array_equal(later, then)
+    assert not np.array_equal(model.connectivity(rows), then)
+
+
+def test_connectivity_of_an_earlier_observation_refuses_a_treatment_on_the_network():
+    s = Scenario.model_validate(
+        {
+            "scenario": {"name": "tms", "years": 1, "dt_weeks": 4},
+            "cohort": {"size": 20},
+            "arms": [{"name": "TMS", "interventions": [{"kind": "tms"}]}],
+        }
+    )
+    model = PainModel(s, arm="TMS", create_agents=False)
+    with pytest.raises(ValueError, match="arm 'TMS': connectivity_at"):
+        model.connectivity_at(
+            np.arange(3), ages=np.full(3, 40.0), adaptation=np.zeros(3), pain_now=np.zeros(3)
+        )

@@ -1,13 +1,17 @@
-"""Specification of the virtual Heukamp study (`painsim study`, the [study] section).
+"""Specification of the virtual Heukamp study (`painsim study`, `sim.study`, the [study] section).
 
-The expensive part is the study population; one small population per model is simulated once
-for the module (``small_pool``, ``counterfactual_pool``) and shared, so treat them as read-only.
+The expensive part is the study population. It is simulated once per module and shared, so
+treat the fixtures as read-only: ``small_pool`` (40,000 people, for the statistics of the
+published pattern), ``tiny_pools`` (5,000 people to age 40 in 4-week steps, model and
+counterfactual) and ``tiny_study`` (a whole tiny study with power and counterfactual, saved
+once as ``tiny_folder``). The counterfactual of the 40,000-person population is marked slow.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,7 @@ import statsmodels.api as sm
 from scipy import stats
 from typer.testing import CliRunner
 
+import sim
 from sim.analysis.stats import batched_ols, mediation
 from sim.analysis.stats import welch_test as compare_groups
 from sim.core.brain import build_brain
@@ -27,6 +32,8 @@ from sim.experiments.study import (
     SBP,
     STUDY_COLUMNS,
     Pool,
+    PoolTooSmallError,
+    StudyResult,
     counterfactual_scenario,
     detection_rates,
     group_sizes,
@@ -40,6 +47,8 @@ from sim.experiments.study import (
     study_design,
 )
 from sim.interfaces.cli import app
+from sim.results.manifest import read_manifest
+from sim.results.run import ResultsError
 from sim.scenario import ScenarioError, StudySection, parse_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -54,6 +63,7 @@ TINY_TOML = """
 [scenario]
 name = "tiny study"
 seed = 3
+dt_weeks = 4
 
 [study]
 population = 5000
@@ -67,6 +77,22 @@ counterfactual = false
 """
 
 
+# A whole study in a few seconds: young adults, small groups, 4-week steps.
+TINY = {
+    "scenario": {"name": "tiny study", "seed": 3, "dt_weeks": 4},
+    "study": {
+        "population": 5000,
+        "age_max": 40,
+        "n_healthy": 8,
+        "n_subacute": 8,
+        "n_chronic": 8,
+        "replications": 3,
+        "power_multipliers": [0.5, 1.0],
+        "counterfactual": True,
+    },
+}
+
+
 @pytest.fixture(scope="module")
 def small_scenario():
     return parse_scenario(SMALL_STUDY, "small study")
@@ -75,6 +101,23 @@ def small_scenario():
 @pytest.fixture(scope="module")
 def small_pool(small_scenario) -> Pool:
     return simulate_population(small_scenario)
+
+
+@pytest.fixture(scope="module")
+def tiny_pools() -> tuple[Pool, Pool]:
+    """The tiny study's population in the model and in the counterfactual model."""
+    scenario = parse_scenario(TINY, "tiny")
+    return simulate_population(scenario), simulate_population(counterfactual_scenario(scenario))
+
+
+@pytest.fixture(scope="module")
+def tiny_study() -> StudyResult:
+    return sim.study(TINY, command=["painsim", "study", "tiny.toml"])
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tiny_study, tmp_path_factory) -> Path:
+    return tiny_study.save(tmp_path_factory.mktemp("studies") / "tiny")
 
 
 @pytest.fixture(scope="module")
@@ -268,12 +311,14 @@ def test_seeded_study_reproduces_the_published_pattern(small_study):
     assert small_study["share_mediated"].median() == pytest.approx(0.25, abs=0.15)
 
 
-def test_counterfactual_people_live_the_same_lives(small_pool, counterfactual_pool):
+def test_counterfactual_people_live_the_same_lives(tiny_pools):
+    model, counter = tiny_pools
     for name in ("person", "group", "age", "years_with_pain", "episodes", "pain", "coping"):
-        np.testing.assert_array_equal(getattr(small_pool, name), getattr(counterfactual_pool, name))
-    assert not np.allclose(small_pool.adaptation, counterfactual_pool.adaptation)
+        np.testing.assert_array_equal(getattr(model, name), getattr(counter, name))
+    assert not np.allclose(model.adaptation, counter.adaptation)
 
 
+@pytest.mark.slow
 def test_without_coping_in_the_drift_the_mediation_goes_and_years_with_pain_stay(
     small_study, counterfactual_study
 ):
@@ -338,7 +383,11 @@ def test_study_command_writes_results_and_prints_the_findings(tmp_path, write_to
     assert len(study) == 4 and set(STUDY_COLUMNS) <= set(study.columns)
     assert sorted(pd.read_csv(out / "power.csv")["multiplier"].unique()) == [0.5, 1.0]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["seed"] == 5 and manifest["replications"] == 4
+    assert manifest["kind"] == "study" and manifest["seed"] == 5
+    assert manifest["study"]["replications"] == 4 and manifest["command"][:2] == [
+        "painsim",
+        "study",
+    ]
     assert manifest["scenario"]["study"]["replications"] == 4
     assert "| finding | published | target |" in (out / "findings.md").read_text()
 
@@ -390,3 +439,145 @@ def test_published_pattern_at_the_published_sample_sizes_meets_the_targets():
     assert rates["cbp_sbp"] >= 0.60
     assert rates["ylp"] >= 0.70
     assert rates["mediation"] >= 0.60
+
+
+# -- the Python API and the results folder ------------------------------------------------------
+def test_sim_study_returns_every_table_of_the_study(tiny_study):
+    res = tiny_study
+    assert res.kind == "study" and res.scenario.scenario.name == "tiny study"
+    assert res.replications is res.study and list(res.study.columns) == list(STUDY_COLUMNS)
+    assert res.study["replication"].tolist() == [0, 1, 2]
+    assert sorted(res.power["multiplier"].unique()) == [0.5, 1.0]
+    assert res.power.loc[res.power["multiplier"] == 0.5, "n_hc"].unique().tolist() == [4]
+    assert list(res.counterfactual.columns) == list(STUDY_COLUMNS) and len(res.counterfactual) == 3
+    assert res.sample["group"].value_counts().to_dict() == {
+        "healthy": 8,
+        "subacute": 8,
+        "chronic": 8,
+    }
+    assert res.findings["key"].tolist() == [
+        "cbp_hc",
+        "cbp_sbp",
+        "ylp",
+        "mediation",
+        "sbp_hc",
+        "all",
+    ]
+    assert res.detection_rates() == pytest.approx(
+        dict(zip(res.findings["key"], res.findings["detection_rate"], strict=True))
+    )
+    assert res.power_summary()["multiplier"].tolist() == [0.5, 1.0]
+    assert set(res.pool) == set(res.counterfactual_pool) == {"healthy", "subacute", "chronic"}
+    assert res.command == ["painsim", "study", "tiny.toml"] and res.run_id
+    assert res.started <= res.finished and res.seconds["total"] > 0
+
+
+def test_sim_study_overrides_seed_and_replications_and_rejects_bad_ones():
+    with pytest.raises(
+        ScenarioError, match=r"^<scenario> \(replications=0\): study.replications: "
+    ):
+        sim.study(TINY, replications=0)
+    with pytest.raises(ScenarioError, match=r"^<scenario>: study: section missing"):
+        sim.study({"scenario": {"name": "plain"}})
+    small = {"population": 1000, "age_max": 25, "n_subacute": 4000}  # quick to simulate
+    crowded = {**TINY, "study": {**TINY["study"], **small}}
+    with pytest.raises(PoolTooSmallError, match="subacute candidates for 4000 places"):
+        sim.study(crowded)
+
+
+def test_a_saved_study_loads_back_with_identical_tables(tiny_study, tiny_folder):
+    again = sim.load(tiny_folder)
+    assert isinstance(again, StudyResult) and again.kind == "study"
+    for name in ("study", "power", "counterfactual", "sample", "findings"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(tiny_study, name), obj=name)
+    assert again.pool == tiny_study.pool
+    assert again.counterfactual_pool == tiny_study.counterfactual_pool
+    assert again.sharing == tiny_study.sharing
+    assert again.scenario.resolved() == tiny_study.scenario.resolved()
+    assert (again.run_id, again.command) == (tiny_study.run_id, tiny_study.command)
+    assert again.started == tiny_study.started.replace(microsecond=0)
+    assert again.markdown() == (tiny_folder / "findings.md").read_text(encoding="utf-8")
+
+
+def test_a_study_manifest_has_the_core_keys_and_a_study_object(tiny_folder):
+    manifest = read_manifest(tiny_folder)
+    assert manifest["kind"] == "study" and manifest["seed"] == 3
+    assert manifest["command"] == ["painsim", "study", "tiny.toml"]
+    assert manifest["packages"]["statsmodels"]
+    assert manifest["files"] == sorted(
+        [
+            "counterfactual.csv",
+            "findings.csv",
+            "findings.md",
+            "manifest.json",
+            "power.csv",
+            "sample.csv",
+            "study.csv",
+        ]
+    )
+    section = manifest["study"]
+    assert section["replications"] == 3
+    assert set(section["seconds"]) == {
+        "population",
+        "replications",
+        "power",
+        "counterfactual",
+        "total",
+    }
+    assert section["population"]["subacute"]["candidates"] > 8
+    assert set(section["counterfactual_population"]) == {"healthy", "subacute", "chronic"}
+    assert set(section["mean_replications_per_recruited_person"]) == {
+        "healthy",
+        "subacute",
+        "chronic",
+    }
+
+
+def test_a_study_folder_written_before_the_study_object_still_loads(tiny_folder, tmp_path):
+    folder = tmp_path / "old"
+    shutil.copytree(tiny_folder, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["kind"]
+    manifest.update(command_kind="study", **manifest.pop("study"))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    again = sim.load(folder)
+    assert again.kind == "study" and len(again.study) == 3
+    assert again.pool == manifest["population"]
+
+
+def _damaged(tiny_folder: Path, tmp_path: Path, name: str, damage) -> Path:
+    folder = tmp_path / "damaged"
+    shutil.copytree(tiny_folder, folder)
+    path = folder / name
+    path.write_text(damage(path.read_text()))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "fragment"),
+    [
+        ("study.csv", lambda text: text[: text.rindex("\n") - 5], "truncated"),
+        ("study.csv", lambda text: text[: text.rindex("\n", 0, -1) + 1], "2 rows, the manifest"),
+        ("study.csv", lambda text: text.replace("d_cbp_hc", "d"), "missing columns d_cbp_hc"),
+        ("power.csv", lambda text: text.replace("multiplier,", ""), "missing columns multiplier"),
+        ("sample.csv", lambda text: "", "cannot be read"),
+        ("findings.csv", lambda text: text[: len(text) // 2], "truncated"),
+    ],
+)
+def test_a_damaged_study_folder_gives_one_line_naming_the_file(
+    tiny_folder, tmp_path, name, damage, fragment
+):
+    folder = _damaged(tiny_folder, tmp_path, name, damage)
+    with pytest.raises(ResultsError) as err:
+        sim.load(folder)
+    message = str(err.value)
+    assert message.startswith(f"{folder / name}: ") and fragment in message
+    assert "\n" not in message
+
+
+def test_a_missing_study_table_is_named(tiny_folder, tmp_path):
+    folder = tmp_path / "gone"
+    shutil.copytree(tiny_folder, folder)
+    (folder / "study.csv").unlink()
+    with pytest.raises(ResultsError, match=r"study\.csv: missing$"):
+        sim.load(folder)

@@ -7,9 +7,10 @@ Intervals
     :func:`cluster_bootstrap_interval` (people resampled with all their records),
     :func:`wilson_interval` (a proportion), :func:`ols_band` (a fitted line).
 Tests and models
-    :func:`welch_test` (Welch t, p and Cohen's d), :func:`cohens_d`, :func:`batched_ols`,
-    :func:`bootstrap_indirect` and :func:`mediation` (single-mediator model with a percentile
-    bootstrap of the indirect effect).
+    :func:`welch_test` (Welch t, p and Cohen's d), :func:`cohens_d`, :func:`correlation_test`
+    (Pearson r and p), :func:`adjusted_slope` (OLS slope and p given covariates),
+    :func:`batched_ols`, :func:`bootstrap_indirect` and :func:`mediation` (single-mediator
+    model with a percentile bootstrap of the indirect effect).
 
 All percentile bootstraps draw resamples from the generator they are given, so a seeded
 generator gives the same interval every time. The tests check each function against SciPy,
@@ -239,6 +240,35 @@ def welch_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     nx, ny = x.size, y.size
     pooled = math.sqrt(((nx - 1) * x.var(ddof=1) + (ny - 1) * y.var(ddof=1)) / (nx + ny - 2))
     return float(t), float(p), float((x.mean() - y.mean()) / pooled)
+
+
+def correlation_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Pearson correlation of ``x`` and ``y``: (r, two-sided p).
+
+    Examples
+    --------
+    >>> r, p = correlation_test(np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 4.0, 5.0, 9.0]))
+    >>> round(r, 3), p < 0.05
+    (0.965, True)
+    """
+    r, p = stats.pearsonr(x, y)
+    return float(r), float(p)
+
+
+def adjusted_slope(y: np.ndarray, x: np.ndarray, covariates: np.ndarray) -> tuple[float, float]:
+    """Slope of ``y`` on ``x`` adjusted for (n, c) ``covariates`` (OLS with intercept), and its p.
+
+    Examples
+    --------
+    >>> x = np.arange(6.0)
+    >>> slope, p = adjusted_slope(2 * x + np.array([1, -1, -1, 1, 0, 0]), x, np.zeros((6, 0)))
+    >>> round(slope, 6)
+    2.0
+    """
+    import statsmodels.api as sm  # only studies need statsmodels
+
+    fit = sm.OLS(y, np.column_stack([np.ones(x.size), x, covariates])).fit()
+    return float(fit.params[1]), float(fit.pvalues[1])
 
 
 def batched_ols(design: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -352,6 +352,45 @@ class PainModel(mesa.Model):
             ages,
         )
 
+    def connectivity_at(
+        self,
+        rows: np.ndarray,
+        *,
+        ages: np.ndarray,
+        adaptation: np.ndarray,
+        pain_now: np.ndarray,
+    ) -> np.ndarray:
+        """(n, E) connectivity (Pearson r) of the selected people in a state observed earlier.
+
+        A person's healthy deviations and drift direction are fixed when the cohort is made,
+        so connectivity depends only on age, adaptation and current pain. Given the ``age``,
+        ``adaptation`` and ``pain`` that :meth:`observe` returned at some time, this gives
+        exactly what :meth:`connectivity` gave at that time. Materializing many observations
+        in one call is much faster than one call per observation time (a study scans people
+        at thousands of different moments).
+
+        Raises
+        ------
+        ValueError
+            The arm has an intervention acting on the network, whose effect depends on time.
+        """
+        if any(d.spec.dmn_effect > 0 for d in self.effects.deliveries):
+            raise ValueError(
+                f"arm '{self.arm.name}': connectivity_at does not apply treatment effects on "
+                "the network; use connectivity() at the time of observation"
+            )
+        c = self.cohort
+        return drift.connectivity(
+            self.brain,
+            self.params.brain,
+            self.params.drift,
+            c.baseline[rows],
+            c.idiosyncrasy[rows],
+            adaptation,
+            pain_now,
+            ages,
+        )
+
     def observe(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """True state of the selected people now, without treatment effects (a study's view).
 

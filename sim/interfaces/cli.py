@@ -253,27 +253,29 @@ def study(
 ) -> None:
     """Run a virtual study (e.g. Heukamp 2024); write study.csv and findings.md."""
     # Imported here: statsmodels is only needed by this command.
-    from sim.experiments.study import PoolTooSmallError, override_study, run_study, study_design
+    from sim.api import study as run_virtual_study
+    from sim.experiments.study import PoolTooSmallError, study_design
+    from sim.results.folder import check_destination, destination
 
     try:
-        loaded = load_scenario(scenario)
-        study_design(loaded, str(scenario))
-        if seed is not None:
-            loaded = override_run(loaded, {"seed": seed}, f"{scenario} (--seed {seed})")
-        if replications is not None:
-            loaded = override_study(
-                loaded,
-                {"replications": replications},
-                f"{scenario} (--replications {replications})",
-            )
-        folder = run_study(
-            loaded, out=out, results_root=results_root, progress=progress, argv=ctx.obj["argv"]
+        study_design(load_scenario(scenario), str(scenario))
+        # Refuse a bad destination before simulating, not after.
+        planned = destination(out, results_root, "", "")
+        if out is not None:
+            check_destination(planned)
+        result = run_virtual_study(
+            scenario,
+            seed=seed,
+            replications=replications,
+            progress=progress,
+            command=ctx.obj["argv"],
         )
+        folder = result.save(out, results_root=results_root)
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
     except PoolTooSmallError as exc:
         fail(f"{scenario}: study.population: {exc}")
-    typer.echo(format_findings(pd.read_csv(folder / "findings.csv")))
+    typer.echo(format_findings(result.findings))
     if figures:
         _figures_after(folder)
     typer.echo(f"\nresults: {folder}")

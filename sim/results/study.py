@@ -1,0 +1,185 @@
+"""The results folder of a study: write a :class:`~sim.experiments.study.StudyResult`, read it back.
+
+``painsim study`` and ``StudyResult.save`` write the same folder (layout in ``results/README.md``,
+"Studies"); :func:`load_study` reads any study folder back into a ``StudyResult``, checking every
+file it needs, so a damaged folder gives one line naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.experiments.study import FINDINGS, FINDINGS_COLUMNS, STUDY_COLUMNS, StudyResult
+from sim.results.folder import (
+    COUNTERFACTUAL,
+    FINDINGS_CSV,
+    FINDINGS_MD,
+    POWER,
+    SAMPLE,
+    STUDY_TABLE,
+    destination,
+    staged_folder,
+)
+from sim.results.manifest import build_manifest, read_manifest, write_manifest
+from sim.results.run import ResultsError, parse_time, read_table, scenario_of
+
+SAMPLE_COLUMNS: tuple[str, ...] = (
+    "replication",
+    "person",
+    "group",
+    "age",
+    "years_with_pain",
+    "episodes",
+    "pain",
+    "coping",
+    "coping_score",
+    "adaptation",
+    "dmn_perturbation",
+)
+"""Columns of ``sample.csv``."""
+POWER_COLUMNS: tuple[str, ...] = ("multiplier", *STUDY_COLUMNS)
+"""Columns of ``power.csv``."""
+
+
+def save_study(
+    result: StudyResult,
+    folder: str | Path | None = None,
+    *,
+    results_root: str | Path = "results",
+) -> Path:
+    """Write a study's results folder atomically and return its path.
+
+    The folder holds ``study.csv``, ``sample.csv``, ``findings.csv``, ``findings.md``,
+    ``power.csv`` (with power multipliers), ``counterfactual.csv`` (with the counterfactual) and
+    ``manifest.json`` (kind ``study``; the study's settings in its ``study`` object).
+
+    Parameters
+    ----------
+    result
+        The study.
+    folder
+        Exact folder (must be new or empty). Default ``results_root/<scenario slug>/<run id>``.
+    results_root
+        Parent of the default folder.
+
+    Raises
+    ------
+    sim.results.folder.OutputFolderError
+        The folder is not empty or cannot be created. Nothing visible is written.
+    """
+    scenario = result.scenario
+    path = destination(folder, results_root, scenario.scenario.slug, result.run_id)
+    with staged_folder(path) as staging:
+        result.study.to_csv(staging / STUDY_TABLE, index=False)
+        result.sample.to_csv(staging / SAMPLE, index=False)
+        result.findings.to_csv(staging / FINDINGS_CSV, index=False)
+        if len(result.power):
+            result.power.to_csv(staging / POWER, index=False)
+        if len(result.counterfactual):
+            result.counterfactual.to_csv(staging / COUNTERFACTUAL, index=False)
+        (staging / FINDINGS_MD).write_text(result.markdown(), encoding="utf-8")
+        manifest = build_manifest(
+            "study",
+            run_id=result.run_id,
+            seed=scenario.scenario.seed,
+            scenario=scenario.resolved(),
+            started=result.started,
+            finished=result.finished,
+            command=result.command,
+            files=[p.name for p in staging.iterdir()],
+            study={
+                "replications": len(result.study),
+                "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
+                "population": result.pool,
+                "counterfactual_population": result.counterfactual_pool,
+                "mean_replications_per_recruited_person": result.sharing,
+            },
+        )
+        write_manifest(staging, manifest)
+    return path
+
+
+def _table(
+    folder: Path, name: str, columns: tuple[str, ...], rows: int | None = None
+) -> pd.DataFrame:
+    """A complete CSV table of the folder with ``columns`` (in that order) and ``rows`` rows.
+
+    A CSV cut short usually still parses (its last row just lacks values), so the file must
+    end with a line break and, where the manifest says how many rows it has, have them all.
+    """
+    table = read_table(folder, name, columns)[list(columns)]
+    path = folder / name
+    with path.open("rb") as file:
+        file.seek(-1, 2)
+        if file.read(1) != b"\n":
+            raise ResultsError(f"{path}: truncated (the last line is incomplete)")
+    if rows is not None and len(table) != rows:
+        raise ResultsError(f"{path}: {len(table)} rows, the manifest says {rows}")
+    return table
+
+
+def _optional_table(
+    folder: Path, name: str, columns: tuple[str, ...], rows: int | None = None
+) -> pd.DataFrame:
+    """A table that is written only when it has rows: empty with ``columns`` if absent."""
+    if not (folder / name).exists():
+        return pd.DataFrame(columns=list(columns))
+    return _table(folder, name, columns, rows)
+
+
+def _study_section(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's ``study`` object; folders written before it existed kept its keys at the
+    top level (with ``command_kind: "study"``)."""
+    section = manifest.get("study")
+    if isinstance(section, dict) and "population" in section:
+        return section
+    return manifest
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def load_study(folder: str | Path, manifest: dict[str, Any] | None = None) -> StudyResult:
+    """Read a study's results folder back into a :class:`~sim.experiments.study.StudyResult`.
+
+    Raises
+    ------
+    sim.results.manifest.ManifestError, ResultsError
+        The folder is not a study, or a file is missing, unreadable or incomplete (one line
+        naming the file).
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder) if manifest is None else manifest
+    scenario = scenario_of(folder, manifest)
+    if scenario.study is None:
+        raise ResultsError(f"{folder / 'manifest.json'}: scenario: no [study] section")
+    section = _study_section(manifest)
+    reps = section.get("replications")
+    reps = reps if isinstance(reps, int) and reps > 0 else None
+    multipliers = len(set(scenario.study.power_multipliers))
+    study = _table(folder, STUDY_TABLE, STUDY_COLUMNS, reps)
+    if study.empty:
+        raise ResultsError(f"{folder / STUDY_TABLE}: no rows")
+    findings = _table(folder, FINDINGS_CSV, FINDINGS_COLUMNS, len(FINDINGS))
+    # CSV leaves "met" empty for findings without a target; in memory that is None.
+    findings["met"] = findings["met"].astype(object).where(findings["met"].notna(), None)
+    return StudyResult(
+        scenario=scenario,
+        study=study,
+        power=_optional_table(folder, POWER, POWER_COLUMNS, reps and reps * multipliers),
+        counterfactual=_optional_table(folder, COUNTERFACTUAL, STUDY_COLUMNS, reps),
+        sample=_table(folder, SAMPLE, SAMPLE_COLUMNS),
+        findings=findings,
+        pool=_as_dict(section.get("population")),
+        counterfactual_pool=_as_dict(section.get("counterfactual_population")),
+        sharing=_as_dict(section.get("mean_replications_per_recruited_person")),
+        seconds=_as_dict(section.get("seconds")),
+        run_id=str(manifest.get("run_id") or folder.name),
+        started=parse_time(manifest.get("started")),
+        finished=parse_time(manifest.get("finished")),
+        command=manifest.get("command"),
+    )
