@@ -1,4 +1,4 @@
-"""The interactive teaching page (``painsim app``, ``sim.interfaces.app``).
+"""The interactive teaching page (``painsim app``, the ``sim.interfaces.app`` package).
 
 Specification:
 
@@ -6,19 +6,26 @@ Specification:
   scenario exactly, and every setting is a validated scenario change;
 * one step is one simulated year; Play stops at the horizon; a treatment arm is stepped in
   lockstep with its usual-care twin;
+* the page reads the model only through its public observation methods, and draws with the
+  house colours and names (``sim.viz.style``, ``sim.core.outcomes``);
 * the controls (Mesa's Reset/Play/Step and the settings) work headlessly (``solara.render``);
 * text typed into the page is never executed, and a bad seed is reported, not fatal;
-* ``painsim app`` validates the scenario first and serves on 127.0.0.1 without opening a
-  browser, checking versions or sending telemetry;
+* ``painsim app`` validates the scenario and the host first (one line, exit 2) and serves on
+  127.0.0.1 without opening a browser, checking versions or sending telemetry;
+* the server runs the painsim the command came from: started in a folder holding packages
+  named ``sim``, ``solara`` or ``mesa``, it imports none of them;
 * in a real browser (Debian's Chromium through Playwright), Step, Play and a slider change the
   plot and the monitors, and the page loads nothing from outside the server.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib
 import os
 import shutil
+import site
 import socket
 import subprocess
 import sys
@@ -30,12 +37,15 @@ import ipyvuetify as v
 import numpy as np
 import pytest
 import solara
+from matplotlib.colors import to_hex
 from typer.testing import CliRunner
 
 from sim.core.model import PainModel
 from sim.interfaces import app
+from sim.interfaces.app import model as app_model
 from sim.interfaces.cli import app as cli
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
+from sim.viz import style as hs
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSROOM = ROOT / "scenarios" / "classroom.toml"
@@ -118,7 +128,7 @@ def test_a_treatment_is_an_arm_with_its_usual_care_twin(classroom, timing, trigg
     (spec,) = treated.interventions
     assert spec.kind == "act"
     assert {key: getattr(spec, key) for key in trigger} == trigger
-    assert model.cohort.arm.name == treated.name and model.twin.arm.name == "usual care"
+    assert model.pain_model.arm.name == treated.name and model.twin.arm.name == "usual care"
 
 
 def test_no_treatment_means_no_arms_and_no_twin(classroom):
@@ -184,7 +194,7 @@ def test_the_drawn_patient_belongs_to_the_chosen_coping_group(classroom):
         model = app.TeachingModel(maladaptive_share=0.3, patient=kind, base=classroom)
         assert model.maladaptive[model.patient_index] == maladaptive
         now, without = model.patient_networks()
-        assert now.shape == without.shape == (model.cohort.brain.n_edges,)
+        assert now.shape == without.shape == (model.brain.n_edges,)
 
 
 def test_views_redraw_as_years_pass(short):
@@ -195,6 +205,68 @@ def test_views_redraw_as_years_pass(short):
     after = [plot.update() and plot.png(), brain.update() and brain.png()]
     assert all(png.startswith(b"\x89PNG") for png in before + after)
     assert before[0] != after[0] and before[1] != after[1]
+
+
+def test_the_page_reads_the_model_only_through_its_public_observation_api(short, monkeypatch):
+    # PainModel.cohort holds the model's internal arrays: only sim.core may read them.
+    readers: set[str] = set()
+
+    class Watched(PainModel):
+        def __getattribute__(self, name):
+            if name == "cohort":
+                readers.add(sys._getframe(1).f_globals.get("__name__", "?"))
+            return super().__getattribute__(name)
+
+    monkeypatch.setattr(app_model, "PainModel", Watched)
+    model = app.TeachingModel(intervention="CBT", base=short)
+    model.step()
+    solara.render(app.Views(model), handle_error=False)
+    assert isinstance(model.pain_model, Watched) and readers
+    assert {name for name in readers if not name.startswith("sim.core.")} == set()
+    for path in sorted((ROOT / "sim" / "interfaces" / "app").glob("*.py")):
+        modules = {
+            node.module
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom)
+        }
+        assert "sim.core.drift" not in modules, path.name  # connectivity comes from the model
+
+
+def test_without_pain_is_the_patients_own_pain_free_network(classroom):
+    model = app.TeachingModel(base=classroom)
+    rows = np.array([model.patient_index])
+    now, without = model.patient_networks()
+    np.testing.assert_array_equal(without, model.pain_model.pain_free_connectivity(rows)[0])
+    np.testing.assert_array_equal(now, model.pain_model.connectivity(rows)[0])
+    assert np.abs(now - without).max() > 0.01  # the drawn patient starts with a pain history
+
+
+def test_maladaptive_copers_are_those_with_a_trait_of_at_least_30(classroom):
+    model = app.TeachingModel(maladaptive_share=0.3, base=classroom)
+    trait = model.pain_model.coping_trait()
+    np.testing.assert_array_equal(model.maladaptive, trait >= app.MALADAPTIVE_PCS)
+    trait[:] = 0.0  # a copy: the model keeps its own
+    assert model.pain_model.coping_trait().max() > 0
+
+
+def test_views_use_the_house_colours_and_names(short):
+    model = app.TeachingModel(intervention="CBT", base=short)
+    plot, brain = app.DriftView(model), app.BrainView(model)
+    brain.update()
+    colours = {name: to_hex(line.get_color()).upper() for name, line in plot.lines.items()}
+    assert colours["perturbation_maladaptive"] == colours["untreated_maladaptive"]
+    assert colours["perturbation_maladaptive"] == hs.COPING_COLORS[2]  # dark: catastrophizing
+    assert colours["perturbation_adaptive"] == hs.COPING_COLORS[1]
+    assert plot.top.get_ylabel() == "DMN perturbation\n(healthy SD)"
+    assert plot.bottom.get_ylabel() == "Δ DMN perturbation\n(healthy SD)"
+    legends = [ax.get_legend() for ax in brain.figure.axes if ax.get_legend()]
+    assert [t.get_text() for t in legends[0].get_texts()] == [
+        hs.SUBSYSTEM_LABELS[name] for name in hs.SUBSYSTEMS_ORDER
+    ]
+    nodes = [to_hex(c).upper() for c in brain.overlay[0].get_facecolors()]
+    assert nodes == [hs.SUBSYSTEM_COLORS[name] for name in model.brain.subsystems]
+    assert "catastrophizing" in brain.caption.get_text()
+    assert "PCS 0–52" in brain.caption.get_text()
 
 
 # -- headless page ------------------------------------------------------------------------------
@@ -224,7 +296,7 @@ def test_controls_step_and_reset_with_new_settings(classroom):
     assert "Press Reset" in rc.find(v.Alert).widget.children[0]
     rc.find(v.Btn, children=["Reset"]).widget.click()
     new = model.value
-    assert (new.year, new.cohort.cohort.size, new.arm_label) == (0.0, 500, "TMS early")
+    assert (new.year, new.size, new.arm_label) == (0.0, 500, "TMS early")
     assert new.scenario.scenario.seed == 123
     assert not rc.find(v.Alert)
 
@@ -278,7 +350,40 @@ def test_app_command_serves_on_loopback_without_browser_version_check_or_telemet
     assert "127.0.0.1" in help_text and "8765" in help_text
 
 
-# -- real browser -------------------------------------------------------------------------------
+def test_solara_serves_the_package_as_one_page():
+    import solara.autorouting
+
+    for entry in ("sim.interfaces.app", "sim.interfaces.app.page"):  # package or module
+        routes = solara.autorouting.generate_routes(importlib.import_module(entry))
+        assert [route.path for route in routes] == ["/"], entry
+        assert routes[0].component is app.Page
+
+
+@pytest.mark.parametrize("host", ["no-such-host.invalid", "192.0.2.1"])  # 192.0.2.1: TEST-NET-1
+def test_a_host_that_cannot_be_used_is_one_line_and_exit_2(host):
+    result = CliRunner().invoke(cli, ["app", "--host", host])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"painsim: error: --host: '{host}' ")
+    app.check_host("localhost")  # a name of this computer is fine
+
+
+def test_the_server_never_looks_in_the_folder_it_is_started_in(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["", "lib"]))
+    env = app.server_env(None)
+    assert env["PYTHONSAFEPATH"] == "1"  # no current folder on sys.path
+    entries = env["PYTHONPATH"].split(os.pathsep)
+    assert all(Path(entry).is_absolute() for entry in entries)  # "" would mean "here"
+    assert str(tmp_path.resolve() / "lib") in entries  # as Python would have read it here
+    root = app.package_root()  # this process's sim, first (an installed one is found anyway)
+    assert entries[0] == str(root) or root in {Path(p).resolve() for p in site.getsitepackages()}
+    assert app.SCENARIO_ENV not in env
+    folder = app.server_folder()
+    assert folder.is_dir() and not any(folder.iterdir()) and folder != tmp_path
+
+
+# -- served page --------------------------------------------------------------------------------
 def _browser_or_skip():
     """Playwright's sync API, or a skip (a failure where PAINSIM_REQUIRE_BROWSER=1, as in CI)."""
     reason = None
@@ -301,14 +406,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path):
-    """``painsim app`` on a free loopback port; yields its URL, stops it afterwards."""
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """``painsim app`` started in a user's project folder that holds packages named ``sim``,
+    ``solara`` and ``mesa``; yields the page's URL and the file those packages write to if
+    anything imports them. One server for the module; each browser session has its own model.
+    """
+    project = tmp_path_factory.mktemp("project")
+    marker = tmp_path_factory.mktemp("marker") / "imported.txt"
+    for name in ("sim", "solara", "mesa"):
+        (project / name).mkdir()
+        (project / name / "__init__.py").write_text(
+            f"open({str(marker)!r}, 'a').write('{name} from the project folder\\n')\n",
+            encoding="utf-8",
+        )
     port = _free_port()
-    log = (tmp_path / "server.log").open("w")
-    command = [sys.executable, "-m", "sim.interfaces.cli", "app", str(CLASSROOM)]
+    log_path = project.parent / f"{project.name}-server.log"
+    log = log_path.open("w")
+    # -P: the command itself imports painsim as the `painsim` script does, not from the folder.
+    command = [sys.executable, "-P", "-m", "sim.interfaces.cli", "app", str(CLASSROOM)]
     command += ["--port", str(port)]
-    server = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(command, cwd=project, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -319,9 +437,9 @@ def served(tmp_path):
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"server did not start:\n{(tmp_path / 'server.log').read_text()}")
+                    pytest.fail(f"server did not start:\n{log_path.read_text()}")
                 time.sleep(0.3)
-        yield url
+        yield url, marker
     finally:
         server.terminate()
         try:
@@ -332,9 +450,17 @@ def served(tmp_path):
         log.close()
 
 
+def test_the_page_runs_the_installed_painsim_wherever_it_is_started(served):
+    url, marker = served
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200  # the server imported the page at start-up
+    assert not marker.exists(), marker.read_text()
+
+
 @pytest.mark.slow
-def test_page_in_a_real_browser(served, tmp_path):
-    sync_playwright = _browser_or_skip()
+def test_page_in_a_real_browser(request, tmp_path):
+    sync_playwright = _browser_or_skip()  # before starting a server for nothing
+    served, _ = request.getfixturevalue("served")
     outside: list[str] = []
 
     def record(request) -> None:
@@ -349,6 +475,7 @@ def test_page_in_a_real_browser(served, tmp_path):
             page.goto(served)
             year = page.locator("[data-monitor=year] .painsim-value")
             year.wait_for(timeout=60_000)
+            assert page.get_by_role("tab").count() == 0  # one page, no tabs
             assert year.inner_text() == "0 of 20"
             plot = page.locator(".painsim-plot")
 

@@ -267,6 +267,15 @@ class PainModel(mesa.Model):
         relief = self.effects.coping_relief(self.time_years)
         return np.clip(self.cohort.coping - relief, 0.0, coping.PCS_MAX)
 
+    def coping_trait(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """(n,) catastrophizing trait (PCS 0-52) of the selected people: their stable disposition.
+
+        Drawn when the cohort is made and never changed; the score now (:meth:`coping_now`)
+        adds what pain has done since and takes off treatment effects. A copy: changing it
+        changes nothing in the model.
+        """
+        return self.cohort.coping_trait[rows].copy()
+
     def stages(self) -> np.ndarray:
         """(N,) stage codes now (index into ``sim.core.pain.STAGES``)."""
         return pain.stage(self.cohort.pain, self.time_years, self.params.pain)

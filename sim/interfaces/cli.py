@@ -473,12 +473,17 @@ def serve_app(
         if scenario is not None:
             load_scenario(scenario)
         try:
-            from sim.interfaces.app import serve  # Solara loads only for this command
+            # Solara loads only for this command
+            from sim.interfaces.app import HostError, check_host, serve
         except ModuleNotFoundError as exc:
             fail(
                 f"painsim app needs the page's packages ({exc.name} is missing): "
                 "pip install -e '.[app]'"
             )
+        try:
+            check_host(host)
+        except HostError as exc:
+            fail(f"--{exc.option}: {exc.message}")
         typer.echo(f"painsim app: open http://{host}:{port} in a browser; Ctrl-C stops.", err=True)
         code = serve(scenario, host=host, port=port)
     except ScenarioError as exc:
