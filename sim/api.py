@@ -27,8 +27,8 @@ from sim.scenario import Scenario, load_scenario, parse_scenario
 
 if TYPE_CHECKING:
     from sim.experiments.run import RunResult
-    from sim.experiments.sweep import SweepResult
     from sim.experiments.study import StudyResult
+    from sim.experiments.sweep import SweepResult
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]
 

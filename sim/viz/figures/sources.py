@@ -1,9 +1,7 @@
 """What the figures draw from: a result object, or a results folder loaded into one.
 
-:func:`load_source` reads a results folder with :func:`sim.results.io.load`. Until the study
-and sweep loaders exist (``sim.results.study.load_study``, ``sim.results.sweep.load_sweep``),
-study and sweep folders are read by :func:`read_study` and :func:`read_sweep` here into small
-objects with the attributes the figures use of ``StudyResult`` and ``SweepResult``.
+:func:`load_source` reads a results folder with :func:`sim.results.io.load` (a ``RunResult``,
+``StudyResult`` or ``SweepResult``); :func:`result_source` wraps an object already in memory.
 """
 
 from __future__ import annotations
@@ -12,18 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from sim.results.folder import (
     MANIFEST,
-    POWER,
-    SAMPLE,
-    STUDY_TABLE,
 )
 from sim.results.io import load
 from sim.results.manifest import ManifestError, kind_of, read_manifest
-from sim.results.run import ResultsError, read_table, scenario_of
-from sim.scenario import Scenario, ScenarioError
+from sim.results.run import ResultsError
+from sim.scenario import ScenarioError
 from sim.viz.figures.common import FigureError
 
 
@@ -105,46 +98,10 @@ def load_source(folder: str | Path) -> Source:
     try:
         manifest = read_manifest(folder)
         kind = kind_of(manifest)
-        if kind == "study":
-            result = read_study(folder, manifest)  # merge: load(folder)
-        elif kind in ("sweep", "run"):
+        if kind in ("study", "sweep", "run"):
             result = load(folder)
         else:
             raise FigureError(f"{folder}: nothing to plot (a {kind} folder has no figures)")
     except (ManifestError, ResultsError, ScenarioError) as exc:
         raise FigureError(str(exc), "source") from None
     return Source(result, kind, folder, manifest)
-
-
-# -- folder readings, until sim.results has study and sweep loaders -----------------------------
-def _optional(folder: Path, *names: str) -> pd.DataFrame | None:
-    """The first of ``names`` that the folder holds, read; None if none."""
-    for name in names:
-        if (folder / name).is_file():
-            return read_table(folder, name)
-    return None
-
-
-@dataclass(frozen=True)
-class FolderStudy:
-    """A study folder read with the attributes the figures use of ``StudyResult``."""
-
-    scenario: Scenario
-    study: pd.DataFrame
-    power: pd.DataFrame | None
-    sample: pd.DataFrame | None
-    run_id: str
-    folder: Path
-    kind: str = "study"
-
-
-def read_study(folder: Path, manifest: dict[str, Any]) -> FolderStudy:
-    """Read a study folder: ``study.csv``, ``power.csv`` and ``sample.csv`` if present."""
-    return FolderStudy(
-        scenario=scenario_of(folder, manifest),
-        study=read_table(folder, STUDY_TABLE),
-        power=_optional(folder, POWER, "power.parquet"),
-        sample=_optional(folder, SAMPLE, "participants.csv"),
-        run_id=str(manifest.get("run_id") or folder.name),
-        folder=folder,
-    )
