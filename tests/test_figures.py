@@ -152,52 +152,21 @@ def run_data(arms_run: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def study_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A study folder with the documented study.csv columns and a per-replication power table."""
-    rng = np.random.default_rng(1)
-    folder = tmp_path_factory.mktemp("study")
-
-    def table(n: int, scale: float) -> pd.DataFrame:
-        a, b, direct = (
-            rng.normal(0.4, 0.1, n),
-            rng.normal(0.02, 0.005, n),
-            rng.normal(0.03, 0.01, n),
-        )
-        indirect = a * b
-        return pd.DataFrame(
-            {
-                "replication": np.arange(n),
-                "n_hc": int(39 * scale),
-                "n_sbp": int(77 * scale),
-                "n_cbp": int(31 * scale),
-                "d_cbp_hc": rng.normal(0.6, 0.25, n),
-                "p_cbp_hc": rng.uniform(0, 0.1 / scale, n),
-                "d_cbp_sbp": rng.normal(0.1, 0.2, n),
-                "p_cbp_sbp": rng.uniform(0, 1, n),
-                "d_sbp_hc": rng.normal(0.4, 0.2, n),
-                "p_sbp_hc": rng.uniform(0, 0.3, n),
-                "r_ylp": rng.normal(0.25, 0.1, n),
-                "p_ylp": rng.uniform(0, 0.1 / scale, n),
-                "a_path": a,
-                "b_path": b,
-                "direct": direct,
-                "total": direct + indirect,
-                "indirect": indirect,
-                "indirect_ci_low": indirect - 0.01 / scale,
-                "indirect_ci_high": indirect + 0.01,
-            }
-        )
-
-    table(40, 1.0).to_csv(folder / "study.csv", index=False)
-    power = pd.concat([table(40, m).assign(multiplier=m) for m in (0.5, 1.0, 2.0)])
-    power.to_csv(folder / "power.csv", index=False)
-    (folder / "findings.md").write_text("# findings\n")
-    write_manifest(
-        folder,
-        "study",
-        "study-run-1",
-        {"scenario": {"name": "figures study", "seed": 3}, "study": {"alpha": 0.05}},
-    )
-    return folder
+    """A small finished study folder: 40 replications, power at 0.5x, 1x and 2x."""
+    scenario = {
+        "scenario": {"name": "figures study", "seed": 3, "dt_weeks": 4},
+        "study": {
+            "population": 5000,
+            "age_max": 40,
+            "n_healthy": 8,
+            "n_subacute": 8,
+            "n_chronic": 8,
+            "replications": 40,
+            "power_multipliers": [0.5, 1.0, 2.0],
+            "counterfactual": False,
+        },
+    }
+    return sim.api.study(scenario).save(tmp_path_factory.mktemp("study") / "study-run-1")
 
 
 @pytest.fixture(scope="module")
@@ -504,7 +473,8 @@ def test_study_folder_gets_groups_years_mediation_and_power(study_folder):
     ]
     for entry in made.entries:
         size, text = png_info(entry.files[0])
-        assert size == (1920, 1080) and text["painsim run id"] == "study-run-1"
+        run_id = json.loads((study_folder / "manifest.json").read_text())["run_id"]
+        assert size == (1920, 1080) and text["painsim run id"] == run_id
 
 
 def test_power_table_counts_each_finding_per_multiplier(study_folder):
