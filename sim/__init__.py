@@ -35,6 +35,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 _API = {
     "run": "sim.api",
     "load": "sim.api",
+    "timing": "sim.api",
     "as_scenario": "sim.api",
     "load_scenario": "sim.scenario",
     "parse_scenario": "sim.scenario",

@@ -38,6 +38,7 @@ from sim.core.metrics import (
     metrics_from_edges,
     perturbation_index,
 )
+from sim.core.outcomes import INDICES as OUTCOME_INDICES
 
 if TYPE_CHECKING:  # types only: the model imports this module's callers, not the reverse
     from sim.core.model import PainModel
@@ -45,12 +46,9 @@ if TYPE_CHECKING:  # types only: the model imports this module's callers, not th
 
 INDICES: tuple[str, ...] = ("dmn_perturbation", "signature_score", "mahalanobis")
 """The index variants, in table order."""
-PARTS: tuple[str, ...] = ("trait", "state")
-INDEX_COLUMNS: tuple[str, ...] = (
-    *INDICES,
-    *(f"{name}_{part}" for name in INDICES for part in PARTS),
-)
-"""Every column :func:`model_indices` returns: the indices, then their trait and state parts."""
+INDEX_COLUMNS: tuple[str, ...] = OUTCOME_INDICES
+"""Every column :func:`model_indices` returns: the indices, then their trait and state parts
+(names, units and labels in ``sim.core.outcomes``)."""
 R_LIMIT = 1.0 - 1e-12
 """Correlations are clipped to ±R_LIMIT before ``arctanh``, so r = ±1 stays finite."""
 
@@ -233,8 +231,11 @@ def mahalanobis(z: np.ndarray, covariance: ShrunkCovariance | np.ndarray) -> np.
     """
     z = np.asarray(z, dtype=float)
     cov = covariance.covariance if isinstance(covariance, ShrunkCovariance) else covariance
-    out = np.full(z.shape[0], np.nan)
     present = ~np.isnan(z)
+    if present.all():  # the usual case: one solve for everyone
+        solved = np.linalg.solve(cov, z.T).T
+        return np.sqrt(np.maximum(np.sum(z * solved, axis=1), 0.0))
+    out = np.full(z.shape[0], np.nan)
     patterns, which = np.unique(present, axis=0, return_inverse=True)
     for k, keep in enumerate(patterns):
         rows = which.ravel() == k
@@ -417,7 +418,7 @@ def model_reference(model: PainModel, ages: np.ndarray) -> IndexReference:
 
 
 def model_indices(
-    model: PainModel, rows: np.ndarray | slice = slice(None)
+    model: PainModel, rows: np.ndarray | slice = slice(None), pain_now: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """Every index variant and its trait and state parts for people in a model, now.
 
@@ -434,6 +435,8 @@ def model_indices(
         A :class:`~sim.core.model.PainModel` at the time of interest.
     rows
         Whom to score (index array or slice).
+    pain_now
+        Their current pain, if already computed (default: ``model.current_pain(rows)``).
 
     Returns
     -------
@@ -451,7 +454,9 @@ def model_indices(
     """
     ages = model.age[rows]
     reference = model_reference(model, ages)
-    total_edges = model.connectivity(rows)
+    if pain_now is None:
+        pain_now = model.current_pain(rows)
+    total_edges = model.connectivity(rows, pain_now)
     trait_edges = model.connectivity(rows, with_pain=False)
     total = index_variants(total_edges, _metrics(total_edges, model.brain, model.params), reference)
     trait = index_variants(trait_edges, _metrics(trait_edges, model.brain, model.params), reference)

@@ -408,12 +408,14 @@ class PainModel(mesa.Model):
             out[name] = edges[:, self.brain.edge_sets[name]].mean(axis=1)
         return out
 
-    def indices(self, rows: np.ndarray | slice = slice(None)) -> dict[str, np.ndarray]:
+    def indices(
+        self, rows: np.ndarray | slice = slice(None), pain_now: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         """Every perturbation index variant, with its trait and state parts, of ``rows`` now.
 
         See :func:`sim.core.indices.model_indices` (keys ``sim.core.indices.INDEX_COLUMNS``).
         """
-        return model_indices(self, rows)
+        return model_indices(self, rows, pain_now)
 
     def snapshot(self, *, labels: bool = True) -> dict[str, np.ndarray]:
         """Everything recorded about every person now, as (N,) arrays keyed by column name.
