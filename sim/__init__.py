@@ -19,7 +19,7 @@ The package is layered; data flows one way, from the model up to the interfaces:
     the ``painsim`` command and the teaching page.
 
 The public API (``docs/python.md``) is imported lazily, so ``import sim`` stays fast:
-:func:`run`, :func:`study`, :func:`sweep`, :func:`load`, :func:`load_scenario`.
+:func:`run`, :func:`study`, :func:`sweep`, :func:`timing`, :func:`load`, :func:`load_scenario`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ _API = {
     "sweep": "sim.api",
     "study": "sim.api",
     "load": "sim.api",
+    "timing": "sim.api",
     "as_scenario": "sim.api",
     "load_scenario": "sim.scenario",
     "parse_scenario": "sim.scenario",

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sim.experiments.run import RunResult
     from sim.experiments.study import StudyResult
     from sim.experiments.sweep import SweepResult
+    from sim.experiments.timing import TimingResult
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]
 
@@ -263,6 +264,70 @@ def study(
         where = f"{source} (replications={replications!r})"
         loaded = override_study(loaded, {"replications": replications}, where)
     return simulate_study(loaded, progress=progress, command=command)
+
+
+def timing(
+    scenario: ScenarioLike,
+    *,
+    seed: int | None = None,
+    replicates: int | None = None,
+    parameter_sets: Sequence[Mapping[str, Any]] | None = None,
+    progress: bool = False,
+    command: Sequence[str] | None = None,
+    out: str | Path | None = None,
+    results_root: str | Path | None = None,
+) -> TimingResult:
+    """How late is too late: every treatment at every start, each treated patient vs their twin.
+
+    The scenario's ``[[arms]]`` are the treatments, its ``[timing]`` section the starting points
+    (years lived with pain or stages), follow-ups and outcomes (``scenarios/README.md``,
+    ``docs/model.md`` "Treatment timing").
+
+    Parameters
+    ----------
+    scenario
+        A scenario with ``[timing]``, the path of a TOML file, or a dict of its sections.
+    seed, replicates
+        Override the scenario's ``[scenario]`` seed and number of replicates.
+    parameter_sets
+        One mapping of dotted parameter names to values per replicate (e.g. posterior draws);
+        sets the number of replicates, and the intervals then include parameter uncertainty
+        (see :func:`sim.experiments.timing.run_timing`).
+    progress
+        Show a progress bar on stderr.
+    command
+        Command line to record in the manifest when saved.
+    out, results_root
+        Also write the results folder: exactly ``out``, or
+        ``results_root/<scenario slug>/<run id>/``. Default: in memory only (``.save()`` later).
+
+    Returns
+    -------
+    sim.experiments.timing.TimingResult
+        ``.table`` (``timing.csv``), ``.pairs``, ``.markdown()``, ``.save()``, ``.figures()``.
+
+    Raises
+    ------
+    sim.scenario.ScenarioError
+        Not a valid scenario, or no ``[timing]`` section.
+    sim.results.folder.OutputFolderError
+        ``out`` exists and is not empty (checked before anything runs).
+    sim.experiments.timing.TimingError
+        An invalid parameter set.
+    """
+    from sim.experiments.timing import run_timing, timing_design
+    from sim.results.folder import check_destination, destination
+
+    loaded = _with_run_settings(
+        as_scenario(scenario), _source(scenario), seed=seed, replicates=replicates
+    )
+    timing_design(loaded, _source(scenario))
+    if out is not None:
+        check_destination(destination(out, results_root or "results", "", ""))
+    result = run_timing(loaded, parameter_sets=parameter_sets, progress=progress, command=command)
+    if out is not None or results_root is not None:
+        result.folder = result.save(out, results_root=results_root or "results")
+    return result
 
 
 def load(folder: str | Path) -> Any:

@@ -19,6 +19,8 @@ Andrews-Hanna 2007) and ``MI`` mPFC-insula edges (coupling with current pain, Ba
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from numba import njit, prange
 
@@ -83,6 +85,15 @@ class DriftParams(ParamGroup):
         source="direction: Baliki 2014 mPFC-precuneus falls in CBP [C]; size: assumption",
         doc="signature change of mPFC-PCC/precuneus edges",
     )
+    mpfc_pcc_direction: Literal["baliki2014", "kucyi2014"] = param(
+        "baliki2014",
+        unit="-",
+        source="baliki2014: mPFC-precuneus coupling falls in chronic back pain (Baliki 2014 "
+        "[C]); kucyi2014: mPFC-PCC/precuneus coupling is higher in TMD and rises with pain "
+        "rumination (Kucyi 2014 [C]); the two studies disagree in sign",
+        doc="which study sets the sign of the mPFC-PCC signature: 'baliki2014' uses "
+        "drift.mpfc_pcc as given, 'kucyi2014' flips its sign",
+    )
     dmn: float = param(
         -0.15,
         unit="Fisher z at full adaptation",
@@ -123,11 +134,30 @@ class DriftParams(ParamGroup):
     )
 
 
+MPFC_PCC_SIGN: dict[str, float] = {"baliki2014": 1.0, "kucyi2014": -1.0}
+"""Factor on ``drift.mpfc_pcc`` for each ``drift.mpfc_pcc_direction``."""
+
+
 def signature(brain: Brain, p: DriftParams) -> np.ndarray:
-    """(E,) pain signature Delta in Fisher z at full adaptation."""
+    """(E,) pain signature Delta in Fisher z at full adaptation.
+
+    The mPFC-PCC/precuneus edges get ``p.mpfc_pcc`` (Baliki 2014 direction, default) or its
+    negative (``mpfc_pcc_direction = "kucyi2014"``).
+
+    Examples
+    --------
+    >>> from sim.core.brain import build_brain
+    >>> brain = build_brain()
+    >>> pcc = brain.edge_sets["mpfc_pcc"]
+    >>> float(signature(brain, DriftParams())[pcc][0])
+    -0.35
+    >>> float(signature(brain, DriftParams(mpfc_pcc_direction="kucyi2014"))[pcc][0])
+    0.35
+    """
     sets = brain.edge_sets
     delta = np.where(sets["dmn"], p.dmn, 0.0)
-    delta = np.where(sets["mpfc_pcc"], p.mpfc_pcc, delta)
+    mpfc_pcc = MPFC_PCC_SIGN[p.mpfc_pcc_direction] * p.mpfc_pcc
+    delta = np.where(sets["mpfc_pcc"], mpfc_pcc, delta)
     return np.where(sets["mpfc_insula"], p.mpfc_insula, delta)
 
 

@@ -22,6 +22,7 @@ from scipy.stats import poisson
 
 from sim.core import coping, drift, pain
 from sim.core.brain import build_brain
+from sim.core.indices import model_indices
 from sim.core.interventions import KINDS, ArmEffects, Delivery, reported_pain
 from sim.core.metrics import METRIC_NAMES, metrics_from_edges, perturbation_index
 from sim.core.norms import healthy_norms
@@ -257,15 +258,33 @@ class PainModel(mesa.Model):
     def age(self) -> np.ndarray:
         return self.cohort.age0 + self.time_years
 
-    def current_pain(self) -> np.ndarray:
-        """(N,) pain intensity now (NRS 0-10), after any treatment relief."""
-        base = pain.current_intensity(self.cohort.pain, self.time_years, self.params.pain)
-        return base * self.effects.pain_factor(self.time_years)
+    def current_pain(self, rows: np.ndarray | slice | None = None) -> np.ndarray:
+        """(N,) pain intensity now (NRS 0-10), after any treatment relief.
 
-    def coping_now(self) -> np.ndarray:
-        """(N,) catastrophizing score now (PCS 0-52), after any treatment effect."""
+        With ``rows``, only those people (cheaper than computing everyone's and selecting).
+        """
+        state = self.cohort.pain if rows is None else self.cohort.pain.take(rows)
+        base = pain.current_intensity(state, self.time_years, self.params.pain)
+        factor = self.effects.pain_factor(self.time_years)
+        if rows is not None and isinstance(factor, np.ndarray):
+            factor = factor[rows]
+        return base * factor
+
+    def coping_now(self, rows: np.ndarray | slice | None = None) -> np.ndarray:
+        """(N,) catastrophizing score now (PCS 0-52), after any treatment effect (or ``rows``)."""
         relief = self.effects.coping_relief(self.time_years)
-        return np.clip(self.cohort.coping - relief, 0.0, coping.PCS_MAX)
+        if rows is None:
+            return np.clip(self.cohort.coping - relief, 0.0, coping.PCS_MAX)
+        if isinstance(relief, np.ndarray):
+            relief = relief[rows]
+        c = self.cohort
+        score = coping.score(c.coping_trait[rows], c.coping_state[rows])
+        return np.clip(score - relief, 0.0, coping.PCS_MAX)
+
+    def enrolled_year(self) -> np.ndarray:
+        """(N,) year of each person's first enrolment in the arm's interventions (NaN: never)."""
+        enrolled = self.effects.enrolled()
+        return np.full(self.cohort.size, np.nan) if enrolled is None else enrolled.copy()
 
     def coping_trait(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """(n,) catastrophizing trait (PCS 0-52) of the selected people: their stable disposition.
@@ -436,6 +455,15 @@ class PainModel(mesa.Model):
         for name in ("mpfc_pcc", "mpfc_insula"):
             out[name] = edges[:, self.brain.edge_sets[name]].mean(axis=1)
         return out
+
+    def indices(
+        self, rows: np.ndarray | slice = slice(None), pain_now: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Every perturbation index variant, with its trait and state parts, of ``rows`` now.
+
+        See :func:`sim.core.indices.model_indices` (keys ``sim.core.indices.INDEX_COLUMNS``).
+        """
+        return model_indices(self, rows, pain_now)
 
     def snapshot(self, *, labels: bool = True) -> dict[str, np.ndarray]:
         """Everything recorded about every person now, as (N,) arrays keyed by column name.

@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.core import drift
 from sim.core.brain import BrainParams, build_brain
+from sim.core.indices import ShrunkCovariance, ledoit_wolf, metric_z
 from sim.core.metrics import (
     PERTURBATION_METRICS,
     MetricParams,
@@ -42,12 +43,17 @@ class HealthyNorms:
     healthy_upper
         95th percentile of the perturbation index among the healthy norm sample: a DMN at or
         below it is "in the healthy range".
+    metric_covariance
+        Ledoit-Wolf estimate of the covariance of the healthy metric z-vector (the norm sample
+        z-scored against its own age's norms, pooled over ages), for the Mahalanobis index
+        (``sim.core.indices``).
     """
 
     ages: np.ndarray
     mean: dict[str, np.ndarray]
     sd: dict[str, np.ndarray]
     healthy_upper: float
+    metric_covariance: ShrunkCovariance | None = None
 
     def at(self, age: np.ndarray) -> MetricReference:
         """The healthy reference for people of the given ages (linear interpolation)."""
@@ -94,8 +100,10 @@ def _norms(brain_json: str, metrics_json: str) -> HealthyNorms:
         sd={m: np.array([r.sd[m] for r in refs]) for m in PERTURBATION_METRICS},
         healthy_upper=np.inf,
     )
-    upper = np.percentile(perturbation_index(metrics, norms.at(age)), 95)
-    return replace(norms, healthy_upper=float(upper))
+    reference = norms.at(age)
+    upper = np.percentile(perturbation_index(metrics, reference), 95)
+    covariance = ledoit_wolf(metric_z(metrics, reference))
+    return replace(norms, healthy_upper=float(upper), metric_covariance=covariance)
 
 
 def healthy_norms(params: ModelParams) -> HealthyNorms:

@@ -233,6 +233,43 @@ VARIABLES: dict[str, Variable] = {
             "in a chronic episode now",
             "lower",
         ),
+        _v(
+            "signature_score",
+            "healthy SD",
+            "signature score",
+            "continuous",
+            "signed DMN perturbation: connectivity change projected onto the pain signature, "
+            "edges in healthy-SD units (healthy people score 0 on average, SD 1; positive = "
+            "toward the pain-adapted pattern)",
+            "lower",
+        ),
+        _v(
+            "mahalanobis",
+            "healthy SD",
+            "Mahalanobis distance",
+            "continuous",
+            "distance of the four-metric z-vector from healthy people, with a Ledoit-Wolf "
+            "shrinkage estimate of their covariance",
+            "lower",
+        ),
+        *(
+            _v(
+                f"{name}_{part}",
+                "healthy SD",
+                f"{short}, {part} part",
+                "continuous",
+                f"{short} of the same connectivity without current pain (accumulated adaptation)"
+                if part == "trait"
+                else f"{short} minus its trait part: what current pain adds",
+                "lower" if part == "trait" else None,
+            )
+            for name, short in (
+                ("dmn_perturbation", "DMN perturbation"),
+                ("signature_score", "signature score"),
+                ("mahalanobis", "Mahalanobis distance"),
+            )
+            for part in ("trait", "state")
+        ),
     )
 }
 """Every recorded variable, in the column order of ``patients.parquet`` where they appear."""
@@ -284,6 +321,17 @@ TIMESERIES: tuple[str, ...] = (
 """Variables summarized as mean and SD in ``timeseries.parquet``."""
 HORIZON: tuple[str, ...] = (*TIMESERIES, *STAGE_SHARES)
 """Outcomes of ``summary.csv`` (and of sweeps): means over patients at the horizon."""
+INDICES: tuple[str, ...] = (
+    "dmn_perturbation",
+    "signature_score",
+    "mahalanobis",
+    *(
+        f"{n}_{p}"
+        for n in ("dmn_perturbation", "signature_score", "mahalanobis")
+        for p in ("trait", "state")
+    ),
+)
+"""The perturbation index variants and their parts (``sim.core.indices.INDEX_COLUMNS``)."""
 
 
 def variable(name: str) -> Variable:

@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from sim import __version__
+from sim.core.outcomes import label
 from sim.core.parameters import ModelParams, parameter_table
 from sim.experiments.compare import CompareError, to_markdown
 from sim.experiments.run import override_run
@@ -392,6 +393,55 @@ def sweep(
     if figures:
         _figures_after(result.folder)
     typer.echo(summary_text(result))
+
+
+def format_timing(table: pd.DataFrame) -> str:
+    """Twin differences by treatment (rows) and start (columns), one block per outcome."""
+    blocks = []
+    for (years, outcome), part in table.groupby(["follow_up_years", "outcome"], sort=False):
+        wide = part.pivot(index="treatment", columns="start", values="difference")
+        wide = wide.loc[list(dict.fromkeys(part["treatment"])), list(dict.fromkeys(part["start"]))]
+        rows = [[name, *values] for name, values in zip(wide.index, wide.to_numpy(), strict=True)]
+        header = [f"{label(outcome, difference=True)}, {years:g} y after start", *wide.columns]
+        blocks.append(plain_table(header, rows, digits=3))
+    return "\n\n".join(blocks)
+
+
+@app.command()
+def timing(
+    ctx: typer.Context,
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file with a [timing] section.")],
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    replicates: Annotated[
+        int | None, typer.Option(help="Override the scenario's number of replicates.")
+    ] = None,
+    out: OutOption = None,
+    results_root: ResultsRootOption = Path("results"),
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    figures: FiguresOption = True,
+) -> None:
+    """How late is too late: each treatment ([[arms]]) at each start ([timing]) vs usual care."""
+    from sim.api import timing as run_timing
+    from sim.experiments.timing import TimingError
+
+    try:
+        result = run_timing(
+            scenario,
+            seed=seed,
+            replicates=replicates,
+            progress=progress,
+            command=ctx.obj["argv"],
+            out=out,
+            results_root=results_root,
+        )
+    except (ScenarioError, OutputFolderError, TimingError) as exc:
+        option = getattr(exc, "option", None)
+        fail(f"--{option.replace('_', '-')}: {exc.message}" if option else str(exc))
+    typer.echo(format_timing(result.table))
+    typer.echo("\n95 % intervals and numbers of pairs: timing.md")
+    if figures:
+        _figures_after(result.folder, result)
+    typer.echo(f"\nresults: {result.folder}")
 
 
 def _figures_after(folder: Path, result: Any = None) -> None:

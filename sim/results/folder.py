@@ -35,6 +35,7 @@ STUDY_TABLE, SAMPLE, FINDINGS_CSV, FINDINGS_MD = (
 )
 POWER, COUNTERFACTUAL = "power.csv", "counterfactual.csv"
 SWEEP_TABLE, SENSITIVITY = "sweep.parquet", "sensitivity.csv"
+TIMING_TABLE, TIMING_PAIRS, TIMING_MD = "timing.csv", "pairs.parquet", "timing.md"
 FIGURES_DIR = "figures"
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")

@@ -1,4 +1,4 @@
-"""Load any results folder back into its result object: run, study or sweep.
+"""Load any results folder back into its result object: run, study, sweep or timing.
 
 Examples
 --------
@@ -26,7 +26,7 @@ def load(folder: str | Path) -> Any:
 
     Returns
     -------
-    RunResult, StudyResult or SweepResult
+    RunResult, StudyResult, SweepResult or TimingResult
         By the folder's ``kind`` (``manifest.json``).
 
     Raises
@@ -49,6 +49,10 @@ def load(folder: str | Path) -> Any:
         from sim.results.calibration import load_calibration
 
         return load_calibration(folder, manifest)
+    if kind == "timing":
+        from sim.results.timing import load_timing
+
+        return load_timing(folder, manifest)
     from sim.results.run import load_run
 
     return load_run(folder, manifest)

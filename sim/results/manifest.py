@@ -20,7 +20,7 @@ from typing import Any
 import sim
 from sim.results.folder import MANIFEST
 
-KINDS: tuple[str, ...] = ("run", "study", "sweep", "calibration")
+KINDS: tuple[str, ...] = ("run", "study", "sweep", "calibration", "timing")
 """The kinds of results folder."""
 KEY_PACKAGES: tuple[str, ...] = (
     "numpy",

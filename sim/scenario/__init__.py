@@ -14,8 +14,10 @@ from sim.scenario.schema import (
     scenario_from_resolved,
     slugify,
 )
+from sim.scenario.timing import TIMING_OUTCOMES, TimingSection
 
 __all__ = [
+    "TIMING_OUTCOMES",
     "USUAL_CARE",
     "ArmSection",
     "CohortSection",
@@ -24,6 +26,7 @@ __all__ = [
     "ScenarioError",
     "StudySection",
     "SweepSection",
+    "TimingSection",
     "load_scenario",
     "parse_scenario",
     "scenario_from_resolved",

@@ -7,6 +7,7 @@ A scenario has three sections (schema in ``scenarios/README.md``)::
     [parameters]  any model parameter by dotted name, e.g. "drift.rate" = 0.05
     [study]       optional: design of a virtual study (``painsim study``)
     [sweep]       optional: a sweep or sensitivity analysis (``painsim sweep``)
+    [timing]      optional: when treatment starts and what it changes (``painsim timing``)
 
 Bad input raises :class:`ScenarioError`, whose message is a single line
 ``FILE: FIELD: what is wrong (what is allowed)``; the command line prints it and exits with 2.
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sim.core.interventions import KINDS, AnyIntervention
 from sim.core.pain import WEEKS_PER_YEAR
 from sim.core.parameters import ModelParams, OverrideError, apply_overrides
+from sim.scenario.timing import TimingSection, check_timing
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.+()\-]{0,63}$"
 
@@ -226,6 +228,7 @@ class Scenario(_Section):
     arms: list[ArmSection] = Field(default_factory=list)
     study: StudySection | None = None
     sweep: SweepSection | None = None
+    timing: TimingSection | None = None
 
     @model_validator(mode="after")
     def _overrides(self) -> Scenario:
@@ -251,6 +254,11 @@ class Scenario(_Section):
                         f"[arms] arms[{i}].interventions[{j}].start_year: {item.start_year} is "
                         f"not before the horizon ({self.scenario.years} years)"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _timing(self) -> Scenario:
+        check_timing(self)
         return self
 
     @model_validator(mode="after")
@@ -322,6 +330,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
         return list(StudySection.model_fields)
     if loc[:1] == ("sweep",):
         return list(SweepSection.model_fields)
+    if loc[:1] == ("timing",):
+        return list(TimingSection.model_fields)
     if loc[:1] == ("arms",):
         if len(loc) >= 6 and loc[2] == "interventions":
             return list(KINDS[loc[4]].model_fields) if loc[4] in KINDS else []
@@ -360,7 +370,7 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
         return field, f"unknown key; {hint}allowed: {', '.join(allowed)}"
     if kind == "missing":
         return field, "required field is missing"
-    for section in ("parameters", "arms", "sweep"):
+    for section in ("parameters", "arms", "sweep", "timing"):
         prefix = f"Value error, [{section}] "
         if kind == "value_error" and msg.startswith(prefix):
             name, _, rest = msg.removeprefix(prefix).partition(": ")
@@ -453,7 +463,7 @@ def scenario_from_resolved(data: dict[str, Any], source: str = "manifest.json") 
     if not isinstance(parameters, dict):
         raise ScenarioError(source, "scenario.parameters", "not an object")
     data["parameters"] = _flatten(parameters)
-    for section in ("study", "sweep"):
+    for section in ("study", "sweep", "timing"):
         if data.get(section) is None:
             data.pop(section, None)
     return parse_scenario(data, source)
