@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numba import njit
 from scipy.special import expit, logit, ndtri
 
 from sim.core.paramgroup import ParamGroup, param
@@ -48,12 +49,12 @@ class PainParams(ParamGroup):
     onset_rate: float = param(
         0.06,
         unit="1/year",
-        plausible="0.03-0.15",
+        plausible="0.02-0.2",
         ge=0,
         le=5,
-        source="assumption, chosen so that about 70 % of adults have had an episode by age 40 "
-        "(lifetime prevalence of low back pain is commonly put at 60-80 %)",
-        doc="baseline onset hazard (first episodes; recurrence decays back to it)",
+        source="calibrated (scenarios/calibration_natural_history.toml): population point "
+        "prevalence (GBD 2010/2017 [C]) and lifetime prevalence 60-80 % [C]",
+        doc="background onset hazard of a man at the reference age (first and later episodes)",
     )
     female_onset_ratio: float = param(
         1.2,
@@ -61,39 +62,88 @@ class PainParams(ParamGroup):
         plausible="1.0-1.4",
         gt=0,
         le=5,
-        source="assumption (women report back pain somewhat more often)",
-        doc="onset hazard ratio, women vs men",
+        source="direction: GBD 2017 and 2019 age-standardized prevalence higher in women "
+        "(Wu 2020, Chen 2021 [C]; GBD 2010 found the reverse, Hoy 2014 [C]); size: assumption, "
+        "not identified by the calibration targets (sex-specific rates [NF])",
+        doc="background onset hazard ratio, women vs men",
+    )
+    onset_age_ratio: float = param(
+        1.1,
+        unit="per decade",
+        plausible="1.0-1.3",
+        gt=0,
+        le=5,
+        source="direction: GBD prevalence rises with age up to 80-89 years (Wu 2020, Chen 2021 "
+        "[C]); size: assumption (age-specific rates [NF])",
+        doc="background onset hazard ratio per decade of age",
+    )
+    onset_reference_age: float = param(
+        45.0,
+        unit="years",
+        plausible="",
+        ge=0,
+        le=120,
+        source="assumption (centre of the adult range; only fixes the meaning of onset_rate)",
+        doc="age at which the background onset hazard equals onset_rate",
+    )
+    history_start_age: float = param(
+        18.0,
+        unit="years",
+        plausible="15-20",
+        ge=0,
+        le=120,
+        source="assumption: the model covers adult back pain; no episode starts before this "
+        "age (a cohort's history is simulated from it)",
+        doc="age from which episodes can start",
     )
     recurrence_rate: float = param(
         0.8,
         unit="1/year",
-        plausible="0.4-2",
+        plausible="0.1-3",
         ge=0,
         le=20,
-        source="calibrated: with recurrence_decay_years, 24-69 % recur within a year of "
-        "recovery (Stanton 2008, Machado 2017, da Silva 2019 [C]); median 139 days among those "
-        "who recur (da Silva 2019 [C])",
-        doc="hazard of a new episode right after an episode has ended",
+        source="calibrated: 1-year recurrence after recovery 33 % (Machado 2017 [C])",
+        doc="extra onset hazard right after an episode has ended (decays to 0)",
     )
     recurrence_decay_years: float = param(
         1.0,
         unit="years",
-        plausible="0.5-5",
+        plausible="0.25-3",
         gt=0,
         le=100,
-        source="assumption: recurrence studies follow people for 1 year after an episode; "
-        "over decades the hazard must fall back or nearly everyone would be in pain",
-        doc="time constant of the decay of the recurrence hazard back to the baseline",
+        source="calibrated (with recurrence_rate): recurrence studies follow people for 1 year "
+        "(Machado 2017, da Silva 2019 [C]); over decades the extra hazard must fade",
+        doc="time constant of the decay of the extra recurrence hazard",
+    )
+    many_episodes_count: int = param(
+        3,
+        unit="episodes",
+        plausible="",
+        ge=1,
+        le=100,
+        source="Machado 2017: 'more than 2 previous episodes' [C]",
+        doc="episodes so far from which the many-episodes hazard ratio applies",
     )
     many_episodes_ratio: float = param(
-        1.9,
+        2.35,
         unit="-",
-        plausible="1.0-3.0",
-        gt=0,
+        plausible="1.78-3.02",
+        ge=1,
         le=10,
-        source="Machado 2017: > 2 prior episodes OR 3.18 for recurrence [C]; "
-        "as a hazard ratio at a 33 % base rate",
-        doc="onset and recurrence hazard ratio after three or more episodes",
+        source="derived [D]: Machado 2017 OR 3.18 (2.11-4.78) [C] for 1-year recurrence at a "
+        "33 % base rate as a hazard ratio, ln(1 - p1) / ln(1 - p0) "
+        "(sim.core.pain.hazard_ratio_from_odds_ratio); range from the OR's CI",
+        doc="onset hazard ratio right after an episode once many_episodes_count is reached",
+    )
+    many_episodes_fade_years: float = param(
+        5.0,
+        unit="years",
+        plausible="1-20",
+        gt=0,
+        le=1000,
+        source="assumption, calibrated: Machado measured 1 year; a permanent ratio makes "
+        "prevalence climb without limit with age (issue 11), so the extra risk fades",
+        doc="time constant over which the many-episodes hazard ratio fades back to 1",
     )
     p_persistent: float = param(
         0.25,
@@ -227,7 +277,11 @@ class PainParams(ParamGroup):
 
 @dataclass
 class PainState:
-    """Pain state of a cohort, one array entry per person (times in years of simulation)."""
+    """Pain state of a cohort, one array entry per person (times in years of simulation).
+
+    ``age0`` is each person's age at simulation time 0, so the age at time t is ``age0 + t``
+    (a pain history is simulated at negative times, see :mod:`sim.core.history`).
+    """
 
     in_pain: np.ndarray
     onset: np.ndarray
@@ -238,13 +292,17 @@ class PainState:
     episodes: np.ndarray
     years_with_pain: np.ndarray
     female: np.ndarray
+    age0: np.ndarray
 
     def take(self, rows: np.ndarray | slice) -> PainState:
         """The pain state of a subset of people (copies of their entries)."""
         return PainState(**{f.name: getattr(self, f.name)[rows].copy() for f in fields(self)})
 
     @classmethod
-    def new(cls, severity: np.ndarray, female: np.ndarray) -> PainState:
+    def new(
+        cls, severity: np.ndarray, female: np.ndarray, age0: np.ndarray | float = 45.0
+    ) -> PainState:
+        """People without any pain history (age 45 unless given: the default reference age)."""
         n = severity.size
         return cls(
             in_pain=np.zeros(n, bool),
@@ -256,6 +314,7 @@ class PainState:
             episodes=np.zeros(n, np.int32),
             years_with_pain=np.zeros(n),
             female=female,
+            age0=np.broadcast_to(np.asarray(age0, dtype=float), (n,)).copy(),
         )
 
 
@@ -316,28 +375,102 @@ def course_intensity(
     return np.clip(level * base, 0.0, 10.0)
 
 
-def onset_hazard(state: PainState, t: np.ndarray, p: PainParams) -> tuple[np.ndarray, np.ndarray]:
-    """Hazard of a new episode per person: (baseline hazard, extra hazard at time ``t``).
+def hazard_ratio_from_odds_ratio(odds_ratio: float, base_probability: float) -> float:
+    """Hazard ratio that turns an odds ratio of an event within a period into hazards.
 
-    The hazard at time ``t + w`` is ``base + extra * exp(-w / tau)``: people who have never had
-    an episode have only the (sex-specific) first-onset hazard; after an episode the recurrence
-    hazard starts high and decays back toward the baseline. Multiplying by 0/1 masks instead of
-    ``np.where`` keeps this hot function cheap.
+    With constant hazards over the period, P = 1 - exp(-H): the exposed group's probability is
+    p1 = OR * o0 / (1 + OR * o0) with o0 = p0 / (1 - p0), and HR = ln(1 - p1) / ln(1 - p0).
+
+    Examples
+    --------
+    >>> round(hazard_ratio_from_odds_ratio(3.18, 0.33), 2)  # Machado 2017 at a 33 % base rate
+    2.35
     """
-    history = 1.0 + (p.many_episodes_ratio - 1.0) * (state.episodes >= 3)
-    base = p.onset_rate * (1.0 + (p.female_onset_ratio - 1.0) * state.female) * history
-    peak = p.recurrence_rate * history
-    # end is -inf until a first episode has ended, so the extra hazard is then exactly 0.
-    decay = np.exp(np.minimum(state.end - t, 0.0) / p.recurrence_decay_years)
-    return base, np.maximum(peak - base, 0.0) * decay
+    odds = odds_ratio * base_probability / (1.0 - base_probability)
+    p1 = odds / (1.0 + odds)
+    return float(np.log1p(-p1) / np.log1p(-base_probability))
 
 
-def cumulative_hazard(
-    base: np.ndarray, extra: np.ndarray, years: np.ndarray, p: PainParams
+def onset_hazard(state: PainState, t: np.ndarray | float, p: PainParams) -> np.ndarray:
+    """Instantaneous hazard of a new episode per person at time ``t`` (1/year).
+
+    h = h0 * A(age) * S * M(s) + R * exp(-s / tau_r) * M(s), where s is the time since the last
+    episode ended, A(age) = ratio_age ** ((age - age_ref) / 10) (0 below the start age),
+    S = the women's ratio and M(s) = 1 + (HR_many - 1) * exp(-s / tau_many) once a person has
+    had ``many_episodes_count`` episodes (else 1). This is the reference form of the hazard
+    that :func:`cumulative_onset_hazard` integrates exactly.
+    """
+    age = state.age0 + t
+    ratio_age = np.exp(np.log(p.onset_age_ratio) * (age - p.onset_reference_age) / 10.0)
+    adult = age >= p.history_start_age
+    sex = 1.0 + (p.female_onset_ratio - 1.0) * state.female
+    since = np.maximum(t - state.end, 0.0)  # inf before a first episode has ended
+    many = (p.many_episodes_ratio - 1.0) * (state.episodes >= p.many_episodes_count)
+    factor = 1.0 + many * np.exp(-since / p.many_episodes_fade_years)
+    recurrence = p.recurrence_rate * np.exp(-since / p.recurrence_decay_years)
+    return factor * (p.onset_rate * ratio_age * sex * adult + recurrence)
+
+
+def cumulative_onset_hazard(
+    state: PainState, t: np.ndarray, years: np.ndarray, p: PainParams
 ) -> np.ndarray:
-    """Integral of the onset hazard from now over the next ``years``."""
-    tau = p.recurrence_decay_years
-    return base * years - extra * tau * np.expm1(-years / tau)
+    """Integral of :func:`onset_hazard` from ``t`` over the next ``years``, per person.
+
+    The age factor is taken at ``t`` and held for the interval (one step at most); the fading
+    parts are integrated exactly. Written as one fused loop (Numba) because it runs for the
+    whole cohort every step.
+    """
+    return _cumulative_kernel(
+        np.broadcast_to(np.asarray(t, dtype=float), state.end.shape),
+        np.asarray(years, dtype=float),
+        state.age0,
+        state.female,
+        state.end,
+        state.episodes,
+        p.onset_rate,
+        np.log(p.onset_age_ratio),
+        p.onset_reference_age,
+        p.history_start_age,
+        p.female_onset_ratio,
+        p.recurrence_rate,
+        p.recurrence_decay_years,
+        p.many_episodes_ratio - 1.0,
+        p.many_episodes_count,
+        p.many_episodes_fade_years,
+    )
+
+
+@njit(cache=True)
+def _cumulative_kernel(
+    t, years, age0, female, end, episodes, h0, log_age, age_ref, start_age, sex_ratio, rate_r,
+    tau_r, many, many_count, tau_m,
+):  # fmt: skip
+    n = years.size
+    out = np.zeros(n)
+    tau_rm = 1.0 / (1.0 / tau_r + 1.0 / tau_m)
+    for i in range(n):
+        w = years[i]
+        if w <= 0.0:
+            continue
+        age = age0[i] + t[i]
+        base = 0.0
+        if age >= start_age:
+            base = h0 * np.exp(log_age * (age - age_ref) / 10.0)
+            if female[i]:
+                base *= sex_ratio
+        total = base * w
+        since = t[i] - end[i]
+        if since < np.inf:  # an earlier episode has ended: the fading parts
+            since = max(since, 0.0)
+            m = many if episodes[i] >= many_count else 0.0
+            rec = rate_r * np.exp(-since / tau_r)
+            total += rec * tau_r * -np.expm1(-w / tau_r)
+            if m > 0.0:
+                fade = m * np.exp(-since / tau_m)
+                total += base * fade * tau_m * -np.expm1(-w / tau_m)
+                total += rec * fade * tau_rm * -np.expm1(-w / tau_rm)
+        out[i] = total
+    return out
 
 
 def persistent_probability(coping_z: np.ndarray, p: PainParams) -> np.ndarray:
@@ -444,8 +577,7 @@ def advance(
     free_from = np.full(n, t)
     free_from[rows1] += len1
     exposure = np.where(state.in_pain, 0.0, t_end - free_from)
-    base, extra = onset_hazard(state, free_from, p)
-    total = cumulative_hazard(base, extra, exposure, p)
+    total = cumulative_onset_hazard(state, free_from, exposure, p)
     needed = draws.budget
     rows3 = np.flatnonzero(needed < total)
     onset = free_from[rows3] + exposure[rows3] * needed[rows3] / total[rows3]

@@ -1,5 +1,6 @@
 """Scenario files: the TOML schema, validated with pydantic, with one-line errors."""
 
+from sim.scenario.calibration import CalibrationSection, DesignSection, TargetSection
 from sim.scenario.schema import (
     USUAL_CARE,
     ArmSection,
@@ -18,12 +19,15 @@ from sim.scenario.schema import (
 __all__ = [
     "USUAL_CARE",
     "ArmSection",
+    "CalibrationSection",
     "CohortSection",
+    "DesignSection",
     "RunSection",
     "Scenario",
     "ScenarioError",
     "StudySection",
     "SweepSection",
+    "TargetSection",
     "load_scenario",
     "parse_scenario",
     "scenario_from_resolved",
