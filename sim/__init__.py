@@ -34,6 +34,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 _API = {
     "run": "sim.api",
+    "calibrate": "sim.api",
     "load": "sim.api",
     "as_scenario": "sim.api",
     "load_scenario": "sim.scenario",

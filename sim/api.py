@@ -9,6 +9,7 @@ memory or with folders (``docs/python.md`` walks through it)::
     res.compare(reference="usual care", years=[20, 30])    # the comparison table
     res.save("results/prevention/mine")                    # the folder `painsim run` writes
     again = sim.load("results/prevention/mine")            # any run, study or sweep folder
+    cal = sim.calibrate("scenarios/calibration_natural_history.toml")  # ABC-SMC (pyabc)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sim.scenario import Scenario, load_scenario, parse_scenario
 
 if TYPE_CHECKING:
+    from sim.experiments.calibrate import CalibrationResult
     from sim.experiments.run import RunResult
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]
@@ -98,8 +100,47 @@ def run(
     return simulate(loaded, connectivity=connectivity, progress=progress, command=command)
 
 
+def calibrate(
+    scenario: ScenarioLike,
+    *,
+    backend: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    out: str | Path | None = None,
+    results_root: str | Path = "results",
+    progress: bool = False,
+    command: Sequence[str] | None = None,
+) -> CalibrationResult:
+    """Calibrate a scenario's ``[calibration]`` parameters to its published targets.
+
+    ABC-SMC with pyabc (``pip install -e '.[calibrate]'``); see
+    :func:`sim.experiments.calibrate.calibrate` for the parameters. The pyabc database works
+    beside the future results folder (``out`` or ``results_root/<slug>/``) until
+    ``result.save(out, results_root=...)`` moves it into the folder.
+
+    Returns
+    -------
+    sim.experiments.calibrate.CalibrationResult
+        ``.posterior`` (weighted draws), ``.targets`` (fit table), ``.medians``, ``.save()``.
+    """
+    from sim.experiments.calibrate import calibrate as run_calibration
+
+    return run_calibration(
+        as_scenario(scenario),
+        backend=backend,
+        workers=workers,
+        scheduler=scheduler,
+        resume=resume,
+        out=out,
+        results_root=results_root,
+        progress=progress,
+        command=command,
+    )
+
+
 def load(folder: str | Path) -> Any:
-    """Load a results folder (run, study or sweep) into its result object.
+    """Load a results folder (run, study, sweep or calibration) into its result object.
 
     See :func:`sim.results.io.load`.
     """
