@@ -10,6 +10,7 @@ Schema (``scenarios/README.md``)::
     max_minutes = 25                # ... or after this much wall time
     min_acceptance_rate = 0.02      # ... or when acceptance falls below this
     draws_for_fit = 40              # posterior draws simulated again for the fit table
+    kernel_scaling = 1.5            # widen pyabc's Gaussian proposal kernel (keeps the ESS up)
 
     [calibration.design]            # one simulation (sim.core.natural_history.Design)
     population = 4000
@@ -86,6 +87,7 @@ class CalibrationSection(_Strict):
     max_minutes: float = Field(25.0, gt=0, le=100_000)
     min_acceptance_rate: float = Field(0.02, ge=0, lt=1)
     draws_for_fit: int = Field(40, ge=2, le=10_000)
+    kernel_scaling: float = Field(1.5, gt=0, le=10)
     design: DesignSection = Field(default_factory=DesignSection)
     priors: dict[str, list[float]] = Field(default_factory=dict)
     targets: dict[str, Literal["published"] | TargetSection] = Field(default_factory=dict)
