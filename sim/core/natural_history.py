@@ -224,7 +224,7 @@ def _standardized(nh: NaturalHistory, values: np.ndarray, sex: bool | None = Non
         if band.any():
             total += w * values[band].mean()
             weight += w
-    return total / weight if weight else float("nan")
+    return float(total / weight) if weight else float("nan")
 
 
 def _band(nh: NaturalHistory, low: int, high: int) -> float:

@@ -1,7 +1,9 @@
 """Back-pain episodes in continuous time, advanced over a whole cohort one step at a time.
 
-A person alternates between pain-free spells and episodes. Onsets arrive with a constant hazard
-(first onset, or recurrence after an earlier episode); at onset the episode draws a *course*
+A person alternates between pain-free spells and episodes. Onsets arrive with a hazard that
+depends on age and sex (from ``history_start_age`` on), rises right after an episode
+(recurrence) and for people with many episodes, both extras fading with time since the last
+episode (:func:`onset_hazard`); at onset the episode draws a *course*
 (self-limiting or persistent), a duration and an intensity scale. Because onset times are drawn
 exactly inside the step (inverse of the exponential waiting time) and durations are continuous,
 the process does not depend on the step length except that at most one new episode can start per
@@ -47,13 +49,14 @@ class PainParams(ParamGroup):
         doc="start of the chronic stage",
     )
     onset_rate: float = param(
-        0.06,
+        0.055,
         unit="1/year",
         plausible="0.02-0.2",
         ge=0,
         le=5,
-        source="calibrated (scenarios/calibration_natural_history.toml): population point "
-        "prevalence (GBD 2010/2017 [C]) and lifetime prevalence 60-80 % [C]",
+        source="calibrated: ABC posterior median (95 % CrI 0.0259-0.118, prior 0.02-0.2); "
+        "targets: point prevalence (GBD 2010/2017 [C]), lifetime prevalence "
+        "60-80 % [C] (docs/model.md, Natural history)",
         doc="background onset hazard of a man at the reference age (first and later episodes)",
     )
     female_onset_ratio: float = param(
@@ -97,22 +100,24 @@ class PainParams(ParamGroup):
         doc="age from which episodes can start",
     )
     recurrence_rate: float = param(
-        0.8,
+        0.301,
         unit="1/year",
         plausible="0.1-3",
         ge=0,
         le=20,
-        source="calibrated: 1-year recurrence after recovery 33 % (Machado 2017 [C])",
+        source="calibrated: ABC posterior median (95 % CrI 0.13-0.734, prior 0.1-3.0); "
+        "target: 1-year recurrence after recovery 33 % (Machado 2017 [C])",
         doc="extra onset hazard right after an episode has ended (decays to 0)",
     )
     recurrence_decay_years: float = param(
-        1.0,
+        1.15,
         unit="years",
         plausible="0.25-3",
         gt=0,
         le=100,
-        source="calibrated (with recurrence_rate): recurrence studies follow people for 1 year "
-        "(Machado 2017, da Silva 2019 [C]); over decades the extra hazard must fade",
+        source="calibrated: ABC posterior median (95 % CrI 0.306-2.79, prior 0.25-3.0); "
+        "targets: Machado 2017, da Silva 2019 [C]; over decades the extra hazard "
+        "must fade",
         doc="time constant of the decay of the extra recurrence hazard",
     )
     many_episodes_count: int = param(
@@ -136,23 +141,24 @@ class PainParams(ParamGroup):
         doc="onset hazard ratio right after an episode once many_episodes_count is reached",
     )
     many_episodes_fade_years: float = param(
-        5.0,
+        9.23,
         unit="years",
         plausible="1-20",
         gt=0,
         le=1000,
-        source="assumption, calibrated: Machado measured 1 year; a permanent ratio makes "
-        "prevalence climb without limit with age (issue 11), so the extra risk fades",
+        source="calibrated: ABC posterior median (95 % CrI 1.15-18, prior 1.0-20.0); "
+        "Machado measured 1 year; a permanent ratio makes prevalence climb without "
+        "limit with age (issue 11), so the extra risk fades",
         doc="time constant over which the many-episodes hazard ratio fades back to 1",
     )
     p_persistent: float = param(
-        0.25,
+        0.326,
         unit="probability",
         plausible="0.2-0.5",
         ge=0,
         le=1,
-        source="calibrated: gives 25-50 % of subacute episodes still present at 6 months "
-        "(Misic 2024 [C]; Hashmi 2013 20/39 [C]) and Itz 2013 share in pain at 12 months",
+        source="calibrated: ABC posterior median (95 % CrI 0.21-0.446, prior 0.2-0.5); "
+        "targets: Henschke 2008, Itz 2013, Misic 2024, Hashmi 2013 [C]",
         doc="probability that an episode takes the persistent course (average coper)",
     )
     coping_odds_ratio: float = param(
@@ -166,11 +172,12 @@ class PainParams(ParamGroup):
         doc="odds ratio of the persistent course per SD of maladaptive coping",
     )
     short_median_weeks: float = param(
-        5.5,
+        5.36,
         unit="weeks",
         plausible="3-7",
         gt=0,
-        source="calibrated to Henschke 2008 median recovery 58 days [C] (with persistent share)",
+        source="calibrated: ABC posterior median (95 % CrI 3.53-6.87, prior 3.0-7.0); "
+        "target: Henschke 2008 median recovery 58 days [C]",
         doc="median duration of a self-limiting episode",
     )
     short_sigma: float = param(
@@ -183,12 +190,12 @@ class PainParams(ParamGroup):
         doc="log-SD of self-limiting episode duration",
     )
     long_median_years: float = param(
-        2.0,
+        2.43,
         unit="years",
         plausible="1-5",
         gt=0,
-        source="assumption, chosen so that chronic patients reach the 10-29 years with pain "
-        "seen in the Heukamp cohort (WCP 2024 poster [C])",
+        source="calibrated: ABC posterior median (95 % CrI 1.06-4.66, prior 1.0-5.0); "
+        "targets: Henschke 2008 not recovered at 12 months [C], Costa 2012 [C]",
         doc="median duration of a persistent episode",
     )
     long_sigma: float = param(
@@ -210,21 +217,23 @@ class PainParams(ParamGroup):
         doc="pain at episode onset",
     )
     short_plateau: float = param(
-        0.6,
+        0.835,
         unit="NRS 0-10",
         plausible="0-1.5",
         ge=0,
         le=10,
-        source="calibrated to Costa 2012 acute-onset course 5.2 -> 2.3 at 6 weeks [C]",
+        source="calibrated: ABC posterior median (95 % CrI 0.0953-1.4, prior 0.0-1.5); "
+        "target: Costa 2012 acute-onset course [C]",
         doc="level a self-limiting episode decays toward",
     )
     long_plateau: float = param(
-        3.2,
+        3.4,
         unit="NRS 0-10",
         plausible="2.3-4.5",
         ge=0,
         le=10,
-        source="Costa 2012 persistent cohorts 2.6 at 26 weeks [C]; trial samples (Ashar 2022 4.2) "
+        source="calibrated: ABC posterior median (95 % CrI 2.45-4.45, prior 2.3-4.5); "
+        "target: Costa 2012 persistent cohorts [C]; trial samples (Ashar 2022 4.2) "
         "select the more severe",
         doc="level a persistent episode settles at",
     )
@@ -237,21 +246,22 @@ class PainParams(ParamGroup):
         doc="time constant of early improvement, self-limiting course",
     )
     long_tau_weeks: float = param(
-        6.0,
+        8.02,
         unit="weeks",
         plausible="3-12",
         gt=0,
-        source="calibrated to Costa 2012 persistent course 5.1 -> 3.3 at 6 weeks [C]",
+        source="calibrated: ABC posterior median (95 % CrI 3.42-11.8, prior 3.0-12.0); "
+        "target: Costa 2012 persistent course [C]",
         doc="time constant of early improvement, persistent course",
     )
     severity_sigma: float = param(
-        0.45,
+        0.428,
         unit="log",
         plausible="0.2-0.6",
         ge=0,
         le=2,
-        source="assumption, chosen so that about a fifth of persistent pain is severe "
-        "(Dunn 2006 severe chronic 21 % [C])",
+        source="calibrated: ABC posterior median (95 % CrI 0.203-0.566, prior 0.2-0.6); "
+        "target: Dunn 2006 severe chronic 21 % [C]",
         doc="between-person log-SD of pain intensity",
     )
     report_sd: float = param(
