@@ -18,7 +18,12 @@ draws = StepDraws.from_uniforms
 
 # Targets the shipped defaults miss (reported in docs/model.md, "Natural history"): each is
 # expected to fail until the model can reach it, and a strict xfail notices when it does.
-MISFITS: dict[str, str] = {}
+MISFITS: dict[str, str] = {
+    "in_pain_52_weeks": "Itz 2013 counts low-level pain between episodes, not modelled (0.36)",
+    "recurrence_odds_ratio_many_episodes": "fading many-episodes risk gives OR about 2.0",
+    "acute_pain_52_weeks": "Costa's 0.6 conflicts with 25 % persisting at about 2.3 (1.4)",
+    "point_prevalence_20_69": "13 % (GBD-derived upper bound 12.7 %) with the course targets",
+}
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +129,7 @@ def test_years_with_pain_count_exactly_the_time_in_an_episode():
 
 
 def test_years_with_pain_accumulate_across_episodes():
-    p = PainParams(recurrence_rate=20.0, recurrence_decay_years=100.0)
+    p = PainParams(recurrence_rate=20.0, recurrence_decay_years=100.0, p_persistent=0.0)
     state = _one_episode(0.1)
     t, dt = 0.0, 1 / WEEKS_PER_YEAR
     rng = np.random.default_rng(0)

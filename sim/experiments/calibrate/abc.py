@@ -260,6 +260,7 @@ def _posterior(history: Any) -> pd.DataFrame:
     frame, weights = history.get_distribution(m=0, t=history.max_t)
     frame = frame.rename(columns={c: from_key(c) for c in frame.columns})
     frame = frame.reset_index(drop=True)
+    frame.columns.name = None
     frame["weight"] = np.asarray(weights, dtype=float) / np.sum(weights)
     return frame
 
