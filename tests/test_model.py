@@ -166,3 +166,12 @@ def test_recording_inside_steps_does_not_change_the_random_path():
     # and takes pain at each part's midpoint, so continuous values move in the 4th decimal.
     for column in ("years_with_pain", "coping", "adaptation", "dmn_perturbation"):
         np.testing.assert_allclose(a[column], b[column], rtol=1e-3, atol=1e-4)
+
+
+def test_removed_history_settings_say_what_replaced_them():
+    from sim.scenario import ScenarioError, parse_scenario
+
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario({"scenario": {"name": "x"}, "cohort": {"pain_history_share": 0.3}}, "s.toml")
+    assert str(err.value).startswith("s.toml: cohort.pain_history_share: removed")
+    assert 'history = "simulated"' in str(err.value)
