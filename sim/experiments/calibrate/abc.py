@@ -102,7 +102,11 @@ def _sampler(backend: str, workers: int, scheduler: str | None):
         cluster = None
         if scheduler is None:
             cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, dashboard_address=None, processes=True
+                n_workers=workers,
+                threads_per_worker=1,
+                dashboard_address=None,
+                processes=True,
+                host="127.0.0.1",  # local workers only: nothing listens beyond this machine
             )
         try:
             client = Client(scheduler or cluster, timeout=30)
