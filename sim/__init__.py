@@ -36,6 +36,7 @@ _API = {
     "run": "sim.api",
     "sweep": "sim.api",
     "study": "sim.api",
+    "calibrate": "sim.api",
     "load": "sim.api",
     "timing": "sim.api",
     "as_scenario": "sim.api",

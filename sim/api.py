@@ -15,6 +15,7 @@ memory or with folders (``docs/python.md`` walks through it)::
     study.save()                                           # the folder `painsim study` writes
     sw = sim.sweep("scenarios/sweep_drift_coping.toml")    # a sweep, in memory
     sw.table, sw.sensitivity                               # sweep.parquet, sensitivity.csv
+    cal = sim.calibrate("scenarios/calibration_natural_history.toml")  # ABC-SMC (pyabc)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sim.scenario import Scenario, load_scenario, parse_scenario
 
 if TYPE_CHECKING:
+    from sim.experiments.calibrate import CalibrationResult
     from sim.experiments.run import RunResult
     from sim.experiments.study import StudyResult
     from sim.experiments.sweep import SweepResult
@@ -330,8 +332,47 @@ def timing(
     return result
 
 
+def calibrate(
+    scenario: ScenarioLike,
+    *,
+    backend: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    out: str | Path | None = None,
+    results_root: str | Path = "results",
+    progress: bool = False,
+    command: Sequence[str] | None = None,
+) -> CalibrationResult:
+    """Calibrate a scenario's ``[calibration]`` parameters to its published targets.
+
+    ABC-SMC with pyabc (``pip install -e '.[calibrate]'``); see
+    :func:`sim.experiments.calibrate.calibrate` for the parameters. The pyabc database works
+    beside the future results folder (``out`` or ``results_root/<slug>/``) until
+    ``result.save(out, results_root=...)`` moves it into the folder.
+
+    Returns
+    -------
+    sim.experiments.calibrate.CalibrationResult
+        ``.posterior`` (weighted draws), ``.targets`` (fit table), ``.medians``, ``.save()``.
+    """
+    from sim.experiments.calibrate import calibrate as run_calibration
+
+    return run_calibration(
+        as_scenario(scenario),
+        backend=backend,
+        workers=workers,
+        scheduler=scheduler,
+        resume=resume,
+        out=out,
+        results_root=results_root,
+        progress=progress,
+        command=command,
+    )
+
+
 def load(folder: str | Path) -> Any:
-    """Load a results folder (run, study or sweep) into its result object.
+    """Load a results folder (run, study, sweep or calibration) into its result object.
 
     See :func:`sim.results.io.load`.
     """

@@ -22,7 +22,7 @@ SMALL: dict[str, Any] = {
         "replicates": 2,
         "record_every_years": 1,
     },
-    "cohort": {"size": 40, "pain_history_share": 0.5},
+    "cohort": {"size": 40},
 }
 
 

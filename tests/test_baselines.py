@@ -19,7 +19,7 @@ from sim.scenario import Scenario
 BASELINE = Path(__file__).with_name("baseline.json")
 SCENARIO = {
     "scenario": {"name": "baseline", "seed": 2024, "years": 10, "dt_weeks": 2},
-    "cohort": {"size": 500, "pain_history_share": 0.3},
+    "cohort": {"size": 500},
 }
 COLUMNS = (
     "dmn_perturbation",

@@ -18,7 +18,6 @@ record_every_years = 1
 
 [cohort]
 size = 300
-pain_history_share = 0.6
 
 [[arms]]
 name = "usual care"

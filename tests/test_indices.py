@@ -42,8 +42,6 @@ def cohort_model(seed: int = 3, size: int = 300, years: float = 4.0, **parameter
                 "size": size,
                 "age_min": 25,
                 "age_max": 70,
-                "pain_history_share": 0.8,
-                "history_median_years": 6.0,
             },
             "parameters": parameters,
         }
@@ -258,8 +256,6 @@ def test_pain_relief_raises_the_index_through_its_state_part_only() -> None:
                 "size": 8000,
                 "age_min": 30,
                 "age_max": 60,
-                "pain_history_share": 0.6,
-                "history_median_years": 5,
             },
             "arms": [
                 {

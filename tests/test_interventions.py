@@ -21,7 +21,7 @@ def trial(kind: str, size: int = 20_000, seed: int = 4, **extra) -> object:
     return parse_scenario(
         {
             "scenario": {"name": "trial", "years": START + 1.1, "dt_weeks": 2, "seed": seed},
-            "cohort": {"size": size, "age_min": 20, "age_max": 60, "pain_history_share": 0.4},
+            "cohort": {"size": size, "age_min": 20, "age_max": 60},
             "arms": [
                 {"name": "usual care", "interventions": [{"kind": "usual_care", **TRIAL}]},
                 {"name": kind, "interventions": [{"kind": kind, **TRIAL, **extra}]},
@@ -97,7 +97,7 @@ def test_cherkin_responder_rates_at_26_weeks():
     s = parse_scenario(
         {
             "scenario": {"name": "cherkin", "years": START + 0.6, "dt_weeks": 2, "seed": 2016},
-            "cohort": {"size": 20_000, "age_min": 20, "age_max": 60, "pain_history_share": 0.4},
+            "cohort": {"size": 20_000, "age_min": 20, "age_max": 60},
             "arms": [
                 {"name": name, "interventions": [{"kind": kind, **TRIAL}]}
                 for name, kind in (

@@ -28,7 +28,7 @@ def test_healthy_people_stay_at_the_healthy_baseline_as_they_age():
     s = scenario(
         size=3000,
         years=30,
-        cohort={"pain_history_share": 0.0, "age_min": 20, "age_max": 60},
+        cohort={"history": "none", "age_min": 20, "age_max": 60},
         parameters={"pain.onset_rate": 0.0},
     )
     for year in (0.0, 30.0):
@@ -38,9 +38,7 @@ def test_healthy_people_stay_at_the_healthy_baseline_as_they_age():
 
 
 def test_perturbation_rises_with_years_lived_with_pain():
-    s = scenario(
-        size=3000, years=25, cohort={"age_min": 18, "age_max": 18, "pain_history_share": 0.0}
-    )
+    s = scenario(size=3000, years=25, cohort={"age_min": 18, "age_max": 18, "history": "none"})
     df = run(s, 25.0)
     patients = df[df.years_with_pain > 0]
     low, high = patients.years_with_pain.quantile([1 / 3, 2 / 3])
@@ -62,15 +60,13 @@ def test_maladaptive_copers_drift_faster_at_equal_years_with_pain():
 
 
 def test_coping_worsens_with_years_lived_with_pain():
-    df = run(scenario(size=2000, years=20, cohort={"pain_history_share": 0.0}), 20.0)
+    df = run(scenario(size=2000, years=20, cohort={"history": "none"}), 20.0)
     assert df[["years_with_pain", "coping"]].corr("spearman").iloc[0, 1] > 0.1
 
 
 def test_subacute_patients_can_have_lived_many_years_with_pain():
     df = run(
-        scenario(
-            size=5000, years=30, cohort={"age_min": 18, "age_max": 30, "pain_history_share": 0.0}
-        ),
+        scenario(size=5000, years=30, cohort={"age_min": 18, "age_max": 30, "history": "none"}),
         30.0,
     )
     assert (df[df.stage == "subacute"].years_with_pain > 2.0).any()
@@ -130,9 +126,30 @@ def test_agents_can_be_selected_with_mesa():
     assert len(chronic) == int((model.stages() == 3).sum())
 
 
-def test_cohort_share_with_pain_history_at_start():
-    model = PainModel(scenario(size=4000, cohort={"pain_history_share": 0.4}), create_agents=False)
-    assert (model.cohort.pain.years_with_pain > 0).mean() == pytest.approx(0.4, abs=0.03)
+def test_a_cohort_starts_with_simulated_histories_and_current_episodes():
+    model = PainModel(
+        scenario(size=4000, cohort={"age_min": 20, "age_max": 70}), create_agents=False
+    )
+    ylp = model.cohort.pain.years_with_pain
+    assert model.time_years == 0.0
+    # Year 0 is the steady state: people are in episodes of every stage, older people have
+    # lived longer with pain, and nobody has pain from before the start age.
+    assert {"acute", "subacute", "chronic"} <= set(np.asarray(pain_stages(model)))
+    age = model.cohort.age0
+    assert ylp[age > 50].mean() > ylp[age < 30].mean()
+    assert (ylp <= age - model.params.pain.history_start_age + 1e-9).all()
+
+
+def test_a_cohort_without_history_starts_pain_free():
+    model = PainModel(scenario(size=500, cohort={"history": "none"}), create_agents=False)
+    assert model.cohort.pain.years_with_pain.max() == 0
+    assert not model.cohort.pain.in_pain.any()
+
+
+def pain_stages(model):
+    from sim.core.pain import STAGES
+
+    return [STAGES[c] for c in model.stages()]
 
 
 def test_recording_inside_steps_does_not_change_the_random_path():
@@ -177,3 +194,12 @@ def test_connectivity_of_an_earlier_observation_refuses_a_treatment_on_the_netwo
         model.connectivity_at(
             np.arange(3), ages=np.full(3, 40.0), adaptation=np.zeros(3), pain_now=np.zeros(3)
         )
+
+
+def test_removed_history_settings_say_what_replaced_them():
+    from sim.scenario import ScenarioError, parse_scenario
+
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario({"scenario": {"name": "x"}, "cohort": {"pain_history_share": 0.3}}, "s.toml")
+    assert str(err.value).startswith("s.toml: cohort.pain_history_share: removed")
+    assert 'history = "simulated"' in str(err.value)

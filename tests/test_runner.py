@@ -433,6 +433,7 @@ replicates = 3
 
 [cohort]
 size = 20000
+history = "none"  # the test needs the run to reach its save step within a minute
 """
 
 

@@ -59,7 +59,7 @@ def timing_scenario(
 ) -> dict[str, Any]:
     return {
         "scenario": {"name": "timing test", "seed": 7, "years": 10, "dt_weeks": 4, **run},
-        "cohort": {"size": size, "age_min": 20, "age_max": 30, "pain_history_share": 0.0},
+        "cohort": {"size": size, "age_min": 20, "age_max": 30, "history": "none"},
         "parameters": parameters or {},
         "arms": arms,
         "timing": timing,
@@ -263,7 +263,7 @@ dt_weeks = 4
 
 [cohort]
 size = 120
-pain_history_share = 0.0
+history = "none"
 
 [[arms]]
 name = "PRT"

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
-from scipy.special import ndtri
-from scipy.stats import poisson
 
 from sim.core import coping, drift, pain
 from sim.core.brain import build_brain
+from sim.core.history import simulate_history
 from sim.core.indices import model_indices
 from sim.core.interventions import KINDS, ArmEffects, Delivery, reported_pain
 from sim.core.metrics import METRIC_NAMES, metrics_from_edges, perturbation_index
@@ -33,7 +32,7 @@ from sim.core.patient import Cohort, Patient
 if TYPE_CHECKING:  # the scenario layer sits above the core; only its type is needed here
     from sim.scenario import Scenario
 
-STREAMS = ("cohort", "connectivity", "pain", "mesa", "interventions", "measurement")
+STREAMS = ("cohort", "connectivity", "pain", "mesa", "interventions", "measurement", "history")
 RECORD_CHUNK = 8192
 RESPONDER_DROP = 0.3  # >= 30 % less pain than at enrolment (IMMPACT; Cherkin 2016)
 TIME_TOL = 1e-9
@@ -121,17 +120,24 @@ class PainModel(mesa.Model):
         self._grid_left = 0.0  # years left in the current step of the random-number grid
         self._draws: pain.StepDraws | None = None
         self.cohort = self._new_cohort(
-            stream(seed, replicate, "cohort"), stream(seed, replicate, "connectivity")
+            stream(seed, replicate, "cohort"),
+            stream(seed, replicate, "connectivity"),
+            stream(seed, replicate, "history"),
         )
         self.effects = ArmEffects(self._deliveries(seed, replicate))
         self.patients: list[Patient] = []
         if create_agents:
             self.patients = [Patient(self, i) for i in range(self.cohort.size)]
 
-    def _new_cohort(self, rng: np.random.Generator, conn_rng: np.random.Generator) -> Cohort:
+    def _new_cohort(
+        self,
+        rng: np.random.Generator,
+        conn_rng: np.random.Generator,
+        history_rng: np.random.Generator,
+    ) -> Cohort:
         spec, p = self.scenario.cohort, self.params
         n = spec.size
-        u = rng.random((7, n))
+        u = rng.random((4, n))
         age0 = spec.age_min + (spec.age_max - spec.age_min) * u[0]
         female = u[1] < spec.female_share
         trait_params = p.coping.model_copy(
@@ -141,8 +147,14 @@ class PainModel(mesa.Model):
             }
         )
         trait = coping.draw_trait(u[2], trait_params)
-        state = PainState.new(pain.draw_severity(u[3], p.pain), female)
-        reversible, scar, coping_state = self._history(spec, age0, trait, state, u[4:7])
+        state = PainState.new(pain.draw_severity(u[3], p.pain), female, age0)
+        if spec.history == "simulated":
+            # Everyone lives from the start age to age0 with the model's own equations, so
+            # year 0 holds the population's steady state (sim.core.history).
+            past = simulate_history(state, trait, p, history_rng, self.dt_years)
+            coping_state, reversible, scar = past.coping_state, past.reversible, past.scar
+        else:
+            coping_state, reversible, scar = np.zeros(n), np.zeros(n), np.zeros(n)
         e = self.brain.n_edges
         baseline = conn_rng.standard_normal((n, e), dtype=np.float32)
         idiosyncrasy = conn_rng.standard_normal((n, e), dtype=np.float32)
@@ -172,29 +184,6 @@ class PainModel(mesa.Model):
             rng = stream(seed, replicate, "interventions", list(KINDS).index(spec.kind), occurrence)
             deliveries.append(Delivery.new(spec, rng, report_noise, self.brain))
         return deliveries
-
-    def _history(self, spec, age0, trait, state: PainState, u: np.ndarray):
-        """Pain history before the start, for a share of the cohort (see docs/model.md).
-
-        The history is summarized as one continuous stretch of persistent-level pain ending at
-        the start: years with pain are lognormal around ``history_median_years`` (capped by
-        adult life), coping and adaptation follow the model's own equations over that stretch.
-        """
-        p = self.params
-        has = u[0] < spec.pain_history_share
-        ylp = np.minimum(spec.history_median_years * np.exp(ndtri(u[1])), np.maximum(age0 - 18, 0))
-        ylp = np.where(has, ylp, 0.0)
-        state.years_with_pain[:] = ylp
-        state.episodes[:] = np.where(has, 1 + poisson.ppf(u[2], 1.0 + 0.5 * ylp), 0)
-        load = p.pain.long_plateau * state.severity / 10.0
-        cp = p.coping
-        coping_state = (
-            cp.sensitization_rate * load / cp.recovery_rate * -np.expm1(-cp.recovery_rate * ylp)
-        )
-        cz = coping.z_score(coping.score(trait, coping_state), cp)
-        a = -np.expm1(-p.drift.rate * np.exp(p.drift.coping_weight * cz) * load * ylp)
-        phi = p.drift.irreversible_fraction
-        return (1 - phi) * a, phi * a, coping_state
 
     # -- dynamics -------------------------------------------------------------------------
     def step(self) -> None:

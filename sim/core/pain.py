@@ -1,7 +1,9 @@
 """Back-pain episodes in continuous time, advanced over a whole cohort one step at a time.
 
-A person alternates between pain-free spells and episodes. Onsets arrive with a constant hazard
-(first onset, or recurrence after an earlier episode); at onset the episode draws a *course*
+A person alternates between pain-free spells and episodes. Onsets arrive with a hazard that
+depends on age and sex (from ``history_start_age`` on), rises right after an episode
+(recurrence) and for people with many episodes, both extras fading with time since the last
+episode (:func:`onset_hazard`); at onset the episode draws a *course*
 (self-limiting or persistent), a duration and an intensity scale. Because onset times are drawn
 exactly inside the step (inverse of the exponential waiting time) and durations are continuous,
 the process does not depend on the step length except that at most one new episode can start per
@@ -17,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numba import njit
 from scipy.special import expit, logit, ndtri
 
 from sim.core.paramgroup import ParamGroup, param
@@ -46,14 +49,15 @@ class PainParams(ParamGroup):
         doc="start of the chronic stage",
     )
     onset_rate: float = param(
-        0.06,
+        0.055,
         unit="1/year",
-        plausible="0.03-0.15",
+        plausible="0.02-0.2",
         ge=0,
         le=5,
-        source="assumption, chosen so that about 70 % of adults have had an episode by age 40 "
-        "(lifetime prevalence of low back pain is commonly put at 60-80 %)",
-        doc="baseline onset hazard (first episodes; recurrence decays back to it)",
+        source="calibrated: ABC posterior median (95 % CrI 0.0259-0.118, prior 0.02-0.2); "
+        "targets: point prevalence (GBD 2010/2017 [C]), lifetime prevalence "
+        "60-80 % [C] (docs/model.md, Natural history)",
+        doc="background onset hazard of a man at the reference age (first and later episodes)",
     )
     female_onset_ratio: float = param(
         1.2,
@@ -61,48 +65,100 @@ class PainParams(ParamGroup):
         plausible="1.0-1.4",
         gt=0,
         le=5,
-        source="assumption (women report back pain somewhat more often)",
-        doc="onset hazard ratio, women vs men",
+        source="direction: GBD 2017 and 2019 age-standardized prevalence higher in women "
+        "(Wu 2020, Chen 2021 [C]; GBD 2010 found the reverse, Hoy 2014 [C]); size: assumption, "
+        "not identified by the calibration targets (sex-specific rates [NF])",
+        doc="background onset hazard ratio, women vs men",
+    )
+    onset_age_ratio: float = param(
+        1.1,
+        unit="per decade",
+        plausible="1.0-1.3",
+        gt=0,
+        le=5,
+        source="direction: GBD prevalence rises with age up to 80-89 years (Wu 2020, Chen 2021 "
+        "[C]); size: assumption (age-specific rates [NF])",
+        doc="background onset hazard ratio per decade of age",
+    )
+    onset_reference_age: float = param(
+        45.0,
+        unit="years",
+        plausible="",
+        ge=0,
+        le=120,
+        source="assumption (centre of the adult range; only fixes the meaning of onset_rate)",
+        doc="age at which the background onset hazard equals onset_rate",
+    )
+    history_start_age: float = param(
+        18.0,
+        unit="years",
+        plausible="15-20",
+        ge=0,
+        le=120,
+        source="assumption: the model covers adult back pain; no episode starts before this "
+        "age (a cohort's history is simulated from it)",
+        doc="age from which episodes can start",
     )
     recurrence_rate: float = param(
-        0.8,
+        0.301,
         unit="1/year",
-        plausible="0.4-2",
+        plausible="0.1-3",
         ge=0,
         le=20,
-        source="calibrated: with recurrence_decay_years, 24-69 % recur within a year of "
-        "recovery (Stanton 2008, Machado 2017, da Silva 2019 [C]); median 139 days among those "
-        "who recur (da Silva 2019 [C])",
-        doc="hazard of a new episode right after an episode has ended",
+        source="calibrated: ABC posterior median (95 % CrI 0.13-0.734, prior 0.1-3.0); "
+        "target: 1-year recurrence after recovery 33 % (Machado 2017 [C])",
+        doc="extra onset hazard right after an episode has ended (decays to 0)",
     )
     recurrence_decay_years: float = param(
-        1.0,
+        1.15,
         unit="years",
-        plausible="0.5-5",
+        plausible="0.25-3",
         gt=0,
         le=100,
-        source="assumption: recurrence studies follow people for 1 year after an episode; "
-        "over decades the hazard must fall back or nearly everyone would be in pain",
-        doc="time constant of the decay of the recurrence hazard back to the baseline",
+        source="calibrated: ABC posterior median (95 % CrI 0.306-2.79, prior 0.25-3.0); "
+        "targets: Machado 2017, da Silva 2019 [C]; over decades the extra hazard "
+        "must fade",
+        doc="time constant of the decay of the extra recurrence hazard",
+    )
+    many_episodes_count: int = param(
+        3,
+        unit="episodes",
+        plausible="",
+        ge=1,
+        le=100,
+        source="Machado 2017: 'more than 2 previous episodes' [C]",
+        doc="episodes so far from which the many-episodes hazard ratio applies",
     )
     many_episodes_ratio: float = param(
-        1.9,
+        2.35,
         unit="-",
-        plausible="1.0-3.0",
-        gt=0,
+        plausible="1.78-3.02",
+        ge=1,
         le=10,
-        source="Machado 2017: > 2 prior episodes OR 3.18 for recurrence [C]; "
-        "as a hazard ratio at a 33 % base rate",
-        doc="onset and recurrence hazard ratio after three or more episodes",
+        source="derived [D]: Machado 2017 OR 3.18 (2.11-4.78) [C] for 1-year recurrence at a "
+        "33 % base rate as a hazard ratio, ln(1 - p1) / ln(1 - p0) "
+        "(sim.core.pain.hazard_ratio_from_odds_ratio); range from the OR's CI",
+        doc="onset hazard ratio right after an episode once many_episodes_count is reached",
+    )
+    many_episodes_fade_years: float = param(
+        9.23,
+        unit="years",
+        plausible="1-20",
+        gt=0,
+        le=1000,
+        source="calibrated: ABC posterior median (95 % CrI 1.15-18, prior 1.0-20.0); "
+        "Machado measured 1 year; a permanent ratio makes prevalence climb without "
+        "limit with age (issue 11), so the extra risk fades",
+        doc="time constant over which the many-episodes hazard ratio fades back to 1",
     )
     p_persistent: float = param(
-        0.25,
+        0.326,
         unit="probability",
         plausible="0.2-0.5",
         ge=0,
         le=1,
-        source="calibrated: gives 25-50 % of subacute episodes still present at 6 months "
-        "(Misic 2024 [C]; Hashmi 2013 20/39 [C]) and Itz 2013 share in pain at 12 months",
+        source="calibrated: ABC posterior median (95 % CrI 0.21-0.446, prior 0.2-0.5); "
+        "targets: Henschke 2008, Itz 2013, Misic 2024, Hashmi 2013 [C]",
         doc="probability that an episode takes the persistent course (average coper)",
     )
     coping_odds_ratio: float = param(
@@ -116,11 +172,12 @@ class PainParams(ParamGroup):
         doc="odds ratio of the persistent course per SD of maladaptive coping",
     )
     short_median_weeks: float = param(
-        5.5,
+        5.36,
         unit="weeks",
         plausible="3-7",
         gt=0,
-        source="calibrated to Henschke 2008 median recovery 58 days [C] (with persistent share)",
+        source="calibrated: ABC posterior median (95 % CrI 3.53-6.87, prior 3.0-7.0); "
+        "target: Henschke 2008 median recovery 58 days [C]",
         doc="median duration of a self-limiting episode",
     )
     short_sigma: float = param(
@@ -133,12 +190,12 @@ class PainParams(ParamGroup):
         doc="log-SD of self-limiting episode duration",
     )
     long_median_years: float = param(
-        2.0,
+        2.43,
         unit="years",
         plausible="1-5",
         gt=0,
-        source="assumption, chosen so that chronic patients reach the 10-29 years with pain "
-        "seen in the Heukamp cohort (WCP 2024 poster [C])",
+        source="calibrated: ABC posterior median (95 % CrI 1.06-4.66, prior 1.0-5.0); "
+        "targets: Henschke 2008 not recovered at 12 months [C], Costa 2012 [C]",
         doc="median duration of a persistent episode",
     )
     long_sigma: float = param(
@@ -160,21 +217,23 @@ class PainParams(ParamGroup):
         doc="pain at episode onset",
     )
     short_plateau: float = param(
-        0.6,
+        0.835,
         unit="NRS 0-10",
         plausible="0-1.5",
         ge=0,
         le=10,
-        source="calibrated to Costa 2012 acute-onset course 5.2 -> 2.3 at 6 weeks [C]",
+        source="calibrated: ABC posterior median (95 % CrI 0.0953-1.4, prior 0.0-1.5); "
+        "target: Costa 2012 acute-onset course [C]",
         doc="level a self-limiting episode decays toward",
     )
     long_plateau: float = param(
-        3.2,
+        3.4,
         unit="NRS 0-10",
         plausible="2.3-4.5",
         ge=0,
         le=10,
-        source="Costa 2012 persistent cohorts 2.6 at 26 weeks [C]; trial samples (Ashar 2022 4.2) "
+        source="calibrated: ABC posterior median (95 % CrI 2.45-4.45, prior 2.3-4.5); "
+        "target: Costa 2012 persistent cohorts [C]; trial samples (Ashar 2022 4.2) "
         "select the more severe",
         doc="level a persistent episode settles at",
     )
@@ -187,21 +246,22 @@ class PainParams(ParamGroup):
         doc="time constant of early improvement, self-limiting course",
     )
     long_tau_weeks: float = param(
-        6.0,
+        8.02,
         unit="weeks",
         plausible="3-12",
         gt=0,
-        source="calibrated to Costa 2012 persistent course 5.1 -> 3.3 at 6 weeks [C]",
+        source="calibrated: ABC posterior median (95 % CrI 3.42-11.8, prior 3.0-12.0); "
+        "target: Costa 2012 persistent course [C]",
         doc="time constant of early improvement, persistent course",
     )
     severity_sigma: float = param(
-        0.45,
+        0.428,
         unit="log",
         plausible="0.2-0.6",
         ge=0,
         le=2,
-        source="assumption, chosen so that about a fifth of persistent pain is severe "
-        "(Dunn 2006 severe chronic 21 % [C])",
+        source="calibrated: ABC posterior median (95 % CrI 0.203-0.566, prior 0.2-0.6); "
+        "target: Dunn 2006 severe chronic 21 % [C]",
         doc="between-person log-SD of pain intensity",
     )
     report_sd: float = param(
@@ -227,7 +287,11 @@ class PainParams(ParamGroup):
 
 @dataclass
 class PainState:
-    """Pain state of a cohort, one array entry per person (times in years of simulation)."""
+    """Pain state of a cohort, one array entry per person (times in years of simulation).
+
+    ``age0`` is each person's age at simulation time 0, so the age at time t is ``age0 + t``
+    (a pain history is simulated at negative times, see :mod:`sim.core.history`).
+    """
 
     in_pain: np.ndarray
     onset: np.ndarray
@@ -238,13 +302,17 @@ class PainState:
     episodes: np.ndarray
     years_with_pain: np.ndarray
     female: np.ndarray
+    age0: np.ndarray
 
     def take(self, rows: np.ndarray | slice) -> PainState:
         """The pain state of a subset of people (copies of their entries)."""
         return PainState(**{f.name: getattr(self, f.name)[rows].copy() for f in fields(self)})
 
     @classmethod
-    def new(cls, severity: np.ndarray, female: np.ndarray) -> PainState:
+    def new(
+        cls, severity: np.ndarray, female: np.ndarray, age0: np.ndarray | float = 45.0
+    ) -> PainState:
+        """People without any pain history (age 45 unless given: the default reference age)."""
         n = severity.size
         return cls(
             in_pain=np.zeros(n, bool),
@@ -256,6 +324,7 @@ class PainState:
             episodes=np.zeros(n, np.int32),
             years_with_pain=np.zeros(n),
             female=female,
+            age0=np.broadcast_to(np.asarray(age0, dtype=float), (n,)).copy(),
         )
 
 
@@ -316,28 +385,102 @@ def course_intensity(
     return np.clip(level * base, 0.0, 10.0)
 
 
-def onset_hazard(state: PainState, t: np.ndarray, p: PainParams) -> tuple[np.ndarray, np.ndarray]:
-    """Hazard of a new episode per person: (baseline hazard, extra hazard at time ``t``).
+def hazard_ratio_from_odds_ratio(odds_ratio: float, base_probability: float) -> float:
+    """Hazard ratio that turns an odds ratio of an event within a period into hazards.
 
-    The hazard at time ``t + w`` is ``base + extra * exp(-w / tau)``: people who have never had
-    an episode have only the (sex-specific) first-onset hazard; after an episode the recurrence
-    hazard starts high and decays back toward the baseline. Multiplying by 0/1 masks instead of
-    ``np.where`` keeps this hot function cheap.
+    With constant hazards over the period, P = 1 - exp(-H): the exposed group's probability is
+    p1 = OR * o0 / (1 + OR * o0) with o0 = p0 / (1 - p0), and HR = ln(1 - p1) / ln(1 - p0).
+
+    Examples
+    --------
+    >>> round(hazard_ratio_from_odds_ratio(3.18, 0.33), 2)  # Machado 2017 at a 33 % base rate
+    2.35
     """
-    history = 1.0 + (p.many_episodes_ratio - 1.0) * (state.episodes >= 3)
-    base = p.onset_rate * (1.0 + (p.female_onset_ratio - 1.0) * state.female) * history
-    peak = p.recurrence_rate * history
-    # end is -inf until a first episode has ended, so the extra hazard is then exactly 0.
-    decay = np.exp(np.minimum(state.end - t, 0.0) / p.recurrence_decay_years)
-    return base, np.maximum(peak - base, 0.0) * decay
+    odds = odds_ratio * base_probability / (1.0 - base_probability)
+    p1 = odds / (1.0 + odds)
+    return float(np.log1p(-p1) / np.log1p(-base_probability))
 
 
-def cumulative_hazard(
-    base: np.ndarray, extra: np.ndarray, years: np.ndarray, p: PainParams
+def onset_hazard(state: PainState, t: np.ndarray | float, p: PainParams) -> np.ndarray:
+    """Instantaneous hazard of a new episode per person at time ``t`` (1/year).
+
+    h = h0 * A(age) * S * M(s) + R * exp(-s / tau_r) * M(s), where s is the time since the last
+    episode ended, A(age) = ratio_age ** ((age - age_ref) / 10) (0 below the start age),
+    S = the women's ratio and M(s) = 1 + (HR_many - 1) * exp(-s / tau_many) once a person has
+    had ``many_episodes_count`` episodes (else 1). This is the reference form of the hazard
+    that :func:`cumulative_onset_hazard` integrates exactly.
+    """
+    age = state.age0 + t
+    ratio_age = np.exp(np.log(p.onset_age_ratio) * (age - p.onset_reference_age) / 10.0)
+    adult = age >= p.history_start_age
+    sex = 1.0 + (p.female_onset_ratio - 1.0) * state.female
+    since = np.maximum(t - state.end, 0.0)  # inf before a first episode has ended
+    many = (p.many_episodes_ratio - 1.0) * (state.episodes >= p.many_episodes_count)
+    factor = 1.0 + many * np.exp(-since / p.many_episodes_fade_years)
+    recurrence = p.recurrence_rate * np.exp(-since / p.recurrence_decay_years)
+    return factor * (p.onset_rate * ratio_age * sex * adult + recurrence)
+
+
+def cumulative_onset_hazard(
+    state: PainState, t: np.ndarray, years: np.ndarray, p: PainParams
 ) -> np.ndarray:
-    """Integral of the onset hazard from now over the next ``years``."""
-    tau = p.recurrence_decay_years
-    return base * years - extra * tau * np.expm1(-years / tau)
+    """Integral of :func:`onset_hazard` from ``t`` over the next ``years``, per person.
+
+    The age factor is taken at ``t`` and held for the interval (one step at most); the fading
+    parts are integrated exactly. Written as one fused loop (Numba) because it runs for the
+    whole cohort every step.
+    """
+    return _cumulative_kernel(
+        np.broadcast_to(np.asarray(t, dtype=float), state.end.shape),
+        np.asarray(years, dtype=float),
+        state.age0,
+        state.female,
+        state.end,
+        state.episodes,
+        p.onset_rate,
+        np.log(p.onset_age_ratio),
+        p.onset_reference_age,
+        p.history_start_age,
+        p.female_onset_ratio,
+        p.recurrence_rate,
+        p.recurrence_decay_years,
+        p.many_episodes_ratio - 1.0,
+        p.many_episodes_count,
+        p.many_episodes_fade_years,
+    )
+
+
+@njit(cache=True)
+def _cumulative_kernel(
+    t, years, age0, female, end, episodes, h0, log_age, age_ref, start_age, sex_ratio, rate_r,
+    tau_r, many, many_count, tau_m,
+):  # fmt: skip
+    n = years.size
+    out = np.zeros(n)
+    tau_rm = 1.0 / (1.0 / tau_r + 1.0 / tau_m)
+    for i in range(n):
+        w = years[i]
+        if w <= 0.0:
+            continue
+        age = age0[i] + t[i]
+        base = 0.0
+        if age >= start_age:
+            base = h0 * np.exp(log_age * (age - age_ref) / 10.0)
+            if female[i]:
+                base *= sex_ratio
+        total = base * w
+        since = t[i] - end[i]
+        if since < np.inf:  # an earlier episode has ended: the fading parts
+            since = max(since, 0.0)
+            m = many if episodes[i] >= many_count else 0.0
+            rec = rate_r * np.exp(-since / tau_r)
+            total += rec * tau_r * -np.expm1(-w / tau_r)
+            if m > 0.0:
+                fade = m * np.exp(-since / tau_m)
+                total += base * fade * tau_m * -np.expm1(-w / tau_m)
+                total += rec * fade * tau_rm * -np.expm1(-w / tau_rm)
+        out[i] = total
+    return out
 
 
 def persistent_probability(coping_z: np.ndarray, p: PainParams) -> np.ndarray:
@@ -444,8 +587,7 @@ def advance(
     free_from = np.full(n, t)
     free_from[rows1] += len1
     exposure = np.where(state.in_pain, 0.0, t_end - free_from)
-    base, extra = onset_hazard(state, free_from, p)
-    total = cumulative_hazard(base, extra, exposure, p)
+    total = cumulative_onset_hazard(state, free_from, exposure, p)
     needed = draws.budget
     rows3 = np.flatnonzero(needed < total)
     onset = free_from[rows3] + exposure[rows3] * needed[rows3] / total[rows3]

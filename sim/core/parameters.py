@@ -118,6 +118,31 @@ def apply_overrides(params: BaseModel, overrides: dict[str, Any]) -> BaseModel:
         raise OverrideError(loc, err["msg"]) from None
 
 
+def allowed_range(params: BaseModel, name: str) -> tuple[float, float, bool, bool]:
+    """(low, high, low inclusive, high inclusive) a parameter may take, from its validation.
+
+    Examples
+    --------
+    >>> allowed_range(ModelParams(), "pain.p_persistent")
+    (0, 1, True, True)
+    """
+    *path, leaf = name.split(".")
+    node: Any = params
+    for part in path:
+        node = getattr(node, part)
+    low, high, low_in, high_in = -float("inf"), float("inf"), True, True
+    for meta in type(node).model_fields[leaf].metadata:
+        if getattr(meta, "ge", None) is not None:
+            low, low_in = meta.ge, True
+        if getattr(meta, "gt", None) is not None:
+            low, low_in = meta.gt, False
+        if getattr(meta, "le", None) is not None:
+            high, high_in = meta.le, True
+        if getattr(meta, "lt", None) is not None:
+            high, high_in = meta.lt, False
+    return low, high, low_in, high_in
+
+
 class ModelParams(ParamGroup):
     """All model parameters, grouped by the module that owns the equations."""
 

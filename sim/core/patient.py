@@ -70,7 +70,7 @@ class Patient(mesa.Agent):
     >>> from sim.core.model import PainModel
     >>> from sim.scenario import Scenario
     >>> model = PainModel(Scenario.model_validate({"scenario": {"name": "demo", "years": 1},
-    ...                                            "cohort": {"size": 3}}))
+    ...                                            "cohort": {"size": 3, "history": "none"}}))
     >>> p = model.patients[0]
     >>> p.stage, p.years_with_pain
     ('none', 0.0)

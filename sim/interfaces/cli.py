@@ -444,6 +444,89 @@ def timing(
     typer.echo(f"\nresults: {result.folder}")
 
 
+@app.command()
+def calibrate(
+    ctx: typer.Context,
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario TOML file with a [calibration] section.")
+    ],
+    backend: Annotated[
+        str,
+        typer.Option(help="process (local worker processes), serial (one process) or dask."),
+    ] = "process",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: usable cores).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask)."),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue the interrupted calibration of this scenario."),
+    ] = False,
+    out: OutOption = None,
+    results_root: ResultsRootOption = Path("results"),
+    progress: Annotated[bool, typer.Option(help="Show progress on stderr.")] = True,
+) -> None:
+    """Calibrate model parameters to published targets ([calibration]); write a results folder."""
+    try:
+        from sim.experiments.calibrate import CalibrationError
+        from sim.experiments.calibrate import calibrate as run_calibration
+    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installation
+        fail(
+            f"painsim calibrate needs pyabc ({exc.name} is missing): pip install -e '.[calibrate]'"
+        )
+    from sim.results.folder import check_destination, destination
+
+    try:
+        loaded = load_scenario(scenario)
+        if loaded.calibration is None:
+            fail(f"{scenario}: calibration: missing; this command needs a [calibration] section")
+        if out is not None:
+            check_destination(destination(out, results_root, loaded.scenario.slug, ""))
+        result = run_calibration(
+            loaded,
+            backend=backend,
+            workers=workers,
+            scheduler=scheduler,
+            resume=resume,
+            out=out,
+            results_root=results_root,
+            progress=progress,
+            command=ctx.obj["argv"],
+        )
+        folder = result.save(out, results_root=results_root)
+    except ModuleNotFoundError as exc:
+        fail(
+            f"painsim calibrate needs pyabc ({exc.name} is missing): pip install -e '.[calibrate]'"
+        )
+    except (ScenarioError, OutputFolderError) as exc:
+        fail(str(exc))
+    except CalibrationError as exc:
+        fail(f"{scenario}: --{exc.option}: {exc}" if exc.option else f"{scenario}: {exc}")
+    except KeyboardInterrupt:
+        typer.echo(
+            "painsim: interrupted; finished generations are kept; continue with --resume",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    table = result.targets[result.targets["role"] == "target"]
+    rows = [
+        [
+            r.statistic,
+            f"{r.published:.3g} ({r.low:.3g}-{r.high:.3g})",
+            f"{r.simulated_median:.3g} ({r.simulated_low:.3g}-{r.simulated_high:.3g})",
+            "yes" if r.met else "NO",
+        ]
+        for r in table.itertuples()
+    ]
+    typer.echo(plain_table(["target", "published", "simulated", "met"], rows))
+    medians = [[name, value] for name, value in result.medians.items()]
+    typer.echo("\nposterior median:\n" + plain_table(["parameter", "median"], medians, digits=4))
+    typer.echo(f"\nresults: {folder}")
+
+
 def _figures_after(folder: Path, result: Any = None) -> None:
     """Draw a new results folder's figures; a failure is a warning (the results stand).
 

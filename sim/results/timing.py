@@ -12,7 +12,7 @@ Examples
 >>> from sim.experiments.timing import run_timing
 >>> from sim.scenario import parse_scenario
 >>> res = run_timing(parse_scenario({"scenario": {"name": "demo", "years": 2, "dt_weeks": 4},
-...     "cohort": {"size": 50, "pain_history_share": 0},
+...     "cohort": {"size": 50, "history": "none"},
 ...     "arms": [{"name": "CBT", "interventions": [{"kind": "cbt"}]}],
 ...     "timing": {"start_years_with_pain": [0], "follow_up_years": [0.5],
 ...                "outcomes": ["pain"]}}))

@@ -1,5 +1,6 @@
 """Scenario files: the TOML schema, validated with pydantic, with one-line errors."""
 
+from sim.scenario.calibration import CalibrationSection, DesignSection, TargetSection
 from sim.scenario.schema import (
     USUAL_CARE,
     ArmSection,
@@ -20,12 +21,15 @@ __all__ = [
     "TIMING_OUTCOMES",
     "USUAL_CARE",
     "ArmSection",
+    "CalibrationSection",
     "CohortSection",
+    "DesignSection",
     "RunSection",
     "Scenario",
     "ScenarioError",
     "StudySection",
     "SweepSection",
+    "TargetSection",
     "TimingSection",
     "load_scenario",
     "parse_scenario",

@@ -3,7 +3,7 @@
 A scenario has three sections (schema in ``scenarios/README.md``)::
 
     [scenario]    name, description, seed, years, dt_weeks, replicates, record_every_years
-    [cohort]      size, age range, female share, share with a pain history, coping distribution
+    [cohort]      size, age range, female share, pain history (simulated or none), coping
     [parameters]  any model parameter by dotted name, e.g. "drift.rate" = 0.05
     [study]       optional: design of a virtual study (``painsim study``)
     [sweep]       optional: a sweep or sensitivity analysis (``painsim sweep``)
@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sim.core.interventions import KINDS, AnyIntervention
 from sim.core.pain import WEEKS_PER_YEAR
 from sim.core.parameters import ModelParams, OverrideError, apply_overrides
+from sim.scenario.calibration import CalibrationSection, DesignSection
 from sim.scenario.timing import TimingSection, check_timing
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.+()\-]{0,63}$"
@@ -71,8 +72,12 @@ class CohortSection(_Section):
     age_min: float = Field(25.0, ge=18, le=90)
     age_max: float = Field(55.0, ge=18, le=90)
     female_share: float = Field(0.5, ge=0, le=1)
-    pain_history_share: float = Field(0.3, ge=0, le=1)
-    history_median_years: float = Field(2.0, gt=0, le=70)
+    history: Literal["simulated", "none"] = Field(
+        "simulated",
+        description="'simulated': everyone lives from pain.history_start_age to their age at "
+        "the start with the model's equations (the population's steady state); 'none': "
+        "everyone starts without any pain history",
+    )
     coping_mean: float | None = Field(None, gt=0, lt=52)
     coping_sd: float | None = Field(None, gt=0, lt=26)
 
@@ -229,6 +234,7 @@ class Scenario(_Section):
     study: StudySection | None = None
     sweep: SweepSection | None = None
     timing: TimingSection | None = None
+    calibration: CalibrationSection | None = None
 
     @model_validator(mode="after")
     def _overrides(self) -> Scenario:
@@ -332,6 +338,12 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
         return list(SweepSection.model_fields)
     if loc[:1] == ("timing",):
         return list(TimingSection.model_fields)
+    if loc[:1] == ("calibration",):
+        if len(loc) >= 3 and loc[1] == "design":
+            return list(DesignSection.model_fields)
+        if len(loc) >= 4 and loc[1] == "targets":
+            return ["value", "low", "high", "source", "weight"]
+        return list(CalibrationSection.model_fields)
     if loc[:1] == ("arms",):
         if len(loc) >= 6 and loc[2] == "interventions":
             return list(KINDS[loc[4]].model_fields) if loc[4] in KINDS else []
@@ -358,11 +370,30 @@ def _field_name(loc: tuple) -> str:
     return name
 
 
+REMOVED_COHORT_KEYS = {
+    key: "removed: the pain history before the start is now simulated from "
+    'pain.history_start_age (history = "simulated", the default, or "none")'
+    for key in ("pain_history_share", "history_median_years")
+}
+
+
 def _describe(err: dict[str, Any]) -> tuple[str, str]:
     """(field, message) for the first pydantic error, phrased for people."""
     loc = tuple(err["loc"])
+    if loc[:2] == ("calibration", "targets") and len(loc) >= 4:
+        # A target is "published" or a table: drop the union member's tag from the location.
+        loc = tuple(part for part in loc if part != "TargetSection" and "literal[" not in str(part))
     field = _field_name(loc)
     kind, msg = err["type"], err["msg"]
+    if loc[:2] == ("calibration", "targets") and len(loc) >= 3:
+        if kind == "missing":
+            return field, "required field is missing (a target needs value, low, high, source)"
+        if loc[-1] == "source" and kind == "string_too_short":
+            return field, "empty; a target needs its source"
+        if kind in ("literal_error", "model_type") or len(loc) == 3:
+            return field, 'must be "published" or a table { value, low, high, source }'
+    if kind == "extra_forbidden" and loc[-1] in REMOVED_COHORT_KEYS and loc[0] == "cohort":
+        return field, REMOVED_COHORT_KEYS[str(loc[-1])]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(Scenario, loc)
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
@@ -370,7 +401,7 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
         return field, f"unknown key; {hint}allowed: {', '.join(allowed)}"
     if kind == "missing":
         return field, "required field is missing"
-    for section in ("parameters", "arms", "sweep", "timing"):
+    for section in ("parameters", "arms", "sweep", "timing", "calibration"):
         prefix = f"Value error, [{section}] "
         if kind == "value_error" and msg.startswith(prefix):
             name, _, rest = msg.removeprefix(prefix).partition(": ")
@@ -395,7 +426,14 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        field, message = _describe(exc.errors()[0])
+        errors = exc.errors()
+        # A calibration target given as a table: its own problem, not that it isn't "published".
+        tabled = [
+            e
+            for e in errors
+            if not (e["type"] == "literal_error" and isinstance(e.get("input"), dict))
+        ]
+        field, message = _describe((tabled or errors)[0])
         raise ScenarioError(source, field, message) from None
 
 
@@ -463,7 +501,7 @@ def scenario_from_resolved(data: dict[str, Any], source: str = "manifest.json") 
     if not isinstance(parameters, dict):
         raise ScenarioError(source, "scenario.parameters", "not an object")
     data["parameters"] = _flatten(parameters)
-    for section in ("study", "sweep", "timing"):
+    for section in ("study", "sweep", "timing", "calibration"):
         if data.get(section) is None:
             data.pop(section, None)
     return parse_scenario(data, source)

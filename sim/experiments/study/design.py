@@ -142,7 +142,7 @@ def population_scenario(
         size=study.population if size is None else size,
         age_min=ADULT_AGE,
         age_max=ADULT_AGE,
-        pain_history_share=0.0,
+        history="none",
     )
     data.pop("arms", None)
     return parse_scenario(data, f"{scenario.scenario.name} (study population)")

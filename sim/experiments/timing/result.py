@@ -135,7 +135,7 @@ def run_timing(
     --------
     >>> from sim.scenario import parse_scenario
     >>> s = parse_scenario({"scenario": {"name": "demo", "years": 3, "dt_weeks": 4},
-    ...     "cohort": {"size": 200, "pain_history_share": 0},
+    ...     "cohort": {"size": 200, "history": "none"},
     ...     "arms": [{"name": "PRT", "interventions": [{"kind": "prt"}]}],
     ...     "timing": {"start_years_with_pain": [0], "follow_up_years": [1],
     ...                "outcomes": ["pain"]}})

@@ -1,0 +1,244 @@
+"""The result of a calibration: posterior, fit table, and the results folder it is saved as."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.core.natural_history import STATISTICS, compute_statistics, simulate_natural_history
+from sim.experiments.calibrate.abc import AbcRun, database_path, emit, run_abc
+from sim.experiments.calibrate.problem import Problem, simulation_seed, weighted_quantile
+from sim.experiments.provenance import new_run_id, utc_now
+from sim.scenario import Scenario
+
+TARGET_COLUMNS: tuple[str, ...] = (
+    "statistic",
+    "role",
+    "published",
+    "low",
+    "high",
+    "weight",
+    "simulated_median",
+    "simulated_low",
+    "simulated_high",
+    "met",
+    "unit",
+    "source",
+)
+
+
+@dataclass
+class CalibrationResult:
+    """A finished calibration.
+
+    Attributes
+    ----------
+    scenario
+        The scenario (with its ``[calibration]`` section).
+    posterior
+        Weighted parameter draws of the last generation: one column per calibrated parameter
+        (dotted names) and ``weight`` (sums to 1).
+    targets
+        The fit: every target (``role`` "target") and every other statistic (``role``
+        "reported") under the posterior: published value and interval, simulated median and
+        95 % range over ``draws_for_fit`` posterior draws, and whether the median is inside
+        the published interval (``met``).
+    generations
+        One row per ABC generation: epsilon, simulations, accepted, acceptance_rate, ess.
+    settings
+        Backend, workers, wall time and where the pyabc database is.
+    """
+
+    scenario: Scenario
+    posterior: pd.DataFrame
+    targets: pd.DataFrame
+    generations: pd.DataFrame
+    settings: dict[str, Any]
+    run_id: str
+    started: datetime | str | None
+    finished: datetime | str | None
+    command: list[str] | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    kind: str = "calibration"
+
+    @property
+    def medians(self) -> dict[str, float]:
+        """Weighted posterior median of each calibrated parameter."""
+        return posterior_medians(self.posterior)
+
+    def save(self, folder: str | Path | None = None, results_root: str | Path = "results") -> Path:
+        """Write the calibration's results folder (``sim.results.calibration``)."""
+        from sim.results.calibration import save_calibration
+
+        return save_calibration(self, folder, results_root=results_root)
+
+
+def posterior_medians(posterior: pd.DataFrame) -> dict[str, float]:
+    """Weighted median of every parameter column of a posterior table."""
+    w = posterior["weight"].to_numpy()
+    return {
+        name: weighted_quantile(posterior[name].to_numpy(), w, 0.5)
+        for name in posterior.columns
+        if name != "weight"
+    }
+
+
+def _statistics_at(problem: Problem, values: dict[str, float], replicate: int) -> dict:
+    seed = simulation_seed(problem.seed, values, replicate)
+    return compute_statistics(
+        simulate_natural_history(problem.params(values), problem.design, seed)
+    )
+
+
+def fit_table(
+    problem: Problem,
+    posterior: pd.DataFrame,
+    draws: int,
+    rng: np.random.Generator,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """Simulate ``draws`` posterior draws again (new random numbers) and compare with targets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TARGET_COLUMNS`; targets first, then every other statistic.
+    """
+    names = [c for c in posterior.columns if c != "weight"]
+    picks = rng.choice(len(posterior), size=draws, p=posterior["weight"].to_numpy())
+    points = [{n: float(posterior[n].iloc[i]) for n in names} for i in picks]
+    args = [(problem, point, k + 1) for k, point in enumerate(points)]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_statistics_at, *zip(*args, strict=True)))
+    else:
+        results = [_statistics_at(*a) for a in args]
+    frame = pd.DataFrame(results)
+    rows = []
+    order = [*problem.targets, *[s for s in STATISTICS if s not in problem.targets]]
+    for name in order:
+        values = frame[name].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        median, low, high = (
+            np.quantile(values, [0.5, 0.025, 0.975]) if values.size else (np.nan,) * 3
+        )
+        target, weight = problem.targets.get(name, (None, np.nan))
+        rows.append(
+            {
+                "statistic": name,
+                "role": "target" if target else "reported",
+                "published": target.value if target else np.nan,
+                "low": target.low if target else np.nan,
+                "high": target.high if target else np.nan,
+                "weight": weight,
+                "simulated_median": median,
+                "simulated_low": low,
+                "simulated_high": high,
+                "met": bool(target.low <= median <= target.high) if target else None,
+                "unit": STATISTICS[name].unit,
+                "source": target.source if target else STATISTICS[name].description,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
+
+
+def calibrate(
+    scenario: Scenario,
+    *,
+    backend: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    out: str | Path | None = None,
+    results_root: str | Path = "results",
+    progress: bool = False,
+    command: Sequence[str] | None = None,
+) -> CalibrationResult:
+    """Calibrate a scenario's ``[calibration]`` parameters to its targets (ABC-SMC, pyabc).
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario with a ``[calibration]`` section.
+    backend
+        ``serial`` (one process, exactly repeatable), ``process`` (local worker processes)
+        or ``dask`` (a local cluster, or the scheduler at ``scheduler``).
+    workers
+        Worker processes (default: usable cores).
+    scheduler
+        Address of a running Dask scheduler (backend ``dask``).
+    resume
+        Continue the interrupted calibration of this scenario from its pyabc database.
+    out, results_root
+        Where the results folder will go; the pyabc database works beside it until then.
+    progress
+        One line per generation on stderr.
+    command
+        Command line for the manifest.
+
+    Raises
+    ------
+    sim.experiments.calibrate.CalibrationError
+        Bad backend settings, or an unfinished calibration in the way (or none to resume).
+    ModuleNotFoundError
+        pyabc is not installed (``pip install -e '.[calibrate]'``).
+    """
+    if scenario.calibration is None:
+        from sim.experiments.calibrate.abc import CalibrationError
+
+        raise CalibrationError("the scenario has no [calibration] section", option="scenario")
+    started, run_id = utc_now(), new_run_id()
+    say = emit if progress else None
+    database = database_path(scenario, Path(out) if out is not None else None, Path(results_root))
+    clock = time.monotonic()
+    run: AbcRun = run_abc(
+        scenario,
+        database=database,
+        backend=backend,
+        workers=workers,
+        scheduler=scheduler,
+        resume=resume,
+        progress=say,
+    )
+    abc_seconds = time.monotonic() - clock
+    section = scenario.calibration
+    if say:
+        say(f"simulating {section.draws_for_fit} posterior draws for the fit table")
+    rng = np.random.default_rng(np.random.SeedSequence(scenario.scenario.seed, spawn_key=(7,)))
+    problem = Problem.from_scenario(scenario)
+    targets = fit_table(problem, run.posterior, section.draws_for_fit, rng, run.workers)
+    finished = utc_now()
+    total = run.generations["simulations"].sum()
+    return CalibrationResult(
+        scenario=scenario,
+        posterior=run.posterior,
+        targets=targets,
+        generations=run.generations,
+        settings={
+            "method": section.method,
+            "backend": run.backend,
+            "workers": run.workers,
+            "database": str(run.database),
+            "abc_id": run.abc_id,
+            "simulations": int(total),
+            "acceptance_rate": float(len(run.posterior) / run.generations["simulations"].iloc[-1]),
+            "ess": float(run.generations["ess"].iloc[-1]),
+            "resumed": resume,
+        },
+        run_id=run_id,
+        started=started,
+        finished=finished,
+        command=list(command) if command is not None else None,
+        seconds={
+            "abc": round(abc_seconds, 1),
+            "fit": round(time.monotonic() - clock - abc_seconds, 1),
+        },
+    )

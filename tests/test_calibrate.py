@@ -1,0 +1,243 @@
+"""Specification of calibration: the [calibration] section, ABC machinery, results folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sim.core.natural_history import Design, compute_statistics, simulate_natural_history
+from sim.core.parameters import ModelParams, apply_overrides
+from sim.core.targets import Target
+from sim.experiments.calibrate import CalibrationError, CalibrationResult, calibrate
+from sim.experiments.calibrate.problem import Problem, standardized_misfit
+from sim.interfaces.cli import app
+from sim.results.io import load
+from sim.scenario import ScenarioError, parse_scenario
+
+pytest.importorskip("pyabc")
+
+TINY = {"population": 400, "incident": 60, "history_dt_weeks": 13}
+
+
+def calibration(**changes):
+    section = {
+        "population_size": 20,
+        "generations": 2,
+        "max_simulations": 200,
+        "draws_for_fit": 3,
+        "design": TINY,
+        "priors": {"pain.onset_rate": [0.02, 0.2]},
+        "targets": {"lifetime_prevalence_20_69": "published"},
+    }
+    section.update(changes)
+    return {"scenario": {"name": "toy", "seed": 3}, "calibration": section}
+
+
+# -- the [calibration] section: one-line errors ------------------------------------------------
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"priors": {"pain.onset_rat": [0.02, 0.2]}}, "priors.pain.onset_rat", "'pain.onset_rate'"),
+        ({"priors": {"pain.onset_rate": [0.2, 0.02]}}, "priors.pain.onset_rate", "reversed"),
+        ({"priors": {"pain.onset_rate": [0.1, 0.1]}}, "priors.pain.onset_rate", "empty"),
+        ({"priors": {"pain.p_persistent": [0.1, 1.5]}}, "priors.pain.p_persistent", "allowed"),
+        ({"priors": {}}, "calibration.priors", "empty"),
+        (
+            {"targets": {"median_recovery_dys": "published"}},
+            "targets.median_recovery_dys",
+            "'median_recovery_days'",
+        ),
+        (
+            {"targets": {"median_recovery_days": {"value": 58, "low": 52, "high": 63}}},
+            "targets.median_recovery_days.source",
+            "a target needs",
+        ),
+        (
+            {
+                "targets": {
+                    "median_recovery_days": {"value": 58, "low": 52, "high": 63, "source": ""}
+                }
+            },
+            "targets.median_recovery_days.source",
+            "a target needs its source",
+        ),
+        (
+            {
+                "targets": {
+                    "median_recovery_days": {"value": 70, "low": 52, "high": 63, "source": "x"}
+                }
+            },
+            "targets.median_recovery_days",
+            "outside",
+        ),
+        (
+            {"targets": {"point_prevalence_women_20_69": "published"}},
+            "targets.point_prevalence_women_20_69",
+            "no published value",
+        ),
+        ({"populaton_size": 10}, "calibration.populaton_size", "'population_size'"),
+    ],
+)
+def test_bad_calibration_sections_give_one_line_errors(changes, field, message):
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(calibration(**changes), "c.toml")
+    text = str(err.value)
+    assert "\n" not in text
+    assert text.startswith("c.toml: calibration.")
+    assert field in text and message in text
+
+
+def test_the_shipped_calibration_scenario_is_valid():
+    from sim.scenario import load_scenario
+
+    s = load_scenario("scenarios/calibration_natural_history.toml")
+    assert len(s.calibration.priors) >= 10 and len(s.calibration.targets) >= 15
+
+
+# -- distance and seeds -------------------------------------------------------------------------
+def test_misfit_is_in_sds_of_the_interval_side():
+    t = Target("median_recovery_days", 58, 52, 63, "Henschke 2008")
+    assert standardized_misfit(t, 58) == 0
+    assert standardized_misfit(t, 63) == pytest.approx(1.96, abs=1e-3)
+    assert standardized_misfit(t, 52) == pytest.approx(-1.96, abs=1e-3)
+
+
+def test_the_same_parameters_give_the_same_statistics():
+    problem = Problem.from_scenario(parse_scenario(calibration()))
+    values = {"pain.onset_rate": 0.07}
+    assert problem.simulate(values) == problem.simulate(values)
+    assert problem.simulate(values) != problem.simulate(values, replicate=1)
+
+
+# -- the machinery on a toy problem ------------------------------------------------------------
+@pytest.mark.slow
+def test_abc_recovers_a_known_parameter(tmp_path):
+    truth = 0.08
+    design = Design(**TINY)
+    params = apply_overrides(ModelParams(), {"pain.onset_rate": truth})
+    values = [
+        compute_statistics(
+            simulate_natural_history(params, design, s), ["lifetime_prevalence_20_69"]
+        )
+        for s in range(8)
+    ]
+    value = float(np.mean([v["lifetime_prevalence_20_69"] for v in values]))
+    target = {"value": value, "low": value - 0.04, "high": value + 0.04, "source": "synthetic"}
+    s = parse_scenario(
+        calibration(
+            population_size=40,
+            generations=4,
+            max_simulations=600,
+            targets={"lifetime_prevalence_20_69": target},
+        )
+    )
+    result = calibrate(s, backend="serial", results_root=tmp_path)
+    assert result.kind == "calibration"
+    assert result.medians["pain.onset_rate"] == pytest.approx(truth, rel=0.25)
+    assert result.posterior["weight"].sum() == pytest.approx(1.0)
+    assert (result.generations["epsilon"].diff().dropna() <= 0).all()
+    folder = result.save(results_root=tmp_path)
+    again = load(folder)
+    assert again.kind == "calibration"
+    pd.testing.assert_frame_equal(again.posterior, result.posterior)
+    assert (folder / "abc.db").is_file()
+    assert not list((tmp_path / "toy").glob(".calibration-*.db"))  # moved into the folder
+
+
+def test_resume_needs_an_unfinished_calibration(tmp_path):
+    with pytest.raises(CalibrationError) as err:
+        calibrate(parse_scenario(calibration()), resume=True, results_root=tmp_path)
+    assert err.value.option == "resume"
+
+
+def test_an_unfinished_calibration_is_not_overwritten(tmp_path):
+    s = parse_scenario(calibration())
+    from sim.experiments.calibrate.abc import database_path
+
+    db = database_path(s, None, tmp_path)
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"")
+    with pytest.raises(CalibrationError) as err:
+        calibrate(s, results_root=tmp_path)
+    assert "resume" in str(err.value)
+
+
+def test_unknown_backend_is_refused(tmp_path):
+    with pytest.raises(CalibrationError) as err:
+        calibrate(parse_scenario(calibration()), backend="gpu", results_root=tmp_path)
+    assert err.value.option == "backend"
+
+
+# -- the results folder --------------------------------------------------------------------------
+def _fake_result(tmp_path) -> CalibrationResult:
+    s = parse_scenario(calibration())
+    posterior = pd.DataFrame({"pain.onset_rate": [0.05, 0.07, 0.09], "weight": [0.2, 0.5, 0.3]})
+    targets = pd.DataFrame(
+        [
+            {
+                "statistic": "lifetime_prevalence_20_69",
+                "role": "target",
+                "published": 0.7,
+                "low": 0.6,
+                "high": 0.8,
+                "weight": 1.0,
+                "simulated_median": 0.68,
+                "simulated_low": 0.62,
+                "simulated_high": 0.74,
+                "met": True,
+                "unit": "share",
+                "source": "x",
+            }
+        ]
+    )
+    generations = pd.DataFrame(
+        {
+            "generation": [0],
+            "epsilon": [1.0],
+            "simulations": [30],
+            "accepted": [3],
+            "acceptance_rate": [0.1],
+            "ess": [2.8],
+        }
+    )
+    return CalibrationResult(
+        scenario=s,
+        posterior=posterior,
+        targets=targets,
+        generations=generations,
+        settings={
+            "backend": "serial",
+            "workers": 1,
+            "simulations": 30,
+            "acceptance_rate": 0.1,
+            "ess": 2.8,
+            "database": str(tmp_path / "none.db"),
+        },
+        run_id="20261128T000000Z-abcd",
+        started="2026-11-28T00:00:00+00:00",
+        finished="2026-11-28T00:01:00+00:00",
+        seconds={"abc": 60.0, "fit": 1.0},
+    )
+
+
+def test_a_calibration_folder_round_trips(tmp_path):
+    result = _fake_result(tmp_path)
+    folder = result.save(tmp_path / "out")
+    names = {p.name for p in folder.iterdir()}
+    assert {"posterior.parquet", "targets.csv", "calibration.md", "manifest.json"} <= names
+    again = load(folder)
+    assert again.kind == "calibration"
+    pd.testing.assert_frame_equal(again.posterior, result.posterior)
+    assert again.medians["pain.onset_rate"] == pytest.approx(result.medians["pain.onset_rate"])
+    assert "| lifetime_prevalence_20_69 |" in (folder / "calibration.md").read_text()
+
+
+# -- the command -------------------------------------------------------------------------------
+def test_calibrate_command_needs_a_calibration_section(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[scenario]\nname = "x"\n', encoding="utf-8")
+    done = CliRunner().invoke(app, ["calibrate", str(path), "--results-root", str(tmp_path)])
+    assert done.exit_code == 2
+    assert done.output.strip().count("\n") == 0 and "[calibration]" in done.output
