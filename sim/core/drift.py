@@ -20,9 +20,9 @@ Andrews-Hanna 2007) and ``MI`` mPFC-insula edges (coupling with current pain, Ba
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
 from sim.core.brain import Brain, BrainParams
+from sim.core.jit import njit, prange
 from sim.core.pain import Exposure
 from sim.core.paramgroup import ParamGroup, param
 
