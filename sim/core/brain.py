@@ -50,6 +50,32 @@ _DEFAULT_REGIONS = (
     ("R.aIns", "right anterior insula", "R", "salience", "insula", 47, 14, 0, "CONN"),
 )
 
+REGION_NAMES: tuple[str, ...] = tuple(region[0] for region in _DEFAULT_REGIONS)
+"""Abbreviations of the default atlas's regions, in matrix order."""
+
+ATLAS_REGIONS: dict[str, int] = {"default": len(REGION_NAMES), "seitzman": 76}
+"""Regions of each atlas (Seitzman 2018: 67 DefaultMode + 9 Salience ROIs), known without
+building the atlas (which needs nilearn)."""
+
+SALIENCE_STEM = "SAL"
+"""Name stem of the Seitzman atlas's salience ROIs (its DMN ROIs take a default region's)."""
+
+
+def is_region_name(name: str) -> bool:
+    """Whether ``name`` names regions of an atlas: a default region, or Seitzman ROIs.
+
+    Seitzman ROIs are called ``<stem>.<index>`` after the nearest default region (or
+    ``SAL`` for salience ROIs); a stem alone names all its ROIs.
+
+    Examples
+    --------
+    >>> [is_region_name(n) for n in ("aMPFC", "L.pIPL.12", "SAL", "mPFC")]
+    [True, True, True, False]
+    """
+    stems = (*REGION_NAMES, SALIENCE_STEM)
+    stem, _, index = name.rpartition(".")
+    return name in stems or (index.isdigit() and stem in stems)
+
 
 class BrainParams(ParamGroup):
     """Network layout and healthy resting-state connectivity (Pearson r, Fisher z spread)."""
