@@ -461,18 +461,36 @@ def test_staging_folder_of_a_killed_run_is_removed_by_the_next_run_of_that_desti
     assert sorted(p.name for p in out.parent.iterdir()) == ["mine"]
 
 
-def test_absurd_number_of_workers_is_one_line(tmp_path):
+def test_workers_refused_by_the_sweep_backend_are_one_line(tmp_path, monkeypatch):
+    # The backends decide how many workers make sense; the command reports their verdict.
+    import sim.experiments.sweep as sweep
+
+    def refuse(*args, workers=None, **kwargs):
+        raise sweep.SweepError(f"--workers: {workers} is more than this machine can start")
+
+    monkeypatch.setattr(sweep, "run_sweep", refuse)
     root = tmp_path / "results"
-    result = invoke(
-        "sweep",
-        SCENARIOS / "sweep_drift_coping.toml",
-        "--workers",
-        "100000000",
-        "--results-root",
-        root,
-    )
-    assert_one_line_error(result, "--workers")
+    scenario = SCENARIOS / "sweep_drift_coping.toml"
+    result = invoke("sweep", scenario, "--workers", "100000000", "--results-root", root)
+    assert_one_line_error(result, "--workers", "100000000")
     assert not root.exists()
+
+
+def test_any_painsim_error_escaping_a_command_is_one_line(tmp_path, monkeypatch, write_toml):
+    # Errors of painsim's own ValueError subclasses that a command does not catch itself.
+    import sim.api
+
+    class BackendError(ValueError):
+        pass
+
+    BackendError.__module__ = "sim.experiments.backends"
+
+    def refuse(*args, **kwargs):
+        raise BackendError("--workers: 100000000 workers cannot be started")
+
+    monkeypatch.setattr(sim.api, "run", refuse)
+    result = invoke("run", write_toml(SMALL), "--results-root", tmp_path / "results")
+    assert_one_line_error(result, "--workers: 100000000")
 
 
 # -- 6. a scenario made for another command -----------------------------------------------------

@@ -132,10 +132,13 @@ def test_validate_reports_each_invalid_file_and_exits_2(write_toml):
 def test_params_lists_every_model_parameter_with_unit_and_source():
     result = invoke("params")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    table, _, legend = result.stdout.partition("\n\n")
+    lines = table.splitlines()
     assert lines[0].split() == ["name", "default", "unit", "source"]
-    names = [line.split()[0] for line in lines[1:]]
+    # Long sources continue on indented lines; each parameter's line starts with its name.
+    names = [line.split()[0] for line in lines[1:] if not line.startswith(" ")]
     assert names == [row["name"] for row in parameter_table(ModelParams())]
+    assert "[NF]" in legend
 
 
 def test_version_prints_package_version():

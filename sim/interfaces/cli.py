@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
-MAX_WORKERS = 1024
-"""Most worker processes ``painsim sweep --workers`` accepts (more is a typing slip)."""
 
 
 def report(message: str) -> None:
@@ -501,9 +499,7 @@ def sweep(
     ] = "process",
     workers: Annotated[
         int | None,
-        typer.Option(
-            metavar="N", min=1, max=MAX_WORKERS, help="Worker processes (default: usable cores)."
-        ),
+        typer.Option(metavar="N", help="Worker processes (default: usable cores)."),
     ] = None,
     scheduler: Annotated[
         str | None,
@@ -570,20 +566,43 @@ def _figures_after(folder: Path) -> None:
 
 
 def _check_results_folder(folder: Path) -> None:
-    """Read a results folder's manifest (and a run's tables) so damage is one line, up front.
+    """Read a run folder's manifest and tables first, so that damage is one line, up front.
+
+    Folders of other kinds (a study, a sweep) are left to their own loaders.
 
     Raises
     ------
     sim.results.manifest.ManifestError, sim.results.run.ResultsError
         Naming the damaged file.
     """
-    from sim.results.manifest import kind_of, read_manifest
+    from sim.results.folder import MANIFEST, PATIENTS
+    from sim.results.manifest import read_manifest
+    from sim.results.run import load_run
 
-    manifest = read_manifest(folder)
-    if kind_of(manifest) == "run":
-        from sim.results.run import load_run
+    path = folder / MANIFEST
+    if not path.exists():
+        return  # not a results folder at all: make_figures says what it looks for
+    declared = _declared_kind(path)
+    if declared == "run" or (declared is None and (folder / PATIENTS).exists()):
+        load_run(folder, read_manifest(folder))
 
-        load_run(folder, manifest)
+
+def _declared_kind(path: Path) -> str | None:
+    """The kind a manifest declares (or implies), or None if it says none or is unreadable."""
+    import json
+
+    from sim.results.manifest import MAX_MANIFEST_BYTES, kind_of
+
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind = kind_of(data)
+    return None if kind == "run" and data.get("kind") != "run" else kind
 
 
 @app.command()
