@@ -663,14 +663,14 @@ def wrapped_table(header: Sequence[str], rows: Sequence[Sequence[str]], width: i
 
     Examples
     --------
-    >>> print(wrapped_table(["name", "source"], [["a", "one two three four"]], width=12))
+    >>> print(wrapped_table(["name", "source"], [["a", "one two three four"]], width=16))
     name  source
     a     one two
           three four
     """
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
     indent = sum(widths) + 2 * len(widths)
-    room = max(20, width - indent)
+    room = max(10, width - indent)
     lines = []
     for row in [header, *rows]:
         head = "".join(f"{cell:<{w}}  " for cell, w in zip(row[:-1], widths, strict=True))
