@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.scenario import Scenario, load_scenario, parse_scenario
+from sim.scenario.budget import check_connectivity_work
 
 if TYPE_CHECKING:
     from sim.experiments.calibrate import CalibrationResult
@@ -112,6 +113,8 @@ def run(
     loaded = _with_run_settings(
         as_scenario(scenario), _source(scenario), seed=seed, replicates=replicates
     )
+    if connectivity:
+        check_connectivity_work(loaded, _source(scenario))
     if out is None and results_root is None:
         return simulate(loaded, connectivity=connectivity, progress=progress, command=command)
     from sim.results.run import run_to_folder

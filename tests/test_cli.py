@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,15 @@ def test_run_saves_connectivity_on_request(tmp_path, write_toml):
 
 
 def test_console_script_runs_a_scenario(tmp_path, write_toml):
-    painsim = shutil.which("painsim")
-    assert painsim, "console script not installed (pip install -e .)"
+    # The script pip installed beside this Python (the venv's bin/), whether or not the venv
+    # is activated: the README runs the tests as .venv/bin/python -m pytest.
+    painsim = Path(sys.executable).parent / ("painsim.exe" if os.name == "nt" else "painsim")
+    assert painsim.is_file(), (
+        f"console script not installed beside {sys.executable} (pip install -e .)"
+    )
     root = tmp_path / "results"
     done = subprocess.run(
-        [painsim, "run", str(write_toml(SMALL_TOML)), "--results-root", str(root)],
+        [str(painsim), "run", str(write_toml(SMALL_TOML)), "--results-root", str(root)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -108,10 +113,13 @@ def test_validate_reports_each_invalid_file_and_exits_2(write_toml):
 def test_params_lists_every_model_parameter_with_unit_and_source():
     result = invoke("params")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    table, _, legend = result.stdout.partition("\n\n")
+    lines = table.splitlines()
     assert lines[0].split() == ["name", "default", "unit", "source"]
-    names = [line.split()[0] for line in lines[1:]]
+    # Long sources continue on indented lines; each parameter's line starts with its name.
+    names = [line.split()[0] for line in lines[1:] if not line.startswith(" ")]
     assert names == [row["name"] for row in parameter_table(ModelParams())]
+    assert "[NF]" in legend
 
 
 def test_version_prints_package_version():

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import networkx as nx
 import numpy as np
 
 from sim.core.paramgroup import ParamGroup, param
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+# NetworkX is imported by the functions that build graphs: checking a scenario imports this
+# module for its parameters and region names, and NetworkX takes longer to import than that.
 
 SUBSYSTEMS = ("core", "dmpfc", "mtl", "salience")
 
@@ -44,6 +49,32 @@ _DEFAULT_REGIONS = (
     ("L.aIns", "left anterior insula", "L", "salience", "insula", -44, 13, 1, "CONN"),
     ("R.aIns", "right anterior insula", "R", "salience", "insula", 47, 14, 0, "CONN"),
 )
+
+REGION_NAMES: tuple[str, ...] = tuple(region[0] for region in _DEFAULT_REGIONS)
+"""Abbreviations of the default atlas's regions, in matrix order."""
+
+ATLAS_REGIONS: dict[str, int] = {"default": len(REGION_NAMES), "seitzman": 76}
+"""Regions of each atlas (Seitzman 2018: 67 DefaultMode + 9 Salience ROIs), known without
+building the atlas (which needs nilearn)."""
+
+SALIENCE_STEM = "SAL"
+"""Name stem of the Seitzman atlas's salience ROIs (its DMN ROIs take a default region's)."""
+
+
+def is_region_name(name: str) -> bool:
+    """Whether ``name`` names regions of an atlas: a default region, or Seitzman ROIs.
+
+    Seitzman ROIs are called ``<stem>.<index>`` after the nearest default region (or
+    ``SAL`` for salience ROIs); a stem alone names all its ROIs.
+
+    Examples
+    --------
+    >>> [is_region_name(n) for n in ("aMPFC", "L.pIPL.12", "SAL", "mPFC")]
+    [True, True, True, False]
+    """
+    stems = (*REGION_NAMES, SALIENCE_STEM)
+    stem, _, index = name.rpartition(".")
+    return name in stems or (index.isdigit() and stem in stems)
 
 
 class BrainParams(ParamGroup):
@@ -255,11 +286,15 @@ def edges_to_matrix(edges: np.ndarray, diagonal: float = 0.0) -> np.ndarray:
 
 def graph_to_matrix(graph: nx.Graph, names: tuple[str, ...], weight: str = "weight") -> np.ndarray:
     """Weighted adjacency of ``graph`` in the order ``names`` (missing edges are 0)."""
+    import networkx as nx
+
     return nx.to_numpy_array(graph, nodelist=list(names), weight=weight, nonedge=0.0)
 
 
 def matrix_to_graph(matrix: np.ndarray, brain: Brain, weight: str = "weight") -> nx.Graph:
     """A graph with the brain's region attributes and one edge per non-zero matrix entry."""
+    import networkx as nx
+
     g = nx.Graph()
     g.add_nodes_from((n, brain.graph.nodes[n]) for n in brain.names)
     rows, cols = edge_order(len(brain.names))
@@ -350,6 +385,8 @@ def build_brain(params: BrainParams | None = None) -> Brain:
     >>> brain.graph.nodes["PCC"]["subsystem"]
     'core'
     """
+    import networkx as nx
+
     p = params or BrainParams()
     regions = _default_regions() if p.atlas == "default" else _seitzman_regions()
     g = nx.Graph(atlas=p.atlas)

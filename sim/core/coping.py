@@ -16,7 +16,6 @@ Equations (symbols as in docs/model.md)::
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import beta as beta_dist
 
 from sim.core.pain import Exposure
 from sim.core.paramgroup import ParamGroup, param
@@ -82,7 +81,9 @@ def draw_trait(u: np.ndarray, p: CopingParams) -> np.ndarray:
     k = m * (1 - m) / v - 1
     if k <= 0:
         raise ValueError("coping trait SD too large for its mean on a 0-52 scale")
-    return PCS_MAX * beta_dist.ppf(u, m * k, (1 - m) * k)
+    from scipy.stats import beta  # slow to import; checking a scenario does not need it
+
+    return PCS_MAX * beta.ppf(u, m * k, (1 - m) * k)
 
 
 def score(trait: np.ndarray, state: np.ndarray) -> np.ndarray:

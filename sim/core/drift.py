@@ -22,9 +22,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from numba import njit, prange
 
 from sim.core.brain import Brain, BrainParams
+from sim.core.jit import njit, prange
 from sim.core.pain import Exposure
 from sim.core.paramgroup import ParamGroup, param
 

@@ -38,13 +38,14 @@ stream of their own, so arms that share an intervention share its luck (common r
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from sim.core.brain import Brain
+from sim.core.brain import REGION_NAMES, SALIENCE_STEM, Brain, is_region_name
 from sim.core.pain import STAGES, WEEKS_PER_YEAR
 from sim.core.paramgroup import ParamGroup, param
 
@@ -211,6 +212,22 @@ class Intervention(ParamGroup):
         "large responder differences (Cherkin 2016) hold together",
         doc="Gamma shape of each patient's responsiveness (mean 1; small = heterogeneous)",
     )
+
+    # Strict, as scenario sections are: a boolean or a quoted number is not a number.
+    model_config = ConfigDict(strict=True)
+
+    @field_validator("target_weights")
+    @classmethod
+    def _known_regions(cls, weights: dict[str, float]) -> dict[str, float]:
+        for name in weights:
+            if not is_region_name(name):
+                close = difflib.get_close_matches(name, REGION_NAMES, n=1, cutoff=0.5)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise ValueError(
+                    f"unknown region '{name}'; {hint}regions: {', '.join(REGION_NAMES)} "
+                    f"(Seitzman atlas: <region>.<index> or {SALIENCE_STEM})"
+                )
+        return weights
 
     @model_validator(mode="after")
     def _possible(self) -> Intervention:

@@ -19,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-from numba import njit
-from scipy.special import expit, logit, ndtri
 
+from sim.core.jit import njit
 from sim.core.paramgroup import ParamGroup, param
+
+# SciPy's special functions are imported where they are used: checking a scenario imports this
+# module for its parameters, and SciPy takes longer to import than the check itself.
 
 WEEKS_PER_YEAR = 52.1775
 STAGES = ("none", "acute", "subacute", "chronic")
@@ -368,6 +370,8 @@ class StepDraws:
 
 def draw_severity(u: np.ndarray, p: PainParams) -> np.ndarray:
     """Personal pain-intensity multiplier (median 1) from uniforms."""
+    from scipy.special import ndtri
+
     return np.exp(p.severity_sigma * ndtri(u))
 
 
@@ -485,12 +489,16 @@ def _cumulative_kernel(
 
 def persistent_probability(coping_z: np.ndarray, p: PainParams) -> np.ndarray:
     """Probability of the persistent course: logit-linear in the coping z-score."""
+    from scipy.special import expit, logit
+
     base = logit(np.clip(p.p_persistent, 1e-12, 1 - 1e-12))
     return expit(base + np.log(p.coping_odds_ratio) * coping_z)
 
 
 def draw_duration(persistent: np.ndarray, u: np.ndarray, p: PainParams) -> np.ndarray:
     """Episode duration in years from uniforms (lognormal by course)."""
+    from scipy.special import ndtri
+
     median = np.where(persistent, p.long_median_years, p.short_median_weeks / WEEKS_PER_YEAR)
     sigma = np.where(persistent, p.long_sigma, p.short_sigma)
     return median * np.exp(sigma * ndtri(u))
@@ -523,6 +531,8 @@ def start_episodes(
     ``uniforms`` are (3, k): course, duration and intensity scale of each new episode;
     ``coping_z`` (k,) the coping z-scores of those people.
     """
+    from scipy.special import ndtri
+
     persistent = uniforms[0] < persistent_probability(coping_z, p)
     state.episodes[rows] += 1
     state.onset[rows] = onset

@@ -18,7 +18,7 @@ from sim.core.coping import CopingParams
 from sim.core.drift import DriftParams
 from sim.core.metrics import MetricParams
 from sim.core.pain import PainParams
-from sim.core.paramgroup import ParamGroup
+from sim.core.paramgroup import ParamGroup, type_error_message
 
 
 def parameter_table(params: BaseModel, prefix: str = "") -> list[dict[str, Any]]:
@@ -90,7 +90,9 @@ def apply_overrides(params: BaseModel, overrides: dict[str, Any]) -> BaseModel:
     Raises
     ------
     OverrideError
-        Unknown name (with the closest valid name suggested) or invalid value.
+        Unknown name (with the closest valid name suggested) or invalid value. Values are
+        checked strictly against the parameter's type: ``True`` or ``"0.3"`` is not a number,
+        ``2.0`` is not a whole number; an integer is accepted where a number is expected.
 
     Examples
     --------
@@ -111,11 +113,12 @@ def apply_overrides(params: BaseModel, overrides: dict[str, Any]) -> BaseModel:
             node = node[part]
         node[leaf] = value
     try:
-        return type(params).model_validate(data)
+        # Strict: a boolean or a string is not a number (an integer is a fine float).
+        return type(params).model_validate(data, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise OverrideError(loc, err["msg"]) from None
+        raise OverrideError(loc, type_error_message(err) or err["msg"]) from None
 
 
 def allowed_range(params: BaseModel, name: str) -> tuple[float, float, bool, bool]:

@@ -1,32 +1,34 @@
-"""The ``painsim`` command: run scenarios, validate scenario files, list model parameters.
+"""The ``painsim`` command: a thin layer over the Python API (:mod:`sim.api`).
 
-Bad input of any kind (scenario files, option values, output folders, command-line usage) ends
-with exactly one line on stderr, ``painsim: error: <message>``, and exit code 2, before anything
-is written.
+Bad input of any kind (scenario files, option values, output folders, damaged results folders,
+command-line usage, a full disk) ends with exactly one line on stderr, ``painsim: error:
+<message>``, and exit code 2, with nothing visible written.
+
+Start-up is kept short: this module imports only Typer; every command imports what it needs
+(``painsim --help`` never loads NumPy, pandas or the model).
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import pandas as pd
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from sim import __version__
-from sim.core.outcomes import label
-from sim.core.parameters import ModelParams, parameter_table
-from sim.experiments.compare import CompareError, to_markdown
-from sim.experiments.run import override_run
-from sim.results.folder import OutputFolderError
-from sim.results.manifest import ManifestError
-from sim.results.run import ResultsError
-from sim.scenario import ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.scenario import Scenario
 
 USAGE_ERROR = 2
+INTERRUPTED = 130
 
 
 def report(message: str) -> None:
@@ -41,8 +43,32 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(USAGE_ERROR)
 
 
+def is_input_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of painsim's own errors about bad input (one-line message).
+
+    By convention every such error (``ScenarioError``, ``OutputFolderError``, ``ManifestError``,
+    ``ResultsError``, ...) subclasses ``ValueError`` and is defined in the ``sim`` package; a
+    plain ``ValueError`` from a library is a bug and keeps its traceback.
+    """
+    return isinstance(exc, ValueError) and any(
+        cls.__module__.startswith("sim.") for cls in type(exc).__mro__ if cls is not ValueError
+    )
+
+
+def os_error_message(exc: OSError, what: str = "") -> str:
+    """One line for an operating-system error, e.g. a full disk: file, reason, errno."""
+    reason = exc.strerror or " ".join(str(exc).split()) or exc.__class__.__name__
+    code = f" (errno {exc.errno})" if exc.errno else ""
+    where = what or (str(exc.filename) if exc.filename else "")
+    return f"{where}: {reason}{code}" if where else f"{reason}{code}"
+
+
 class _OneLineErrors(TyperGroup):
-    """Report usage errors (bad option values, unknown options) as one line, exit 2."""
+    """Report usage errors, painsim's input errors and OS errors as one line, exit 2.
+
+    Commands may catch errors to add context; whatever escapes them is reported here, so no
+    input a user can give ends in a traceback.
+    """
 
     def main(
         self,
@@ -59,11 +85,52 @@ class _OneLineErrors(TyperGroup):
         except typer.TyperException as exc:
             fail(exc.format_message())
         except typer.Abort:
-            fail("aborted")
+            # Click turns Ctrl-C into Abort; results are written through a staging folder, so
+            # nothing half-written is visible.
+            report("interrupted; nothing was written")
+            raise SystemExit(INTERRUPTED) from None
+        except OSError as exc:
+            fail(os_error_message(exc))
+        except ValueError as exc:
+            if not is_input_error(exc):
+                raise
+            report(str(exc))
+            raise SystemExit(getattr(exc, "exit_code", USAGE_ERROR)) from None
         # Commands return None; an int is the code of an exit (--help, --version, Ctrl-C).
         if standalone_mode:
             raise SystemExit(result if isinstance(result, int) else 0)
         return result
+
+
+class _PlainCommand(TyperCommand):
+    """Help in the usual Unix style: ``run [OPTIONS] SCENARIO``, arguments by their metavar.
+
+    (Typer writes required arguments as ``{SCENARIO}`` and adds ``<path>`` after them.)
+    """
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = param.metavar or str(param.name).upper()
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def format_options(self, ctx: typer.Context, formatter: Any) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                name = param.metavar or str(param.name).upper()
+                arguments.append((name, record[1]))
+            else:
+                options.append(record)
+        for title, records in (("Arguments", arguments), ("Options", options)):
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
 
 
 app = typer.Typer(
@@ -71,6 +138,10 @@ app = typer.Typer(
     cls=_OneLineErrors,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: Rich markup would swallow "[sweep]" and "[study]", show "<bool>" for every
+    # flag, and importing Rich costs a tenth of a second.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 100},
     help="Simulate how the brain's default mode network adapts to years lived with pain.",
 )
 
@@ -146,6 +217,8 @@ ARM_COLUMNS: dict[str, str] = {
 
 def format_arms(summary: pd.DataFrame, arms: Sequence[str]) -> str:
     """Per-arm outcomes at the horizon (means over replicates), in the order ``arms``."""
+    import pandas as pd
+
     table = summary.pivot(index="arm", columns="outcome", values="mean")
     table = table.loc[list(arms), list(ARM_COLUMNS)]
     for column in ("share_chronic", "healthy_range", "responder"):
@@ -157,13 +230,34 @@ def format_arms(summary: pd.DataFrame, arms: Sequence[str]) -> str:
     return "at the horizon:\n" + plain_table(["arm", *ARM_COLUMNS.values()], rows, digits=2)
 
 
-# Options shared by the commands that write a results folder.
+def folder_path(value: str) -> Path:
+    """A folder option's value; an empty string is refused (it would mean "here")."""
+    if not value:
+        raise typer.BadParameter("empty path; give a folder name")
+    return Path(value)
+
+
+# Options shared by the commands that write a results folder. Every option that takes a value
+# has a metavar saying what kind of value (plain help shows it after the option).
 OutOption = Annotated[
-    Path | None, typer.Option("--out", help="Exact results folder (must be new or empty).")
+    Path | None,
+    typer.Option(
+        "--out",
+        metavar="DIR",
+        parser=folder_path,
+        help="Exact results folder (must be new or empty).",
+    ),
 ]
 ResultsRootOption = Annotated[
-    Path, typer.Option("--results-root", help="Parent folder of <scenario slug>/<run id>/.")
+    Path,
+    typer.Option(
+        "--results-root",
+        metavar="DIR",
+        parser=folder_path,
+        help="Parent folder of <scenario slug>/<run id>/.",
+    ),
 ]
+SeedOption = Annotated[int | None, typer.Option(metavar="N", help="Override the scenario's seed.")]
 FiguresOption = Annotated[
     bool, typer.Option("--figures/--no-figures", help="Draw figures into <results>/figures/.")
 ]
@@ -176,11 +270,12 @@ def _flags(options: Mapping[str, Any]) -> str:
 @app.command()
 def run(
     ctx: typer.Context,
-    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario TOML file.")],
     out: OutOption = None,
-    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    seed: SeedOption = None,
     replicates: Annotated[
-        int | None, typer.Option(help="Override the scenario's number of replicates.")
+        int | None,
+        typer.Option(metavar="N", help="Override the scenario's number of replicates."),
     ] = None,
     save_connectivity: Annotated[
         bool,
@@ -190,16 +285,24 @@ def run(
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     figures: FiguresOption = True,
 ) -> None:
-    """Run a scenario, write its results folder, print the per-decade table."""
-    try:
-        loaded = load_scenario(scenario)
-        options = {"seed": seed, "replicates": replicates}
-        changes = {name: value for name, value in options.items() if value is not None}
-        if changes:
-            loaded = override_run(loaded, changes, f"{scenario} ({_flags(changes)})")
-        from sim.api import run as run_scenario
+    """Run a scenario and write its results folder.
 
-        result = run_scenario(
+    Prints the per-decade table of each arm and the per-arm outcomes at the horizon.
+    """
+    import sim.api
+    from sim.experiments.run import override_run
+    from sim.results.folder import destination
+
+    loaded = sim.api.as_scenario(scenario)
+    _note_other_purpose(loaded, scenario)
+    changes = {k: v for k, v in {"seed": seed, "replicates": replicates}.items() if v is not None}
+    if changes:  # validated again, work budget included
+        loaded = override_run(loaded, changes, f"{scenario} ({_flags(changes)})")
+    # The default folder is new (a fresh run id); an --out folder must be new or empty. The
+    # run writes its folder while it runs, staged and renamed into place only when complete.
+    planned = destination(out, results_root, loaded.scenario.slug, "<run id>")
+    try:
+        result = sim.api.run(
             loaded,
             connectivity=save_connectivity,
             progress=progress,
@@ -207,9 +310,10 @@ def run(
             out=out,
             results_root=results_root,
         )
-        folder = result.folder
-    except (ScenarioError, OutputFolderError) as exc:
-        fail(str(exc))
+    except OSError as exc:  # e.g. a full disk; the staging folder is already removed
+        reason = os_error_message(exc, "cannot write the results folder")
+        fail(f"{planned}: {reason}; nothing was written")
+    folder = result.folder
     arms = result.arms
     typer.echo(format_decades(result.decades(), arms))
     typer.echo(f"\n{format_arms(result.summary, arms)}")
@@ -218,8 +322,26 @@ def run(
     typer.echo(f"\nresults: {folder}")
 
 
+PURPOSES: dict[str, str] = {"study": "painsim study", "sweep": "painsim sweep"}
+"""Scenario sections that belong to another command, and that command."""
+
+
+def _note_other_purpose(scenario: Scenario, path: Path) -> None:
+    """Say on stderr (one line) that ``painsim run`` ignores a [study] or [sweep] section."""
+    for section, command in PURPOSES.items():
+        if getattr(scenario, section) is not None:
+            typer.echo(
+                f"painsim: note: {path} has a [{section}] section, which `painsim run` ignores: "
+                f"running it as a plain run; for the {section} use `{command} {path}`",
+                err=True,
+            )
+            return
+
+
 def format_findings(findings: pd.DataFrame) -> str:
     """The findings of a virtual study as plain text (one row per finding)."""
+    import pandas as pd
+
     rows = []
     for row in findings.to_dict("records"):
         target = "-" if pd.isna(row["target"]) else f">= {100 * row['target']:.0f} %"
@@ -242,21 +364,30 @@ def format_findings(findings: pd.DataFrame) -> str:
 @app.command()
 def study(
     ctx: typer.Context,
-    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file with a [study] section.")],
+    scenario: Annotated[
+        Path,
+        typer.Argument(metavar="SCENARIO", help="Scenario TOML file with a [study] section."),
+    ],
     replications: Annotated[
-        int | None, typer.Option(help="Override the study's number of replications.")
+        int | None,
+        typer.Option(metavar="N", help="Override the study's number of replications."),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    seed: SeedOption = None,
     out: OutOption = None,
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
     figures: FiguresOption = True,
 ) -> None:
-    """Run a virtual study (e.g. Heukamp 2024); write study.csv and findings.md."""
+    """Run the virtual study of a [study] section.
+
+    E.g. the Heukamp 2024 replication; writes study.csv, findings.md, power.csv and
+    counterfactual.csv.
+    """
     # Imported here: statsmodels is only needed by this command.
     from sim.api import study as run_virtual_study
     from sim.experiments.study import PoolTooSmallError, study_design
-    from sim.results.folder import check_destination, destination
+    from sim.results.folder import OutputFolderError, check_destination, destination
+    from sim.scenario import ScenarioError, load_scenario
 
     try:
         study_design(load_scenario(scenario), str(scenario))
@@ -284,9 +415,15 @@ def study(
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Scenario TOML files.")],
 ) -> None:
-    """Check scenario files without running them; exit 2 if any is invalid."""
+    """Check scenario files without running them.
+
+    Checks the files, their values and the work they ask for; one line per invalid file, and
+    exit status 2 if any is invalid.
+    """
+    from sim.scenario import ScenarioError, load_scenario
+
     invalid = False
     for file in files:
         try:
@@ -302,30 +439,47 @@ def validate(
 
 @app.command()
 def compare(
-    folder: Annotated[Path, typer.Argument(help="Results folder of `painsim run`.")],
+    folder: Annotated[
+        Path, typer.Argument(metavar="RESULTS_DIR", help="Results folder of `painsim run`.")
+    ],
     reference: Annotated[
-        str | None, typer.Option(help="Reference arm (default: the scenario's first arm).")
+        str | None,
+        typer.Option(metavar="ARM", help="Reference arm (default: the scenario's first arm)."),
     ] = None,
     years: Annotated[
         list[float] | None,
-        typer.Option("--years", help="Record year to compare at (repeatable; default: horizon)."),
+        typer.Option(
+            "--years",
+            metavar="YEAR",
+            help="Record year to compare at (repeatable; default: horizon).",
+        ),
     ] = None,
     enrolled: Annotated[
         bool, typer.Option("--enrolled", help="Only patients enrolled in the compared arm.")
     ] = False,
 ) -> None:
-    """Compare each arm with the reference arm; write comparison.csv and comparison.md."""
+    """Compare each arm of a run with the reference arm.
+
+    Writes comparison.csv and comparison.md into the run's folder.
+    """
+    from sim.experiments.compare import CompareError, to_markdown
+    from sim.results.manifest import kind_of, read_manifest
     from sim.results.run import load_run, write_comparison
 
+    manifest = read_manifest(folder)
+    kind = kind_of(manifest)
+    if kind != "run":
+        fail(f"{folder}: a {kind} folder; `painsim compare` compares the arms of a run folder")
+    result = load_run(folder, manifest)
     try:
-        result = load_run(folder)
         table = result.compare(reference, years, enrolled=enrolled)
-    except (ManifestError, ResultsError) as exc:
-        fail(str(exc))
     except CompareError as exc:
         fail(f"{folder}: --{exc.option}: {exc.message}" if exc.option else f"{folder}: {exc}")
     markdown = to_markdown(table, enrolled)
-    written = write_comparison(folder, table, markdown)
+    try:
+        written = write_comparison(folder, table, markdown)
+    except OSError as exc:  # each file is replaced atomically: nothing half-written is left
+        fail(f"{folder}: {os_error_message(exc, 'cannot write the comparison')}")
     typer.echo(markdown)
     typer.echo(f"written: {', '.join(str(p) for p in written)}")
 
@@ -333,16 +487,27 @@ def compare(
 @app.command()
 def sweep(
     ctx: typer.Context,
-    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file with a [sweep] section.")],
+    scenario: Annotated[
+        Path,
+        typer.Argument(metavar="SCENARIO", help="Scenario TOML file with a [sweep] section."),
+    ],
     backend: Annotated[
-        str, typer.Option(help="process (local worker processes), serial (one process) or dask.")
+        str,
+        typer.Option(
+            metavar="NAME",
+            help="process (local worker processes), serial (one process) or dask.",
+        ),
     ] = "process",
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: usable cores).")
+        int | None,
+        typer.Option(metavar="N", help="Worker processes (default: usable cores)."),
     ] = None,
     scheduler: Annotated[
         str | None,
-        typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask)."),
+        typer.Option(
+            metavar="ADDRESS",
+            help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask).",
+        ),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the interrupted sweep of this scenario.")
@@ -352,10 +517,12 @@ def sweep(
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     figures: FiguresOption = True,
 ) -> None:
-    """Run a parameter sweep or sensitivity analysis ([sweep]); write a results folder."""
+    """Run the sweep or sensitivity analysis of a [sweep] section."""
     from sim.api import sweep as run_sweep
     from sim.experiments.backends import BackendError
     from sim.experiments.sweep import SweepError, SweepInterrupted, summary_text
+    from sim.results.folder import OutputFolderError
+    from sim.scenario import ScenarioError
 
     resume_command = f"painsim sweep {scenario} --resume"
     if out is not None:
@@ -397,6 +564,8 @@ def sweep(
 
 def format_timing(table: pd.DataFrame) -> str:
     """Twin differences by treatment (rows) and start (columns), one block per outcome."""
+    from sim.core.outcomes import label
+
     blocks = []
     for (years, outcome), part in table.groupby(["follow_up_years", "outcome"], sort=False):
         wide = part.pivot(index="treatment", columns="start", values="difference")
@@ -423,6 +592,8 @@ def timing(
     """How late is too late: each treatment ([[arms]]) at each start ([timing]) vs usual care."""
     from sim.api import timing as run_timing
     from sim.experiments.timing import TimingError
+    from sim.results.folder import OutputFolderError
+    from sim.scenario import ScenarioError
 
     try:
         result = run_timing(
@@ -477,7 +648,8 @@ def calibrate(
         fail(
             f"painsim calibrate needs pyabc ({exc.name} is missing): pip install -e '.[calibrate]'"
         )
-    from sim.results.folder import check_destination, destination
+    from sim.results.folder import OutputFolderError, check_destination, destination
+    from sim.scenario import ScenarioError, load_scenario
 
     try:
         loaded = load_scenario(scenario)
@@ -548,26 +720,74 @@ FIGURE_OPTIONS = {"formats": "--format", "style": "--style"}
 """Library argument -> command-line name, for ``painsim figures`` messages."""
 
 
+def _check_results_folder(folder: Path) -> None:
+    """Read a run folder's manifest and tables first, so that damage is one line, up front.
+
+    Folders of other kinds (a study, a sweep) are left to their own loaders.
+
+    Raises
+    ------
+    sim.results.manifest.ManifestError, sim.results.run.ResultsError
+        Naming the damaged file.
+    """
+    from sim.results.folder import MANIFEST, PATIENTS
+    from sim.results.manifest import read_manifest
+    from sim.results.run import load_run
+
+    path = folder / MANIFEST
+    if not path.exists():
+        return  # not a results folder at all: make_figures says what it looks for
+    declared = _declared_kind(path)
+    if declared == "run" or (declared is None and (folder / PATIENTS).exists()):
+        load_run(folder, read_manifest(folder))
+
+
+def _declared_kind(path: Path) -> str | None:
+    """The kind a manifest declares (or implies), or None if it says none or is unreadable."""
+    import json
+
+    from sim.results.manifest import MAX_MANIFEST_BYTES, kind_of
+
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind = kind_of(data)
+    return None if kind == "run" and data.get("kind") != "run" else kind
+
+
 @app.command()
 def figures(
-    folder: Annotated[Path, typer.Argument(help="Results folder of run, study or sweep.")],
+    folder: Annotated[
+        Path,
+        typer.Argument(metavar="RESULTS_DIR", help="Results folder of run, study or sweep."),
+    ],
     format: Annotated[
-        str, typer.Option("--format", help="Comma-separated: png, svg, pdf.")
+        str,
+        typer.Option("--format", metavar="LIST", help="Comma-separated: png, svg, pdf."),
     ] = "png",
     style: Annotated[
-        str, typer.Option(help="talk (1920 x 1080 px slides) or paper (single column).")
+        str,
+        typer.Option(metavar="NAME", help="talk (1920 x 1080 px slides) or paper (single column)."),
     ] = "talk",
     animation: Annotated[
         bool, typer.Option("--animation/--no-animation", help="Also make the GIF of a patient.")
     ] = True,
 ) -> None:
-    """Draw the figures that fit a results folder into FOLDER/figures/ with an index.html.
+    """Draw the figures of a run, study or sweep folder.
+
+    Into RESULTS_DIR/figures/, with an index.html contact sheet.
 
     Files of the formats drawn are replaced; others stay (--format svg adds SVGs to PNGs).
     """
     from sim.viz.figures import FigureError, make_figures
     from sim.viz.style import StyleError
 
+    _check_results_folder(folder)
     try:
         made = make_figures(folder, formats=format, style=style, animation=animation)
     except StyleError as exc:
@@ -581,27 +801,82 @@ def figures(
     typer.echo(f"figures: {made.index}")
 
 
+SOURCE_FLAGS = (
+    "Source flags: [C] confirmed from an abstract or figure; [M] recalled, not checked against "
+    "the paper; [NF] looked for and not found, so the value is an assumption. "
+    '"brief §N" is section N of the science brief the model was specified from. '
+    "docs/model.md explains every parameter."
+)
+"""The legend printed under ``painsim params``."""
+
+
+def output_width() -> int:
+    """Columns to wrap text to: the terminal's width, or 100 when output is not a terminal."""
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
+
+
+def wrapped_table(header: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> str:
+    """Text columns; the last column is wrapped to fit ``width``, continued under itself.
+
+    Examples
+    --------
+    >>> print(wrapped_table(["name", "source"], [["a", "one two three four"]], width=16))
+    name  source
+    a     one two
+          three four
+    """
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
+    indent = sum(widths) + 2 * len(widths)
+    room = max(10, width - indent)
+    lines = []
+    for row in [header, *rows]:
+        head = "".join(f"{cell:<{w}}  " for cell, w in zip(row[:-1], widths, strict=True))
+        parts = textwrap.wrap(str(row[-1]), room, break_on_hyphens=False) or [""]
+        lines.append((head + parts[0]).rstrip())
+        lines.extend(" " * indent + part for part in parts[1:])
+    return "\n".join(lines)
+
+
 @app.command()
 def params() -> None:
-    """List every model parameter: name, default, unit and source."""
+    """List every model parameter with its default, unit and source."""
+    from sim.core.parameters import ModelParams, parameter_table
+
+    width = output_width()
     rows = [
         [r["name"], str(r["value"]), r["unit"], r["source"]] for r in parameter_table(ModelParams())
     ]
-    typer.echo(plain_table(["name", "default", "unit", "source"], rows))
+    typer.echo(wrapped_table(["name", "default", "unit", "source"], rows, width))
+    typer.echo("")
+    typer.echo(textwrap.fill(SOURCE_FLAGS, width))
 
 
 @app.command("app")
 def serve_app(
     scenario: Annotated[
         Path | None,
-        typer.Argument(help="Scenario file to start from (default: scenarios/classroom.toml)."),
+        typer.Argument(
+            metavar="SCENARIO",
+            help="Scenario file to start from (default: scenarios/classroom.toml).",
+        ),
     ] = None,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+    port: Annotated[
+        int, typer.Option(metavar="N", min=1, max=65535, help="Port to listen on.")
+    ] = 8765,
     host: Annotated[
-        str, typer.Option(help="Address to listen on; 127.0.0.1 keeps the page on this computer.")
+        str,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Address to listen on; 127.0.0.1 keeps the page on this computer.",
+        ),
     ] = "127.0.0.1",
 ) -> None:
-    """Serve the interactive teaching page at http://HOST:PORT (Ctrl-C stops it)."""
+    """Serve the interactive teaching page.
+
+    At http://HOST:PORT; Ctrl-C stops it.
+    """
+    from sim.scenario import ScenarioError, load_scenario
+
     try:
         if scenario is not None:
             load_scenario(scenario)
@@ -624,6 +899,12 @@ def serve_app(
     if code:
         raise SystemExit(code)
 
+
+# Every command, including ones added later, gets the plain help layout (Typer fills in its
+# own TyperCommand when a command names no class).
+for _command in app.registered_commands:
+    if _command.cls in (None, TyperCommand):
+        _command.cls = _PlainCommand
 
 if __name__ == "__main__":
     app()

@@ -57,6 +57,10 @@ CORE_KEYS: tuple[str, ...] = (
 """Keys every manifest has, whatever its kind."""
 
 
+MAX_MANIFEST_BYTES = 64 << 20
+"""Largest ``manifest.json`` read (64 MiB; real ones are a few kilobytes)."""
+
+
 class ManifestError(ValueError):
     """A manifest is missing, unreadable or lacks what its kind needs; ``str()`` is one line."""
 
@@ -187,16 +191,26 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     path = folder / MANIFEST
     if not folder.is_dir():
         raise ManifestError(f"{folder}: not a painsim results folder (no such folder)")
+    # A FIFO or device must not block or flood the reader; manifests are a few kilobytes.
+    if path.exists() and not path.is_file():
+        raise ManifestError(f"{path}: not a regular file")
+    if path.is_file() and path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{path}: too large for a manifest ({path.stat().st_size} bytes)")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ManifestError(f"{folder}: not a painsim results folder (no {MANIFEST})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path}: not a UTF-8 JSON file") from None
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise ManifestError(f"{path}: cannot read ({reason})") from None
     try:
         manifest = json.loads(text)
     except ValueError as exc:
         raise ManifestError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ManifestError(f"{path}: not a manifest (JSON nested too deeply)") from None
     if not isinstance(manifest, dict):
         raise ManifestError(f"{path}: must be a JSON object, not {type(manifest).__name__}")
     scenario = manifest.get("scenario")

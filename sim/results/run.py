@@ -24,6 +24,7 @@ from sim.experiments.provenance import new_run_id
 from sim.experiments.run import SUMMARY_COLUMNS, RunResult, patient_schema, simulate
 from sim.results.folder import (
     CONNECTIVITY,
+    MANIFEST,
     PATIENTS,
     SUMMARY,
     TIMESERIES,
@@ -41,6 +42,8 @@ PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
 }
 """How ``patients.parquet`` is written (pyarrow ``ParquetWriter`` options)."""
+TEXT_COLUMNS: frozenset[str] = frozenset({"arm", "sex", "stage", "outcome", "method"})
+"""Columns of a run's tables that hold text; every other column must hold numbers."""
 
 
 class ResultsError(ValueError):
@@ -185,13 +188,25 @@ def scenario_of(folder: Path, manifest: dict[str, Any]) -> Scenario:
         raise ResultsError(f"{exc} (written by painsim {version})") from None
 
 
-def read_table(folder: Path, name: str, columns: Iterable[str] = ()) -> pd.DataFrame:
-    """Read a parquet or CSV table of a results folder and check that it has ``columns``.
+def read_table(
+    folder: Path, name: str, columns: Iterable[str] = (), numeric: Iterable[str] = ()
+) -> pd.DataFrame:
+    """Read a parquet or CSV table of a results folder and check its columns.
+
+    Parameters
+    ----------
+    folder, name
+        The folder and the table's file name (``.parquet`` or ``.csv``).
+    columns
+        Columns the table must have.
+    numeric
+        Columns that must hold numbers (or booleans).
 
     Raises
     ------
     ResultsError
-        Missing, unreadable or truncated file, or missing columns; the message names the file.
+        Missing, unreadable or truncated file, missing columns, or text where numbers belong;
+        the message names the file.
     """
     path = folder / name
     if not path.is_file():
@@ -199,33 +214,74 @@ def read_table(folder: Path, name: str, columns: Iterable[str] = ()) -> pd.DataF
     try:
         table = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        reason = " ".join(str(exc).split())[:200]
-        raise ResultsError(f"{path}: cannot be read ({exc.__class__.__name__}: {reason})") from None
+        reason = " ".join(str(exc).replace(f"'{path}'", "").replace(str(path), "").split())
+        if "magic bytes" in reason:  # pyarrow's words for a cut-off or foreign file
+            reason = "truncated, or not a parquet file"
+        raise ResultsError(
+            f"{path}: cannot be read ({exc.__class__.__name__}: {reason[:160]})"
+        ) from None
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ResultsError(f"{path}: missing columns {', '.join(missing)}")
+    for column in numeric:
+        if column in table.columns and not (
+            pd.api.types.is_numeric_dtype(table[column])
+            or pd.api.types.is_bool_dtype(table[column])
+        ):
+            raise ResultsError(f"{path}: column {column} holds {table[column].dtype}, not numbers")
     return table
 
 
-def check_parquet(folder: Path, name: str, columns: Iterable[str] = ()) -> None:
-    """Check a parquet table's footer and columns without reading its rows.
+def check_parquet(
+    folder: Path, name: str, columns: Iterable[str] = (), numeric: Iterable[str] = ()
+) -> None:
+    """Check a parquet table's footer, columns and column types without reading its rows.
 
     Raises
     ------
     ResultsError
-        Missing, truncated or not parquet, or missing columns; the message names the file.
+        Missing, truncated or not parquet, missing columns, or text where numbers belong; the
+        message names the file.
     """
     path = folder / name
     if not path.is_file():
         raise ResultsError(f"{path}: missing")
     try:
         schema = pq.read_schema(path)
-    except (OSError, ValueError) as exc:
-        reason = " ".join(str(exc).split())[:200]
-        raise ResultsError(f"{path}: cannot be read ({exc.__class__.__name__}: {reason})") from None
+    except (OSError, ValueError):
+        raise ResultsError(f"{path}: cannot be read (truncated, or not a parquet file)") from None
     missing = [c for c in columns if c not in schema.names]
     if missing:
         raise ResultsError(f"{path}: missing columns {', '.join(missing)}")
+    for column in numeric:
+        kind = schema.field(column).type
+        if not (
+            pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+        ):
+            raise ResultsError(f"{path}: column {column} holds {kind}, not numbers")
+
+
+def _check_recorded_arms(folder: Path, manifest: dict[str, Any], arms: list[str]) -> None:
+    """The manifest's ``run.arms`` (written since manifests have a kind) must be the scenario's.
+
+    Raises
+    ------
+    ResultsError
+        Naming ``manifest.json`` and the field.
+    """
+    section = manifest.get("run")
+    if not isinstance(section, dict):
+        return  # a folder from before the "run" section
+    recorded = section.get("arms")
+    path = folder / MANIFEST
+    if not isinstance(recorded, list) or not recorded:
+        raise ResultsError(f"{path}: run.arms: missing or empty (the arms of the run)")
+    if [str(arm) for arm in recorded] != arms:
+        raise ResultsError(f"{path}: run.arms: {recorded} differ from the scenario's arms {arms}")
+
+
+def _numbers(columns: Iterable[str]) -> list[str]:
+    return [c for c in columns if c not in TEXT_COLUMNS]
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -247,10 +303,11 @@ def load_run(folder: str | Path, manifest: dict[str, Any] | None = None) -> RunR
     folder = Path(folder)
     manifest = read_manifest(folder) if manifest is None else manifest
     scenario = scenario_of(folder, manifest)
-    check_parquet(folder, PATIENTS, PATIENT_COLUMNS)
-    timeseries = read_table(folder, TIMESERIES, TIMESERIES_KEYS)
-    summary = read_table(folder, SUMMARY, SUMMARY_COLUMNS)
+    check_parquet(folder, PATIENTS, PATIENT_COLUMNS, _numbers(PATIENT_COLUMNS))
+    timeseries = read_table(folder, TIMESERIES, TIMESERIES_KEYS, _numbers(TIMESERIES_KEYS))
+    summary = read_table(folder, SUMMARY, SUMMARY_COLUMNS, _numbers(SUMMARY_COLUMNS))
     arms = [arm.name for arm in scenario.arm_list]
+    _check_recorded_arms(folder, manifest, arms)
     unknown = sorted(set(timeseries["arm"].astype(str)) - set(arms))
     if unknown:
         raise ResultsError(f"{folder / TIMESERIES}: arm '{unknown[0]}' is not in the manifest")

@@ -17,24 +17,34 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from sim.core.interventions import KINDS, AnyIntervention
 from sim.core.pain import WEEKS_PER_YEAR
 from sim.core.parameters import ModelParams, OverrideError, apply_overrides
+from sim.core.paramgroup import describe_value, type_error_message
+from sim.scenario.budget import check_work
 from sim.scenario.calibration import CalibrationSection, DesignSection
+from sim.scenario.files import read_scenario_file
 from sim.scenario.timing import TimingSection, check_timing
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.+()\-]{0,63}$"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # Strict: a boolean is not a number and "5" is not 5 (an integer is a fine float).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class RunSection(_Section):
@@ -225,7 +235,7 @@ class Scenario(_Section):
     (0.1, 1000)
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
     scenario: RunSection
     cohort: CohortSection = Field(default_factory=CohortSection)
@@ -265,6 +275,14 @@ class Scenario(_Section):
     @model_validator(mode="after")
     def _timing(self) -> Scenario:
         check_timing(self)
+        return self
+
+    @model_validator(mode="after")
+    def _work(self, info: ValidationInfo) -> Scenario:
+        # Before the sweep's checks, so a design of millions of points fails at once; results
+        # folders read back skip it (they were allowed when they were made).
+        if (info.context or {}).get("check_work", True):
+            check_work(self)
         return self
 
     @model_validator(mode="after")
@@ -357,11 +375,17 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
+_SCALAR_TAGS = ("float", "int", "bool", "str")
+"""Members of the scalar union that parameter and grid values take, as pydantic names them."""
+
+
 def _field_name(loc: tuple) -> str:
     """Dotted field name with list indices as ``[i]`` and union tags left out."""
     if loc[:1] == ("parameters",):
         # A parameter value's location ends in the union member tried (".float"); drop it.
         loc = loc[:2]
+    if loc and loc[-1] in _SCALAR_TAGS:  # the same in a sweep grid's list of values
+        loc = loc[:-1]
     if len(loc) >= 5 and loc[:1] == ("arms",) and loc[2] == "interventions" and loc[4] in KINDS:
         loc = (*loc[:4], *loc[5:])
     name = ""
@@ -401,11 +425,21 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
         return field, f"unknown key; {hint}allowed: {', '.join(allowed)}"
     if kind == "missing":
         return field, "required field is missing"
-    for section in ("parameters", "arms", "sweep", "timing", "calibration"):
+    for section in ("parameters", "arms", "sweep", "timing", "calibration", "work"):
         prefix = f"Value error, [{section}] "
         if kind == "value_error" and msg.startswith(prefix):
             name, _, rest = msg.removeprefix(prefix).partition(": ")
             return (f"parameters.{name}" if section == "parameters" else name), rest
+    if loc and loc[-1] in _SCALAR_TAGS and kind.endswith("_type"):
+        # Parameter values and grid values may be any scalar; each is checked against its
+        # parameter's own type later.
+        return (
+            field,
+            f"must be a number, true/false or a string, got {describe_value(err.get('input'))}",
+        )
+    typed = type_error_message(err)
+    if typed is not None:
+        return field, typed
     if kind == "union_tag_invalid":
         return f"{field}.kind", f"unknown intervention kind; allowed: {', '.join(KINDS)}"
     if kind == "string_pattern_mismatch":
@@ -415,16 +449,32 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
     return field, msg.removeprefix("Value error, ")
 
 
-def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+def parse_scenario(
+    data: dict[str, Any], source: str = "<scenario>", *, check_work: bool = True
+) -> Scenario:
     """Validate a scenario given as a dict (e.g. parsed TOML).
+
+    Parameters
+    ----------
+    data
+        The scenario's sections.
+    source
+        File or description named in error messages.
+    check_work
+        Check the work it asks for against the budget (:mod:`sim.scenario.budget`);
+        off for scenarios read back from results folders.
 
     Raises
     ------
     ScenarioError
         With a one-line message naming ``source`` and the offending field.
     """
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            source, "", f"a scenario is a table of sections, not {type(data).__name__}"
+        )
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={"check_work": check_work})
     except ValidationError as exc:
         errors = exc.errors()
         # A calibration target given as a table: its own problem, not that it isn't "published".
@@ -452,20 +502,11 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises
     ------
     ScenarioError
-        Missing or unreadable file, malformed TOML, or invalid content.
+        Missing, unreadable, not a regular file, too large, not UTF-8, malformed TOML
+        (:mod:`sim.scenario.files`), invalid content, or more work than the budget
+        (:mod:`sim.scenario.budget`).
     """
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(source, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(source, "", f"cannot read file ({exc.__class__.__name__})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(source, "", f"malformed TOML: {exc}") from None
-    return parse_scenario(data, source)
+    return parse_scenario(read_scenario_file(path), str(path))
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -504,4 +545,4 @@ def scenario_from_resolved(data: dict[str, Any], source: str = "manifest.json") 
     for section in ("study", "sweep", "timing", "calibration"):
         if data.get(section) is None:
             data.pop(section, None)
-    return parse_scenario(data, source)
+    return parse_scenario(data, source, check_work=False)
