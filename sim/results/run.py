@@ -247,9 +247,12 @@ def check_parquet(
     if not path.is_file():
         raise ResultsError(f"{path}: missing")
     try:
-        schema = pq.read_schema(path)
+        metadata = pq.read_metadata(path)
+        schema = metadata.schema.to_arrow_schema()
     except (OSError, ValueError):
         raise ResultsError(f"{path}: cannot be read (truncated, or not a parquet file)") from None
+    if metadata.num_rows == 0:
+        raise ResultsError(f"{path}: no rows")
     missing = [c for c in columns if c not in schema.names]
     if missing:
         raise ResultsError(f"{path}: missing columns {', '.join(missing)}")
