@@ -148,8 +148,23 @@ def test_tms_connectivity_effect_falls_below_a_quarter_three_months_after_the_co
     assert level(later, boosters=4) > 0.25 * peak  # maintenance sessions keep it up
 
 
-def test_tms_pulls_connectivity_toward_healthy_while_it_lasts():
-    s = trial("tms", size=3000)
+POSITED_DMN = {"dmn_effect": 0.5, "target_weights": {"aMPFC": 1.0, "dMPFC": 1.0, "vMPFC": 1.0}}
+
+
+def test_tms_acts_on_pain_only_unless_a_dmn_effect_is_posited():
+    """rTMS evidence is for M1 and left DLPFC, with no DMN effect found (brief §5)."""
+    spec = TMS()
+    assert spec.target == "M1" and spec.dmn_effect == 0.0 and spec.target_weights == {}
+    s = trial("tms", size=2000)
+    model = PainModel(s, arm="tms", create_agents=False)
+    model.run_until(START + 4 / WEEKS_PER_YEAR)
+    assert model.effects.drift_factor(model.time_years, slice(None)) is None
+    with pytest.raises(ValueError, match="dmn_effect > 0 needs target_weights"):
+        TMS(dmn_effect=0.5)
+
+
+def test_a_posited_tms_dmn_effect_pulls_connectivity_toward_healthy_while_it_lasts():
+    s = trial("tms", size=3000, **POSITED_DMN)
     uc, tms = snapshots(s, "usual care", [4, 40]), snapshots(s, "tms", [4, 40])
     enrolled = uc[4]["enrolled_year"].notna()
     during = tms[4].loc[enrolled, "mpfc_pcc"] - uc[4].loc[enrolled, "mpfc_pcc"]
