@@ -167,6 +167,19 @@ ResultsRootOption = Annotated[
 FiguresOption = Annotated[
     bool, typer.Option("--figures/--no-figures", help="Draw figures into <results>/figures/.")
 ]
+PosteriorOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--posterior",
+        help="Calibration results folder: each replicate runs its own weighted draw of the "
+        "calibrated parameters, so intervals include parameter uncertainty.",
+    ),
+]
+
+
+def _posterior_failure(exc: Exception) -> NoReturn:
+    """One line for a posterior folder that cannot be used."""
+    fail(f"--posterior: {getattr(exc, 'message', None) or exc}")
 
 
 def _flags(options: Mapping[str, Any]) -> str:
@@ -189,8 +202,11 @@ def run(
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     figures: FiguresOption = True,
+    posterior: PosteriorOption = None,
 ) -> None:
     """Run a scenario, write its results folder, print the per-decade table."""
+    from sim.experiments.posterior import PosteriorError
+
     try:
         loaded = load_scenario(scenario)
         options = {"seed": seed, "replicates": replicates}
@@ -199,6 +215,10 @@ def run(
             loaded = override_run(loaded, changes, f"{scenario} ({_flags(changes)})")
         from sim.api import run as run_scenario
 
+        if out is not None:
+            from sim.results.folder import check_destination, destination
+
+            check_destination(destination(out, results_root, loaded.scenario.slug, ""))
         result = run_scenario(
             loaded,
             connectivity=save_connectivity,
@@ -206,10 +226,13 @@ def run(
             command=ctx.obj["argv"],
             out=out,
             results_root=results_root,
+            posterior=posterior,
         )
         folder = result.folder
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
+    except (ResultsError, ManifestError, PosteriorError) as exc:
+        _posterior_failure(exc)
     arms = result.arms
     typer.echo(format_decades(result.decades(), arms))
     typer.echo(f"\n{format_arms(result.summary, arms)}")
@@ -251,10 +274,16 @@ def study(
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
     figures: FiguresOption = True,
+    posterior: PosteriorOption = None,
+    draws: Annotated[
+        int,
+        typer.Option(help="Posterior draws a study under --posterior is shared out over."),
+    ] = 10,
 ) -> None:
     """Run a virtual study (e.g. Heukamp 2024); write study.csv and findings.md."""
     # Imported here: statsmodels is only needed by this command.
     from sim.api import study as run_virtual_study
+    from sim.experiments.posterior import PosteriorError
     from sim.experiments.study import PoolTooSmallError, study_design
     from sim.results.folder import check_destination, destination
 
@@ -270,10 +299,18 @@ def study(
             replications=replications,
             progress=progress,
             command=ctx.obj["argv"],
+            posterior=posterior,
+            draws=draws,
         )
         folder = result.save(out, results_root=results_root)
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
+    except PosteriorError as exc:
+        if exc.option == "draws":
+            fail(f"--draws: {exc.message}")
+        _posterior_failure(exc)
+    except (ResultsError, ManifestError) as exc:
+        _posterior_failure(exc)
     except PoolTooSmallError as exc:
         fail(f"{scenario}: study.population: {exc}")
     typer.echo(format_findings(result.findings))
@@ -419,9 +456,11 @@ def timing(
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     figures: FiguresOption = True,
+    posterior: PosteriorOption = None,
 ) -> None:
     """How late is too late: each treatment ([[arms]]) at each start ([timing]) vs usual care."""
     from sim.api import timing as run_timing
+    from sim.experiments.posterior import PosteriorError
     from sim.experiments.timing import TimingError
 
     try:
@@ -433,10 +472,13 @@ def timing(
             command=ctx.obj["argv"],
             out=out,
             results_root=results_root,
+            posterior=posterior,
         )
     except (ScenarioError, OutputFolderError, TimingError) as exc:
         option = getattr(exc, "option", None)
         fail(f"--{option.replace('_', '-')}: {exc.message}" if option else str(exc))
+    except (ResultsError, ManifestError, PosteriorError) as exc:
+        _posterior_failure(exc)
     typer.echo(format_timing(result.table))
     typer.echo("\n95 % intervals and numbers of pairs: timing.md")
     if figures:

@@ -13,6 +13,8 @@ Schema (``scenarios/README.md``)::
     min_acceptance_rate = 0.02      # ... or when acceptance falls below this
     draws_for_fit = 40              # posterior draws simulated again for the fit table
     kernel_scaling = 1.5            # widen pyabc's Gaussian proposal kernel (keeps the ESS up)
+    observation_noise = false       # add each published estimate's own error to the simulated
+                                    # target statistics (noisy ABC; the targets' intervals)
 
     [calibration.design]            # one simulation; keys depend on the experiment
     population = 4000               # natural_history: sim.core.natural_history.Design
@@ -166,6 +168,7 @@ class CalibrationSection(_Strict):
     min_acceptance_rate: float = Field(0.02, ge=0, lt=1)
     draws_for_fit: int = Field(40, ge=2, le=10_000)
     kernel_scaling: float = Field(1.5, gt=0, le=10)
+    observation_noise: bool = False
     design: dict[str, Any] = Field(default_factory=dict)
     priors: dict[str, list[float | str]] = Field(default_factory=dict)
     targets: dict[str, Literal["published"] | TargetSection] = Field(default_factory=dict)

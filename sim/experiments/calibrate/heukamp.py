@@ -34,6 +34,7 @@ each finding comes out.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+import sim
 from sim.analysis.stats import (
     population_cohens_d,
     population_mediation,
@@ -308,6 +310,21 @@ def prepare_nodes(problem: Problem, cache: Path, workers: int = 1, say=None) -> 
     cache.mkdir(parents=True, exist_ok=True)
     values = node_values(problem)
     files = node_files(cache, len(values))
+    # Populations are kept across an interrupted run only if they are the same populations.
+    key = json.dumps(
+        {
+            "scenario": problem.scenario.model_dump(mode="json", exclude={"calibration"}),
+            "population": problem.design.population,
+            "nodes": values,
+            "painsim": sim.__version__,
+        },
+        sort_keys=True,
+    )
+    stamp = cache / "populations.json"
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") != key:
+        for old in cache.glob("node-*.npz"):
+            old.unlink()
+    stamp.write_text(key, encoding="utf-8")
     todo = [(v, f) for v, f in zip(values, files, strict=True) if not f.is_file()]
     if say and todo:
         say(f"simulating {len(todo)} study populations of {problem.design.population:,} people")

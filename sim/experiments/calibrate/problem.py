@@ -64,6 +64,7 @@ class Problem:
     scenario: Scenario | None = None
     cache: str | None = None
     scales: dict[str, str] | None = None
+    observation_noise: bool = False
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Problem:
@@ -84,6 +85,7 @@ class Problem:
             seed=scenario.scenario.seed,
             experiment=section.experiment,
             scenario=scenario,
+            observation_noise=section.observation_noise,
         )
 
     @property
@@ -127,6 +129,26 @@ class Problem:
         seed = simulation_seed(self.seed, values, replicate)
         nh = simulate_natural_history(self.params(values), self.design, seed)
         return compute_statistics(nh, None if every else list(self.targets))
+
+    def observe(
+        self, simulated: dict[str, float], values: dict[str, float], replicate: int = 0
+    ) -> dict[str, float]:
+        """The targets' statistics as the published studies would have observed them.
+
+        With ``observation_noise``, each target statistic gets a draw of the published
+        estimate's own error: normal with the SD its 95 % interval implies (the interval's
+        width / 3.92). ABC then accepts a parameter set as often as the published studies would
+        have reported what they reported (noisy ABC, Wilkinson 2013), instead of forcing the
+        simulated values onto the published point values as epsilon shrinks.
+        """
+        if not self.observation_noise:
+            return simulated
+        rng = np.random.default_rng(simulation_seed(self.seed, values, replicate) ^ 0x5EED)
+        out = dict(simulated)
+        for name, (target, _) in self.targets.items():
+            sd = (target.high - target.low) / (2 * Z95)
+            out[name] = simulated[name] + sd * rng.standard_normal()
+        return out
 
     def distance(self, simulated: dict[str, float]) -> float:
         """Weighted RMS of standardized misfits: (x - value) / SD, SD from the interval side.
@@ -193,7 +215,7 @@ class Simulator:
 
     def __call__(self, parameters: Any) -> dict[str, float]:
         values = {from_key(k): float(v) for k, v in dict(parameters).items()}
-        return self.problem.simulate(values)
+        return self.problem.observe(self.problem.simulate(values), values)
 
 
 class Distance:
