@@ -187,6 +187,7 @@ def sweep(
     results_root: str | Path | None = None,
     progress: bool = False,
     command: Sequence[str] | None = None,
+    posterior: str | Path | Any | None = None,
 ) -> SweepResult:
     """Run a scenario's ``[sweep]``: in memory, or through a resumable results folder.
 
@@ -217,6 +218,10 @@ def sweep(
         Show a progress bar with ETA on stderr.
     command
         Command line to record in the manifest (the CLI passes its own).
+    posterior
+        A calibration folder: replicate r of every point runs the r-th weighted draw of the
+        calibrated parameters (swept settings win); the manifest's ``posterior`` key names it.
+        A resumed sweep needs the same posterior.
 
     Returns
     -------
@@ -243,10 +248,20 @@ def sweep(
     """
     loaded, source = as_scenario(scenario), _source(scenario)
     options = {"backend": backend, "workers": workers, "scheduler": scheduler}
+    info = None
+    if posterior is not None:
+        if loaded.sweep is None:
+            from sim.experiments.sweep import plan_sweep
+
+            plan_sweep(loaded, source)  # the one-line "no [sweep]" error
+        sets, info = posterior_sets(posterior, loaded, loaded.sweep.replicates)
+        info = {**info, "parameter_sets": sets}
     if out is None and results_root is None and not resume:
         from sim.experiments.sweep import simulate_sweep
 
-        return simulate_sweep(loaded, **options, progress=progress, command=command, source=source)
+        return simulate_sweep(
+            loaded, **options, progress=progress, command=command, source=source, posterior=info
+        )
     from sim.results.sweep import run_sweep_to_folder
 
     return run_sweep_to_folder(
@@ -258,6 +273,7 @@ def sweep(
         progress=progress,
         command=command,
         source=source,
+        posterior=info,
     )
 
 

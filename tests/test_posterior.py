@@ -243,3 +243,27 @@ def test_study_under_a_posterior_shares_its_work_over_draws(drift_posterior):
     assert res.study["replication"].tolist() == [0, 1, 2, 3]
     assert res.posterior["draws"] == 2 and res.posterior["population_per_draw"] == 2000
     assert len(res.posterior["parameter_sets"]) == 2 and res.posterior["replications_per_draw"] == 2
+
+
+def test_a_sweep_under_a_posterior_runs_draw_r_in_replicate_r_of_every_point(
+    drift_posterior, tmp_path
+):
+    scenario = {
+        **RUN,
+        "scenario": {**RUN["scenario"], "replicates": 1},
+        "sweep": {
+            "grid": {"coping.recovery_rate": [0.1, 0.3]},
+            "replicates": 2,
+            "outcomes": ["mpfc_pcc"],
+        },
+    }
+    res = sim.sweep(scenario, backend="serial", posterior=drift_posterior, results_root=tmp_path)
+    sets = res.plan.posterior["parameter_sets"]
+    assert len(sets) == 2 and sets == read_posterior(drift_posterior).sample(2, 3)
+    manifest = json.loads((res.folder / "manifest.json").read_text())
+    assert manifest["posterior"]["parameter_sets"] == sets
+    again = sim.load(res.folder)
+    assert again.plan.posterior == res.plan.posterior
+    task = res.plan.task(1, 1)
+    assert task.scenario.params.drift.rate == sets[1]["drift.rate"]
+    assert task.scenario.params.coping.recovery_rate == 0.3

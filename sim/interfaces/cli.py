@@ -388,10 +388,12 @@ def sweep(
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     figures: FiguresOption = True,
+    posterior: PosteriorOption = None,
 ) -> None:
     """Run a parameter sweep or sensitivity analysis ([sweep]); write a results folder."""
     from sim.api import sweep as run_sweep
     from sim.experiments.backends import BackendError
+    from sim.experiments.posterior import PosteriorError
     from sim.experiments.sweep import SweepError, SweepInterrupted, summary_text
 
     resume_command = f"painsim sweep {scenario} --resume"
@@ -399,6 +401,8 @@ def sweep(
         resume_command += f" --out {out}"
     elif results_root != Path("results"):
         resume_command += f" --results-root {results_root}"
+    if posterior is not None:
+        resume_command += f" --posterior {posterior}"
     try:
         result = run_sweep(
             scenario,
@@ -410,9 +414,12 @@ def sweep(
             results_root=results_root,
             progress=progress,
             command=ctx.obj["argv"],
+            posterior=posterior,
         )
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
+    except (ResultsError, ManifestError, PosteriorError) as exc:
+        _posterior_failure(exc)
     except BackendError as exc:
         fail(f"--{exc.option}: {exc.message}")
     except SweepError as exc:
