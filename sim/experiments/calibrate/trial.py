@@ -8,12 +8,15 @@ pain >= ``min_pain`` (a trial's inclusion). What the published trials measured i
 (:func:`trial_statistics`):
 
 * Williams 2012: SMD of reported pain and of catastrophizing, CBT vs usual care, at the end of
-  the course (8 weeks); Hwang 2019: the same pain SMD for ACT;
+  the course (8 weeks after enrolment); Hwang 2019: the same pain SMD for ACT;
 * Cherkin 2016: responders (>= 30 % less reported pain than at enrolment) at 26 (and 52)
   weeks, CBT and MBSR minus usual care;
 * Ashar 2022: PRT patients reporting pain 0-1 (rounded) after the 4-week course, and their
   mean reported pain over their mean at enrolment;
-* rTMS meta-analysis: TMS minus usual care, mean reported pain 4, 6 and 8 weeks after the start.
+* rTMS meta-analysis: TMS minus usual care, mean reported pain 4, 6 and 8 weeks after
+  enrolment.
+
+Every time is counted from enrolment, as trials count from randomization.
 
 The population is lived once per calibration (a pickle in the calibration's cache folder);
 a parameter set costs six branches of about two thousand people over 52 weekly steps.
@@ -45,7 +48,7 @@ ARMS: dict[str, str] = {
 }
 """Arm name -> intervention kind of the trial."""
 WEEKS: tuple[int, ...] = (4, 6, 8, 26, 52)
-"""Weeks after the start at which the trial is read."""
+"""Weeks after enrolment at which the trial is read (trials count from randomization)."""
 POST_WEEKS: dict[str, int] = {"cbt": 8, "act": 8, "mindfulness": 8, "prt": 4}
 """End of each course (weeks): CBT, ACT and MBSR 8 weekly sessions; PRT 9 sessions in 4 weeks."""
 PAIN_FREE = 1.5
@@ -92,15 +95,23 @@ def smd(treated: np.ndarray, control: np.ndarray) -> float:
 def run_arms(
     population: PainModel, design: Any, values: dict[str, float], key: int = 0
 ) -> dict[str, dict[int, dict[str, np.ndarray]]]:
-    """Every arm's trial outcomes at :data:`WEEKS` (arm -> week -> outcome arrays)."""
+    """Every arm's trial outcomes at :data:`WEEKS` after enrolment (arm -> week -> arrays).
+
+    Patients are enrolled at the end of the branch's first step (``start_year + dt``), when
+    the interventions first look; a course then runs from there, so "after treatment" is
+    enrolment plus the course length.
+    """
     out: dict[str, dict[int, dict[str, np.ndarray]]] = {}
     everyone = np.arange(population.cohort.size)
+    enrolment = design.start_year + design.dt_weeks / WEEKS_PER_YEAR
     for name in ARMS:
         model = population.branch(everyone, arm(name, design, values), key=key)
         out[name] = {}
         for week in WEEKS:
-            model.run_until(design.start_year + week / WEEKS_PER_YEAR)
+            model.run_until(enrolment + week / WEEKS_PER_YEAR)
             out[name][week] = model.trial_outcomes()
+        enrolled = out[name][WEEKS[0]]["enrolled_year"]
+        assert np.allclose(enrolled[np.isfinite(enrolled)], enrolment)  # read from enrolment
     return out
 
 
