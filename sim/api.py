@@ -66,6 +66,30 @@ def _source(scenario: ScenarioLike) -> str:
     return str(scenario) if isinstance(scenario, str | Path) else "<scenario>"
 
 
+def posterior_sets(
+    posterior: Any, scenario: Scenario, count: int
+) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    """``count`` parameter sets drawn from a posterior for ``scenario``, and its manifest key.
+
+    ``posterior`` is a calibration results folder or a
+    :class:`~sim.experiments.posterior.Posterior`. The draws are weighted and seeded from the
+    scenario seed.
+
+    Raises
+    ------
+    sim.results.run.ResultsError
+        Not a calibration folder, or a damaged one.
+    sim.experiments.posterior.PosteriorError
+        Parameters the scenario cannot take (e.g. from another painsim version).
+    """
+    from sim.experiments.posterior import Posterior, check_posterior
+    from sim.results.calibration import read_posterior
+
+    post = posterior if isinstance(posterior, Posterior) else read_posterior(posterior)
+    check_posterior(post, scenario)
+    return post.sample(count, scenario.scenario.seed), post.info()
+
+
 def run(
     scenario: ScenarioLike,
     *,
@@ -76,6 +100,7 @@ def run(
     command: Sequence[str] | None = None,
     out: str | Path | None = None,
     results_root: str | Path | None = None,
+    posterior: str | Path | Any | None = None,
 ) -> RunResult:
     """Run a scenario: every arm and replicate, summarized; in memory or into a folder.
 
@@ -95,12 +120,25 @@ def run(
         Write the results folder while running, as ``painsim run`` does: exactly ``out``, or
         ``results_root/<scenario slug>/<run id>/``. Patient rows then go to disk as they are
         recorded instead of being held in memory. Default: in memory only (``.save()`` later).
+    posterior
+        A calibration folder (or :class:`~sim.experiments.posterior.Posterior`): every
+        replicate runs its own weighted draw of the calibrated parameters (seeded from the
+        scenario seed), so intervals over replicates include parameter uncertainty
+        (``summary.csv`` method "2.5-97.5 % of replicate means over posterior draws"); give
+        tens of replicates. The manifest's ``posterior`` key names the folder.
 
     Returns
     -------
     sim.experiments.run.RunResult
         ``.patients``, ``.timeseries``, ``.summary`` (DataFrames), ``.compare()``, ``.save()``,
         ``.figures()``.
+
+    Raises
+    ------
+    sim.scenario.ScenarioError, sim.results.run.ResultsError,
+    sim.experiments.posterior.PosteriorError
+        A bad scenario or override; a posterior folder that is not a calibration, is damaged,
+        or holds parameters the scenario cannot take (one line each).
 
     Examples
     --------
@@ -115,8 +153,18 @@ def run(
     )
     if connectivity:
         check_connectivity_work(loaded, _source(scenario))
+    sets, info = None, None
+    if posterior is not None:
+        sets, info = posterior_sets(posterior, loaded, loaded.scenario.replicates)
     if out is None and results_root is None:
-        return simulate(loaded, connectivity=connectivity, progress=progress, command=command)
+        return simulate(
+            loaded,
+            connectivity=connectivity,
+            progress=progress,
+            command=command,
+            parameter_sets=sets,
+            posterior=info,
+        )
     from sim.results.run import run_to_folder
 
     return run_to_folder(
@@ -126,6 +174,8 @@ def run(
         connectivity=connectivity,
         progress=progress,
         command=list(command) if command is not None else None,
+        parameter_sets=sets,
+        posterior=info,
     )
 
 
@@ -140,6 +190,7 @@ def sweep(
     results_root: str | Path | None = None,
     progress: bool = False,
     command: Sequence[str] | None = None,
+    posterior: str | Path | Any | None = None,
 ) -> SweepResult:
     """Run a scenario's ``[sweep]``: in memory, or through a resumable results folder.
 
@@ -170,6 +221,10 @@ def sweep(
         Show a progress bar with ETA on stderr.
     command
         Command line to record in the manifest (the CLI passes its own).
+    posterior
+        A calibration folder: replicate r of every point runs the r-th weighted draw of the
+        calibrated parameters (swept settings win); the manifest's ``posterior`` key names it.
+        A resumed sweep needs the same posterior.
 
     Returns
     -------
@@ -196,10 +251,20 @@ def sweep(
     """
     loaded, source = as_scenario(scenario), _source(scenario)
     options = {"backend": backend, "workers": workers, "scheduler": scheduler}
+    info = None
+    if posterior is not None:
+        if loaded.sweep is None:
+            from sim.experiments.sweep import plan_sweep
+
+            plan_sweep(loaded, source)  # the one-line "no [sweep]" error
+        sets, info = posterior_sets(posterior, loaded, loaded.sweep.replicates)
+        info = {**info, "parameter_sets": sets}
     if out is None and results_root is None and not resume:
         from sim.experiments.sweep import simulate_sweep
 
-        return simulate_sweep(loaded, **options, progress=progress, command=command, source=source)
+        return simulate_sweep(
+            loaded, **options, progress=progress, command=command, source=source, posterior=info
+        )
     from sim.results.sweep import run_sweep_to_folder
 
     return run_sweep_to_folder(
@@ -211,6 +276,7 @@ def sweep(
         progress=progress,
         command=command,
         source=source,
+        posterior=info,
     )
 
 
@@ -221,6 +287,8 @@ def study(
     replications: int | None = None,
     progress: bool = False,
     command: Sequence[str] | None = None,
+    posterior: str | Path | Any | None = None,
+    draws: int = 10,
 ) -> StudyResult:
     """Run the virtual study of a scenario's ``[study]`` section, in memory.
 
@@ -236,6 +304,11 @@ def study(
         Show progress bars on stderr.
     command
         Command line to record in the manifest when saved (the CLI passes its own).
+    posterior, draws
+        A calibration folder: the study runs under ``draws`` weighted parameter draws, each
+        with ``population / draws`` people and its share of the replications (see
+        :func:`sim.experiments.posterior.study_under_posterior`), so detection rates include
+        parameter uncertainty.
 
     Returns
     -------
@@ -268,6 +341,20 @@ def study(
     if replications is not None:
         where = f"{source} (replications={replications!r})"
         loaded = override_study(loaded, {"replications": replications}, where)
+    if posterior is not None:
+        from sim.experiments.posterior import Posterior, PosteriorError, study_under_posterior
+        from sim.results.calibration import read_posterior
+
+        if not 1 <= draws <= loaded.study.replications:
+            raise PosteriorError(
+                f"must be 1 to the number of replications ({loaded.study.replications}), "
+                f"got {draws}",
+                option="draws",
+            )
+        post = posterior if isinstance(posterior, Posterior) else read_posterior(posterior)
+        return study_under_posterior(
+            loaded, post, draws, progress=progress, command=list(command or []) or None
+        )
     return simulate_study(loaded, progress=progress, command=command)
 
 
@@ -281,6 +368,7 @@ def timing(
     command: Sequence[str] | None = None,
     out: str | Path | None = None,
     results_root: str | Path | None = None,
+    posterior: str | Path | Any | None = None,
 ) -> TimingResult:
     """How late is too late: every treatment at every start, each treated patient vs their twin.
 
@@ -305,6 +393,9 @@ def timing(
     out, results_root
         Also write the results folder: exactly ``out``, or
         ``results_root/<scenario slug>/<run id>/``. Default: in memory only (``.save()`` later).
+    posterior
+        A calibration folder: ``parameter_sets`` are drawn from it, one per replicate (weighted,
+        seeded from the scenario seed); not together with ``parameter_sets``.
 
     Returns
     -------
@@ -327,9 +418,15 @@ def timing(
         as_scenario(scenario), _source(scenario), seed=seed, replicates=replicates
     )
     timing_design(loaded, _source(scenario))
+    info = None
+    if posterior is not None:
+        if parameter_sets is not None:
+            raise ValueError("give parameter_sets or posterior, not both")
+        parameter_sets, info = posterior_sets(posterior, loaded, loaded.scenario.replicates)
     if out is not None:
         check_destination(destination(out, results_root or "results", "", ""))
     result = run_timing(loaded, parameter_sets=parameter_sets, progress=progress, command=command)
+    result.posterior = info
     if out is not None or results_root is not None:
         result.folder = result.save(out, results_root=results_root or "results")
     return result

@@ -140,10 +140,10 @@ def test_no_treatment_means_no_arms_and_no_twin(classroom):
 def test_the_scenarios_own_arms_are_replaced_by_the_setting():
     model = app.TeachingModel(
         cohort_size=100,
-        intervention="TMS",
+        intervention="TMS (M1)",
         base=load_scenario(ROOT / "scenarios" / "prevention.toml"),
     )
-    assert [arm.name for arm in model.scenario.arms] == ["usual care", "TMS early"]
+    assert [arm.name for arm in model.scenario.arms] == ["usual care", "TMS (M1) early"]
 
 
 def test_settings_outside_the_scenario_format_are_rejected(classroom):
@@ -289,14 +289,14 @@ def test_controls_step_and_reset_with_new_settings(classroom):
     assert model.value.year == 1.0
     assert not rc.find(v.Alert)
     rc.find(v.Slider).widgets[0].v_model = 500
-    rc.find(v.Select, label="Treatment").widget.v_model = "TMS"
+    rc.find(v.Select, label="Treatment").widget.v_model = "TMS (M1)"
     seed = rc.find(v.TextField).widget
     seed.v_model = "123"
     seed.fire_event("keyup.enter")  # a typed seed counts on Enter or leaving the field
     assert "Press Reset" in rc.find(v.Alert).widget.children[0]
     rc.find(v.Btn, children=["Reset"]).widget.click()
     new = model.value
-    assert (new.year, new.size, new.arm_label) == (0.0, 500, "TMS early")
+    assert (new.year, new.size, new.arm_label) == (0.0, 500, "TMS (M1) early")
     assert new.scenario.scenario.seed == 123
     assert not rc.find(v.Alert)
 

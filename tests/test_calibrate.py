@@ -241,3 +241,85 @@ def test_calibrate_command_needs_a_calibration_section(tmp_path):
     done = CliRunner().invoke(app, ["calibrate", str(path), "--results-root", str(tmp_path)])
     assert done.exit_code == 2
     assert done.output.strip().count("\n") == 0 and "[calibration]" in done.output
+
+
+# -- the heukamp and interventions experiments -------------------------------------------------
+HEUKAMP = {
+    "scenario": {"name": "hk", "seed": 3, "dt_weeks": 4},
+    "study": {"age_max": 40, "n_healthy": 6, "n_subacute": 6, "n_chronic": 6},
+    "calibration": {
+        "experiment": "heukamp",
+        "population_size": 10,
+        "generations": 1,
+        "max_simulations": 30,
+        "draws_for_fit": 2,
+        "observation_noise": True,
+        "design": {"population": 3000, "nodes": 2, "predict_draws": 2, "predict_replications": 2},
+        "priors": {"drift.rate": [0.05, 0.6, "log"], "coping.recovery_rate": [0.05, 1.0, "log"]},
+        "targets": {"d_cbp_hc": "published", "r_ylp": "published"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"priors": {"pain.onset_rate": [0.02, 0.2]}}, "priors.pain.onset_rate", "replays"),
+        ({"priors": {"cbt.pain_effect": [0.0, 0.5]}}, "priors.cbt.pain_effect", "interventions"),
+        ({"design": {"populaton": 10}}, "design.populaton", "did you mean 'population'"),
+        ({"priors": {"drift.rate": [0.0, 0.5, "log"]}}, "priors.drift.rate", "low > 0"),
+        ({"priors": {"drift.rate": [0.1, 0.5, "lin"]}}, "priors.drift.rate", "scale 'lin'"),
+        (
+            {"targets": {"median_recovery_days": "published"}},
+            "targets.median_recovery_days",
+            "heukamp",
+        ),
+    ],
+)
+def test_each_experiment_checks_its_own_parameters_design_and_statistics(changes, field, message):
+    data = {**HEUKAMP, "calibration": {**HEUKAMP["calibration"], **changes}}
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(data, "h.toml")
+    text = str(err.value)
+    assert "\n" not in text and field in text and message in text, text
+
+
+def test_the_shipped_heukamp_and_intervention_calibrations_are_valid():
+    from sim.scenario import load_scenario
+
+    heukamp = load_scenario("scenarios/calibration_heukamp.toml").calibration
+    assert heukamp.experiment == "heukamp" and set(heukamp.targets) == {
+        "d_cbp_hc",
+        "d_cbp_sbp",
+        "r_ylp",
+    }  # finding 4 is predicted, never a target
+    trial = load_scenario("scenarios/calibration_interventions.toml").calibration
+    assert trial.experiment == "interventions" and len(trial.targets) >= 8
+
+
+def test_observation_noise_draws_the_published_estimates_error():
+    problem = Problem.from_scenario(parse_scenario(HEUKAMP))
+    target = problem.targets["d_cbp_hc"][0]
+    sd = (target.high - target.low) / 3.92
+    draws = [
+        problem.observe({"d_cbp_hc": 0.6, "r_ylp": 0.3}, {"drift.rate": 0.1 + i * 1e-4}, 0)[
+            "d_cbp_hc"
+        ]
+        for i in range(400)
+    ]
+    assert np.mean(draws) == pytest.approx(0.6, abs=3 * sd / 20)
+    assert np.std(draws) == pytest.approx(sd, rel=0.15)
+
+
+@pytest.mark.slow
+def test_a_tiny_heukamp_calibration_fits_findings_one_to_three_and_predicts_four(tmp_path):
+    result = calibrate(parse_scenario(HEUKAMP), backend="serial", results_root=tmp_path)
+    targets = result.targets.set_index("statistic")
+    assert targets.loc["d_cbp_hc", "role"] == "target"
+    assert targets.loc["indirect", "role"] == "reported"
+    roles = dict(zip(result.predictions["key"], result.predictions["role"], strict=True))
+    assert roles["mediation"] == roles["all"] == "predicted" and roles["cbp_hc"] == "fitted"
+    folder = result.save(results_root=tmp_path)
+    assert (folder / "predictions.csv").is_file()
+    assert not list((tmp_path / "hk").glob(".calibration-*"))  # populations and database gone
+    pd.testing.assert_frame_equal(load(folder).predictions, result.predictions)

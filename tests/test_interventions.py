@@ -8,9 +8,11 @@ from sim.core.brain import build_brain
 from sim.core.interventions import CBT, TMS, Delivery, effect_level
 from sim.core.model import PainModel
 from sim.core.pain import WEEKS_PER_YEAR
+from sim.core.targets import TRIAL_PUBLISHED
+from sim.experiments.calibrate import trial as trial_experiment
 from sim.experiments.compare import compare_arms
 from sim.experiments.run import simulate_replicate
-from sim.scenario import parse_scenario
+from sim.scenario import load_scenario, parse_scenario
 
 START = 10.0
 TRIAL = {"start_year": START, "eligible_stages": ["chronic"], "min_pain": 4.0}
@@ -78,46 +80,6 @@ def test_twin_differences_are_available_after_the_start(cbt_trial):
     assert twin.mean() < -3.0
 
 
-def test_cbt_reproduces_post_treatment_catastrophizing_smd(cbt_trial):
-    uc, cbt = cbt_trial
-    enrolled = uc[8]["enrolled_year"].notna()
-    effect = smd(cbt[8].loc[enrolled, "coping"], uc[8].loc[enrolled, "coping"])
-    assert -0.76 <= effect <= -0.31  # Williams 2012: -0.53 (95 % CI -0.76 to -0.31)
-
-
-def test_cbt_reproduces_post_treatment_pain_smd(cbt_trial):
-    uc, cbt = cbt_trial
-    enrolled = uc[8]["enrolled_year"].notna()
-    effect = smd(cbt[8].loc[enrolled, "pain_reported"], uc[8].loc[enrolled, "pain_reported"])
-    assert -0.37 <= effect <= -0.05  # Williams 2012: -0.21 (95 % CI -0.37 to -0.05)
-
-
-@pytest.mark.slow
-def test_cherkin_responder_rates_at_26_weeks():
-    s = parse_scenario(
-        {
-            "scenario": {"name": "cherkin", "years": START + 0.6, "dt_weeks": 2, "seed": 2016},
-            "cohort": {"size": 20_000, "age_min": 20, "age_max": 60},
-            "arms": [
-                {"name": name, "interventions": [{"kind": kind, **TRIAL}]}
-                for name, kind in (
-                    ("usual care", "usual_care"),
-                    ("CBT", "cbt"),
-                    ("MBSR", "mindfulness"),
-                )
-            ],
-        },
-        "cherkin",
-    )
-    rates = {
-        arm: snapshots(s, arm, [26])[26]["responder"].mean()
-        for arm in ("usual care", "CBT", "MBSR")
-    }
-    assert rates["usual care"] == pytest.approx(0.27, abs=0.08)
-    assert rates["CBT"] == pytest.approx(0.45, abs=0.08)
-    assert rates["MBSR"] == pytest.approx(0.44, abs=0.08)
-
-
 def test_cbt_adherence_matches_cherkin_share_attending_six_of_eight():
     rng = np.random.default_rng(0)
     d = Delivery.new(CBT(), rng, np.zeros(50_000), build_brain())
@@ -148,25 +110,29 @@ def test_tms_connectivity_effect_falls_below_a_quarter_three_months_after_the_co
     assert level(later, boosters=4) > 0.25 * peak  # maintenance sessions keep it up
 
 
-def test_tms_pulls_connectivity_toward_healthy_while_it_lasts():
-    s = trial("tms", size=3000)
+POSITED_DMN = {"dmn_effect": 0.5, "target_weights": {"aMPFC": 1.0, "dMPFC": 1.0, "vMPFC": 1.0}}
+
+
+def test_tms_acts_on_pain_only_unless_a_dmn_effect_is_posited():
+    """rTMS evidence is for M1 and left DLPFC, with no DMN effect found (brief §5)."""
+    spec = TMS()
+    assert spec.target == "M1" and spec.dmn_effect == 0.0 and spec.target_weights == {}
+    s = trial("tms", size=2000)
+    model = PainModel(s, arm="tms", create_agents=False)
+    model.run_until(START + 4 / WEEKS_PER_YEAR)
+    assert model.effects.drift_factor(model.time_years, slice(None)) is None
+    with pytest.raises(ValueError, match="dmn_effect > 0 needs target_weights"):
+        TMS(dmn_effect=0.5)
+
+
+def test_a_posited_tms_dmn_effect_pulls_connectivity_toward_healthy_while_it_lasts():
+    s = trial("tms", size=3000, **POSITED_DMN)
     uc, tms = snapshots(s, "usual care", [4, 40]), snapshots(s, "tms", [4, 40])
     enrolled = uc[4]["enrolled_year"].notna()
     during = tms[4].loc[enrolled, "mpfc_pcc"] - uc[4].loc[enrolled, "mpfc_pcc"]
     after = tms[40].loc[enrolled, "mpfc_pcc"] - uc[40].loc[enrolled, "mpfc_pcc"]
     assert during.mean() > 0.01  # drift weakened mPFC-PCC; TMS restores some of it
     assert abs(after.mean()) < 0.25 * during.mean()
-
-
-def test_tms_brings_about_08_points_of_relief_at_4_to_8_weeks():
-    s = trial("tms", size=20_000)
-    uc, tms = snapshots(s, "usual care", [4, 6, 8]), snapshots(s, "tms", [4, 6, 8])
-    enrolled = uc[4]["enrolled_year"].notna()
-    diffs = [
-        tms[w].loc[enrolled, "pain_reported"].mean() - uc[w].loc[enrolled, "pain_reported"].mean()
-        for w in (4, 6, 8)
-    ]
-    assert -1.33 <= np.mean(diffs) <= -0.26  # 2017 meta-analysis: -0.79 (CI -1.33 to -0.26)
 
 
 def test_more_sessions_attended_give_a_larger_effect():
@@ -211,3 +177,37 @@ def test_compare_reports_twin_differences_with_intervals():
     assert coping["ci_low"] <= coping["twin_difference"] <= coping["ci_high"]
     assert coping["twin_difference"] == pytest.approx(coping["difference"])
     assert np.isfinite(table.loc["responder", "difference"])
+
+
+# -- the calibrated defaults against the published trials -------------------------------------
+# Targets the calibrated defaults miss (docs/model.md, "Calibration of the interventions"):
+# strict expected failures, so a model change that meets one is noticed.
+TRIAL_MISFITS: dict[str, str] = {
+    "prt_pain_free_post": "Ashar 2022's 66 % pain-free after PRT: painsim 41 %; reported pain "
+    "keeps its reporting noise (pain.report_sd) and PRT relieves only part of each episode",
+}
+
+
+@pytest.fixture(scope="module")
+def trial_statistics() -> dict[str, float]:
+    """The calibration's trial design with the defaults (20,000 adults, ~1,000 enrolled)."""
+    scenario = load_scenario("scenarios/calibration_interventions.toml")
+    design = scenario.calibration.design_settings()
+    population = trial_experiment.trial_population(scenario, design)
+    return trial_experiment.trial_statistics(trial_experiment.run_arms(population, design, {}))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TRIAL_PUBLISHED))
+def test_intervention_defaults_meet_every_published_trial_target(trial_statistics, name, request):
+    if name in TRIAL_MISFITS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=TRIAL_MISFITS[name]))
+    target = TRIAL_PUBLISHED[name]
+    assert target.low <= trial_statistics[name] <= target.high, target.source
+
+
+@pytest.mark.slow
+def test_usual_care_responders_come_from_reporting_noise_and_natural_recovery(trial_statistics):
+    """Cherkin 2016: 26.6 % of usual-care patients respond; no treatment parameter can change it."""
+    assert trial_statistics["responders_usual_care_26_weeks"] == pytest.approx(0.266, abs=0.08)
+    assert trial_statistics["cbt_responder_gap_52_weeks"] > 0  # still better at 52 weeks [M]

@@ -186,7 +186,14 @@ def test_connectivity_of_an_earlier_observation_refuses_a_treatment_on_the_netwo
         {
             "scenario": {"name": "tms", "years": 1, "dt_weeks": 4},
             "cohort": {"size": 20},
-            "arms": [{"name": "TMS", "interventions": [{"kind": "tms"}]}],
+            "arms": [
+                {
+                    "name": "TMS",
+                    "interventions": [
+                        {"kind": "tms", "dmn_effect": 0.5, "target_weights": {"aMPFC": 1.0}}
+                    ],
+                }
+            ],
         }
     )
     model = PainModel(s, arm="TMS", create_agents=False)

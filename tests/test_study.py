@@ -4,7 +4,8 @@ The expensive part is the study population. It is simulated once per module and 
 treat the fixtures as read-only: ``small_pool`` (40,000 people, for the statistics of the
 published pattern), ``tiny_pools`` (5,000 people to age 40 in 4-week steps, model and
 counterfactual) and ``tiny_study`` (a whole tiny study with power and counterfactual, saved
-once as ``tiny_folder``). The counterfactual of the 40,000-person population is marked slow.
+once as ``tiny_folder``). The mechanism check (a 40,000-person population in the corner of the
+prior where the mediation shows, and its counterfactual) is marked slow.
 """
 
 from __future__ import annotations
@@ -121,25 +122,12 @@ def tiny_folder(tiny_study, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def counterfactual_pool(small_scenario) -> Pool:
-    return simulate_population(counterfactual_scenario(small_scenario))
-
-
-@pytest.fixture(scope="module")
 def small_study(small_scenario, small_pool) -> pd.DataFrame:
     return run_replications(
         small_pool,
         small_scenario,
         group_sizes(small_scenario.study),
         small_scenario.study.replications,
-    )[0]
-
-
-@pytest.fixture(scope="module")
-def counterfactual_study(small_scenario, counterfactual_pool) -> pd.DataFrame:
-    scenario = counterfactual_scenario(small_scenario)
-    return run_replications(
-        counterfactual_pool, scenario, group_sizes(scenario.study), scenario.study.replications
     )[0]
 
 
@@ -299,16 +287,18 @@ def test_the_same_seed_gives_the_same_study(small_pool, small_scenario, small_st
     pd.testing.assert_frame_equal(again, small_study.iloc[:3])
 
 
-def test_seeded_study_reproduces_the_published_pattern(small_study):
-    """Small, seeded versions of the targets (full run: >= 70 / 60 / 70 / 60 %)."""
+def test_seeded_study_shows_the_calibrated_pattern(small_study):
+    """A small, seeded study with the calibrated defaults (docs/model.md, "Calibration to the
+    Heukamp findings"): findings 2 and 3 come out, finding 1 less often than published, and
+    the mediation (predicted, not fitted) rarely: the documented misfit."""
     rates = detection_rates(small_study, 0.05)
-    assert rates["cbp_hc"] >= 0.65  # 1. chronic > healthy
-    assert rates["cbp_sbp"] >= 0.55  # 2. chronic vs subacute not significant
-    assert rates["ylp"] >= 0.65  # 3. perturbation rises with years lived with pain
-    assert rates["mediation"] >= 0.55  # 4. mediated by coping
+    assert 0.15 <= rates["cbp_hc"] <= 0.6  # 1. chronic > healthy: below the 70 % aim
+    assert rates["cbp_sbp"] >= 0.6  # 2. chronic vs subacute not significant
+    assert rates["ylp"] >= 0.6  # 3. perturbation rises with years lived with pain
+    assert rates["mediation"] <= 0.25  # 4. predicted about 8 %: not reproduced
     assert small_study["d_cbp_hc"].median() > small_study["d_cbp_sbp"].median() > 0
-    assert small_study["r_ylp"].median() > 0.2
-    assert small_study["share_mediated"].median() == pytest.approx(0.25, abs=0.15)
+    assert small_study["r_ylp"].median() > 0.15
+    assert small_study["share_mediated"].median() == pytest.approx(0.07, abs=0.07)
 
 
 def test_counterfactual_people_live_the_same_lives(tiny_pools):
@@ -318,10 +308,44 @@ def test_counterfactual_people_live_the_same_lives(tiny_pools):
     assert not np.allclose(model.adaptation, counter.adaptation)
 
 
+# The corner of the prior in which the mediation is detected (the tuned defaults before the
+# calibration): the mechanism check needs a mechanism strong enough to show.
+CORNER = {
+    "drift.rate": 0.06,
+    "drift.coping_weight": 1.0,
+    "drift.relax_half_life": 10.0,
+    "drift.irreversible_fraction": 0.5,
+    "coping.recovery_rate": 0.1,
+    "drift.mpfc_pcc": -0.35,
+    "drift.dmn": -0.15,
+    "drift.mpfc_insula": 0.15,
+}
+
+
+@pytest.fixture(scope="module")
+def corner_scenario():
+    return parse_scenario({**SMALL_STUDY, "parameters": CORNER}, "corner")
+
+
+@pytest.fixture(scope="module")
+def corner_study(corner_scenario) -> pd.DataFrame:
+    pool = simulate_population(corner_scenario)
+    return run_replications(pool, corner_scenario, (39, 77, 31), 40)[0]
+
+
+@pytest.fixture(scope="module")
+def counterfactual_study(corner_scenario) -> pd.DataFrame:
+    scenario = counterfactual_scenario(corner_scenario)
+    pool = simulate_population(scenario)
+    return run_replications(pool, scenario, (39, 77, 31), 40)[0]
+
+
 @pytest.mark.slow
 def test_without_coping_in_the_drift_the_mediation_goes_and_years_with_pain_stay(
-    small_study, counterfactual_study
+    corner_study, counterfactual_study
 ):
+    """Where the mechanism produces the mediation, taking coping out of the drift removes it."""
+    small_study = corner_study
     model, counter = (detection_rates(t, 0.05) for t in (small_study, counterfactual_study))
     assert counter["mediation"] <= 0.15 < model["mediation"]
     assert counter["ylp"] >= 0.65
@@ -422,9 +446,9 @@ def test_replications_override_keeps_everything_else(small_scenario):
     )
 
 
-@pytest.mark.slow
-def test_published_pattern_at_the_published_sample_sizes_meets_the_targets():
-    """The targets themselves, on a 200,000-person population and 100 replications (~50 s)."""
+@pytest.fixture(scope="module")
+def mid_rates() -> dict[str, float]:
+    """Detection rates with the defaults: 200,000 people, 100 replications (~1-5 min)."""
     scenario = parse_scenario(
         {
             "scenario": {"name": "mid study", "seed": 20240710},
@@ -434,11 +458,31 @@ def test_published_pattern_at_the_published_sample_sizes_meets_the_targets():
     )
     pool = simulate_population(scenario)
     table, _ = run_replications(pool, scenario, group_sizes(scenario.study), 100)
-    rates = detection_rates(table, 0.05)
-    assert rates["cbp_hc"] >= 0.70
-    assert rates["cbp_sbp"] >= 0.60
-    assert rates["ylp"] >= 0.70
-    assert rates["mediation"] >= 0.60
+    return detection_rates(table, 0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="documented misfit (docs/model.md, Calibration to the Heukamp findings): calibrated "
+    "to findings 1-3 only, the defaults detect CBP > HC in about 27 %, the YLP correlation in "
+    "about 66 % and the mediation (predicted, not fitted) in about 6 % of studies",
+)
+def test_published_pattern_at_the_published_sample_sizes_meets_the_targets(mid_rates):
+    """The targets themselves (>= 70 / 60 / 70 / 60 %), on 200,000 people and 100 replications."""
+    assert mid_rates["cbp_hc"] >= 0.70
+    assert mid_rates["cbp_sbp"] >= 0.60
+    assert mid_rates["ylp"] >= 0.70
+    assert mid_rates["mediation"] >= 0.60
+
+
+@pytest.mark.slow
+def test_the_calibrated_defaults_miss_the_pattern_as_documented(mid_rates):
+    """The documented misfit, number by number (seed 20240710; docs/model.md)."""
+    assert mid_rates["cbp_sbp"] >= 0.60  # 2. met
+    assert mid_rates["cbp_hc"] == pytest.approx(0.27, abs=0.12)  # 1. below 70 %
+    assert mid_rates["ylp"] == pytest.approx(0.66, abs=0.12)  # 3. just below 70 %
+    assert mid_rates["mediation"] <= 0.15  # 4. predicted, not reproduced
 
 
 # -- the Python API and the results folder ------------------------------------------------------

@@ -167,6 +167,26 @@ class BrainParams(ParamGroup):
         source="assumption (centre of adult range)",
         doc="age at which the healthy reference means apply",
     )
+    anterior_y_mm: float = param(
+        20.0,
+        unit="MNI y (mm)",
+        plausible="10-30",
+        ge=-100,
+        le=100,
+        source="assumption: splits the anterior DMN (aMPFC, dMPFC, vMPFC; y >= 26 [M]) from the "
+        "rest; Andrews-Hanna 2007 [C] report the anterior-posterior decline with age",
+        doc="DMN regions in front of this are anterior (age effect on anterior-posterior edges)",
+    )
+    posterior_y_mm: float = param(
+        -45.0,
+        unit="MNI y (mm)",
+        plausible="-55--35",
+        ge=-100,
+        le=100,
+        source="assumption: PCC, precuneus, TPJ and pIPL lie behind it (y <= -54 [M/C]); the "
+        "temporal regions in between (y -24 to 14) are neither",
+        doc="DMN regions behind this are posterior (age effect on anterior-posterior edges)",
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -412,12 +432,19 @@ def build_brain(params: BrainParams | None = None) -> Brain:
         names=names,
         healthy_z=healthy_z,
         healthy_sd_z=sd_z,
-        edge_sets=_edge_sets(attrs, rows, cols),
+        edge_sets=_edge_sets(attrs, rows, cols, p.anterior_y_mm, p.posterior_y_mm),
     )
 
 
-def _edge_sets(attrs: list[dict], rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
-    """Named edge masks. Anterior/posterior DMN regions are those with MNI y > 20 / y < -45."""
+def _edge_sets(
+    attrs: list[dict],
+    rows: np.ndarray,
+    cols: np.ndarray,
+    anterior_y: float = 20.0,
+    posterior_y: float = -45.0,
+) -> dict[str, np.ndarray]:
+    """Named edge masks. Anterior/posterior DMN regions: MNI y > ``anterior_y`` / <
+    ``posterior_y`` (``brain.anterior_y_mm``, ``brain.posterior_y_mm``)."""
     role = np.array([a["role"] for a in attrs])
     dmn = np.array([a["subsystem"] != "salience" for a in attrs])
     y = np.array([a["mni"][1] for a in attrs])
@@ -430,5 +457,5 @@ def _edge_sets(attrs: list[dict], rows: np.ndarray, cols: np.ndarray) -> dict[st
         "mpfc_pcc": pair(mpfc, role == "posterior"),
         "mpfc_insula": pair(mpfc, role == "insula"),
         "dmn": dmn[rows] & dmn[cols],
-        "anterior_posterior": pair(dmn & (y > 20), dmn & (y < -45)),
+        "anterior_posterior": pair(dmn & (y > anterior_y), dmn & (y < posterior_y)),
     }

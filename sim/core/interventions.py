@@ -26,7 +26,8 @@ mechanisms:
   score, where ρ is the patient's responsiveness (Gamma with mean 1 and shape
   ``response_shape``: patients differ widely in how much a treatment helps them);
 * ``pain_effect`` (fraction): pain intensity is multiplied by
-  (1 − min(ρ · pain_effect · ℓ, 0.95));
+  (1 − min(ρ · pain_effect · ℓ, max_relief)) (``max_relief``, 0.95 by default: no treatment
+  removes all of anyone's pain);
 * ``dmn_effect`` (fraction, own half-life ``dmn_half_life_weeks``): the expressed connectivity
   drift on each edge is multiplied by (1 − dmn_effect · ℓ_dmn · w_edge), with per-edge weights
   from per-region ``target_weights`` — a stimulus, as a time profile times per-region weights.
@@ -50,7 +51,8 @@ from sim.core.pain import STAGES, WEEKS_PER_YEAR
 from sim.core.paramgroup import ParamGroup, param
 
 Stage = Literal["acute", "subacute", "chronic"]
-MAX_RELIEF = 0.95  # no treatment removes all pain in everyone
+MAX_RELIEF = 0.95
+"""Default ``max_relief``: no treatment removes all of anyone's pain (assumption)."""
 STAGE_CODE = {name: code for code, name in enumerate(STAGES)}
 
 
@@ -163,6 +165,16 @@ class Intervention(ParamGroup):
         lt=1,
         source="-",
         doc="relative reduction of pain intensity",
+    )
+    max_relief: float = param(
+        MAX_RELIEF,
+        unit="fraction",
+        gt=0,
+        le=1,
+        plausible="0.8-1",
+        source="assumption: no treatment removes all of anyone's pain, however strongly they "
+        "respond (caps responsiveness x effect x level)",
+        doc="largest relative pain relief one treatment can give a patient",
     )
     half_life_weeks: float = param(
         17.0,
@@ -472,15 +484,25 @@ class Mindfulness(Intervention):
 
 
 class TMS(Intervention):
-    """Repetitive transcranial magnetic stimulation: a short course that acts on connectivity.
+    """Repetitive transcranial magnetic stimulation over M1 or the left DLPFC: pain relief.
 
-    While it lasts, it pulls connectivity toward the healthy pattern (assumption: no DMN effect
-    of TMS in pain was found, brief §5 [NF]) and brings short-lived pain relief: about 0.8
-    points vs sham at 4-8 weeks (2017 meta-analysis [C]), fading within weeks unless
-    maintenance sessions continue (O'Connell 2018 Cochrane [M]).
+    The rTMS evidence for chronic pain is for high-frequency stimulation of the motor cortex
+    (M1; O'Connell 2018 Cochrane [C]) and of the left DLPFC (meta-analysis, brief §5 [C]):
+    about 0.8 points less pain than sham at 4-8 weeks (2017 meta-analysis [C]), fading within
+    weeks unless maintenance sessions continue. No effect of TMS on the default mode network
+    was found (brief §5 [NF]), and neither site is a node of painsim's DMN graph, so by default
+    TMS acts on pain only (``dmn_effect = 0``). A scenario can posit a DMN effect: it sets
+    ``dmn_effect`` and names the DMN regions the stimulation reaches in ``target_weights``.
     """
 
     kind: Literal["tms"] = "tms"
+    target: Literal["M1", "left DLPFC"] = param(
+        "M1",
+        unit="-",
+        source="O'Connell 2018 Cochrane: high-frequency motor-cortex (M1) rTMS [C]; left DLPFC "
+        "meta-analysis (brief §5) [C]; neither site is in the DMN graph",
+        doc="cortical site stimulated (the evidence painsim's pain effect rests on)",
+    )
     sessions: int = param(
         15,
         unit="sessions",
@@ -523,11 +545,12 @@ class TMS(Intervention):
         doc="fading of the pain effect after the course",
     )
     dmn_effect: float = param(
-        0.5,
+        0.0,
         unit="fraction at full dose",
         ge=0,
         le=1,
-        source="assumption, sweepable",
+        source="no DMN effect of rTMS in pain was found (brief §5 [NF]); the evidence is for M1 "
+        "and left DLPFC, outside the DMN graph; a scenario may posit one (with target_weights)",
         doc="share of expressed drift removed on fully targeted edges",
     )
     dmn_half_life_weeks: float = param(
@@ -535,23 +558,34 @@ class TMS(Intervention):
         unit="weeks",
         gt=0,
         le=52_000,
-        source="assumption: the effect on connectivity fades within weeks without maintenance",
+        source="assumption: an effect on connectivity, if posited, fades within weeks without "
+        "maintenance",
         doc="fading of the DMN effect after the course",
     )
     target_weights: dict[str, float] = param(
-        {"aMPFC": 1.0, "dMPFC": 1.0, "vMPFC": 1.0},
+        {},
         unit="0-1 per region",
-        source="assumption: a prefrontal (mPFC) target",
-        doc="per-region stimulus weights",
+        source="none by default (M1 and DLPFC are not DMN regions); a scenario positing a DMN "
+        "effect names the regions, e.g. {aMPFC = 1, dMPFC = 1, vMPFC = 1}",
+        doc="per-region stimulus weights of a posited DMN effect",
     )
     other_weight: float = param(
-        0.3,
+        0.0,
         unit="0-1",
         ge=0,
         le=1,
-        source="assumption: spread of the stimulation through the network",
+        source="assumption: a posited DMN effect reaches only the regions named in target_weights",
         doc="stimulus weight of regions not in target_weights",
     )
+
+    @model_validator(mode="after")
+    def _posited(self) -> TMS:
+        if self.dmn_effect > 0 and not self.target_weights and self.other_weight == 0:
+            raise ValueError(
+                "dmn_effect > 0 needs target_weights: the DMN regions the stimulation reaches "
+                "(TMS over M1 or the left DLPFC has no node in the DMN graph)"
+            )
+        return self
 
 
 class PRT(Intervention):
@@ -779,7 +813,7 @@ class ArmEffects:
         for d in self.deliveries:
             if d.spec.pain_effect > 0:
                 relief = d.spec.pain_effect * d.response * d.level(t, d.spec.half_life_weeks)
-                factor = factor * (1.0 - np.minimum(relief, MAX_RELIEF))
+                factor = factor * (1.0 - np.minimum(relief, d.spec.max_relief))
         return factor
 
     def drift_factor(self, t: float, rows: slice | np.ndarray) -> np.ndarray | None:
@@ -807,3 +841,69 @@ class ArmEffects:
         )
         stacked = np.stack([d.baseline_pain for d in self.deliveries])
         return stacked[first, np.arange(stacked.shape[1])]
+
+
+# -- parameters by name (calibration and posterior draws) ---------------------------------------
+PSYCHOLOGICAL: tuple[str, ...] = ("cbt", "act", "mindfulness")
+"""Kinds that share one responsiveness spread (``psychological.response_shape``)."""
+TUNABLE_FIELDS: tuple[str, ...] = (
+    "uptake",
+    "adherence",
+    "dropout",
+    "coping_effect",
+    "pain_effect",
+    "half_life_weeks",
+    "dmn_effect",
+    "dmn_half_life_weeks",
+    "response_shape",
+)
+"""Intervention fields a calibration may estimate (delivery and effect, not trial design)."""
+
+
+def intervention_parameters() -> dict[str, tuple[tuple[str, ...], str]]:
+    """Dotted intervention parameter names -> (kinds they set, field).
+
+    ``<kind>.<field>`` sets one kind's default, e.g. ``cbt.pain_effect``;
+    ``psychological.response_shape`` sets the responsiveness spread CBT, ACT and mindfulness
+    share.
+
+    Examples
+    --------
+    >>> intervention_parameters()["psychological.response_shape"]
+    (('cbt', 'act', 'mindfulness'), 'response_shape')
+    """
+    names: dict[str, tuple[tuple[str, ...], str]] = {}
+    for kind in KINDS:
+        if kind == "usual_care":
+            continue
+        for field in TUNABLE_FIELDS:
+            names[f"{kind}.{field}"] = ((kind,), field)
+    names["psychological.response_shape"] = (PSYCHOLOGICAL, "response_shape")
+    return names
+
+
+def with_defaults(spec: Intervention, values: dict[str, float]) -> Intervention:
+    """``spec`` with new defaults from dotted ``values``; fields the scenario set stay.
+
+    A posterior draw replaces what the model would otherwise assume; an arm that sets a field
+    itself (e.g. a sweep of ``pain_effect``) keeps its own value.
+
+    Raises
+    ------
+    ValueError
+        A value the field cannot take (pydantic's message).
+    """
+    names = intervention_parameters()
+    changes = {}
+    for name, value in values.items():
+        kinds, field = names[name]
+        if spec.kind in kinds and field not in spec.model_fields_set:
+            changes[field] = value
+    if not changes:
+        return spec
+    data = spec.model_dump(exclude_unset=True)
+    data.update(changes)
+    updated = type(spec).model_validate(data)
+    # Keep which fields the scenario set: posterior values are still defaults.
+    object.__setattr__(updated, "__pydantic_fields_set__", set(spec.model_fields_set))
+    return updated

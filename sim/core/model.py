@@ -28,15 +28,18 @@ from sim.core.norms import healthy_norms
 from sim.core.outcomes import NETWORK, TRIAL
 from sim.core.pain import STAGES, WEEKS_PER_YEAR, PainState
 from sim.core.patient import Cohort, Patient
+from sim.core.replay import ExposureLog, PainPaths
 
 if TYPE_CHECKING:  # the scenario layer sits above the core; only its type is needed here
-    from sim.scenario import Scenario
+    from sim.scenario import ArmSection, Scenario
 
 STREAMS = ("cohort", "connectivity", "pain", "mesa", "interventions", "measurement", "history")
 RECORD_CHUNK = 8192
 RESPONDER_DROP = 0.3  # >= 30 % less pain than at enrolment (IMMPACT; Cherkin 2016)
 TIME_TOL = 1e-9
 """Times closer than this (years) are the same time; far below any sensible time step."""
+BRANCH = 2**31 - 1
+"""Sub-stream marker of a branch's measurement and intervention streams (see branch())."""
 
 
 def record_grid(years: float, every_years: float) -> np.ndarray:
@@ -119,12 +122,14 @@ class PainModel(mesa.Model):
         self._pain_rng = stream(seed, replicate, "pain")
         self._grid_left = 0.0  # years left in the current step of the random-number grid
         self._draws: pain.StepDraws | None = None
+        self._branch_key: int | None = None
         self.cohort = self._new_cohort(
             stream(seed, replicate, "cohort"),
             stream(seed, replicate, "connectivity"),
             stream(seed, replicate, "history"),
         )
         self.effects = ArmEffects(self._deliveries(seed, replicate))
+        self._exposure_log: ExposureLog | None = None
         self.patients: list[Patient] = []
         if create_agents:
             self.patients = [Patient(self, i) for i in range(self.cohort.size)]
@@ -170,18 +175,57 @@ class PainModel(mesa.Model):
             idiosyncrasy=idiosyncrasy,
         )
 
+    def branch(self, rows: np.ndarray, arm: ArmSection | None = None, *, key: int = 0) -> PainModel:
+        """The selected people as they are now, in a new model that goes on from here.
+
+        Their whole state is copied (pain, coping, adaptation, connectivity draws, age); from
+        now on they draw from streams of their own, ``key`` selects which. Branches of the same
+        people with the same ``key`` share all their luck, whatever their ``arm`` (default:
+        this model's): branching into several arms makes virtual twins from a population lived
+        once (the calibration of the interventions does this). Treatments of this model do not
+        carry over; the branch starts its arm's interventions afresh.
+
+        Parameters
+        ----------
+        rows
+            People to keep (index array).
+        arm
+            The branch's arm; its interventions enrol from their ``start_year`` on.
+        key
+            Selects the branch's random streams.
+        """
+        seed, replicate = self.scenario.scenario.seed, self.replicate
+        new = PainModel.__new__(PainModel)
+        mesa.Model.__init__(new, rng=stream(seed, replicate, "mesa", 1, key))
+        new.scenario, new.replicate, new.params = self.scenario, replicate, self.params
+        new.arm = self.arm if arm is None else arm
+        new.brain, new.norms, new.dt_years = self.brain, self.norms, self.dt_years
+        new.time_years = self.time_years
+        new._pain_rng = stream(seed, replicate, "pain", 1, key)
+        new._grid_left, new._draws = 0.0, None
+        new.cohort = self.cohort.take(np.asarray(rows))
+        new._branch_key = key
+        new.effects = ArmEffects(new._deliveries(seed, replicate))
+        new._exposure_log = None
+        new.patients = []
+        return new
+
     def _deliveries(self, seed: int, replicate: int) -> list[Delivery]:
         """One delivery per intervention of the arm, each with its own common-number stream."""
         seen: dict[str, int] = {}
         deliveries = []
         # Record-time noise uses keys >= 0 (the record day); enrolment reports use key 0, 0.
-        report_noise = stream(seed, replicate, "measurement", 0, 0).standard_normal(
+        # A branch (see branch()) adds its own key, so it never reuses its parent's numbers.
+        extra = () if self._branch_key is None else (BRANCH, self._branch_key)
+        report_noise = stream(seed, replicate, "measurement", 0, 0, *extra).standard_normal(
             self.cohort.size
         )
         for spec in self.arm.interventions:
             occurrence = seen.setdefault(spec.kind, 0)
             seen[spec.kind] += 1
-            rng = stream(seed, replicate, "interventions", list(KINDS).index(spec.kind), occurrence)
+            rng = stream(
+                seed, replicate, "interventions", list(KINDS).index(spec.kind), occurrence, *extra
+            )
             deliveries.append(Delivery.new(spec, rng, report_noise, self.brain))
         return deliveries
 
@@ -222,6 +266,8 @@ class PainModel(mesa.Model):
         relief = self.effects.pain_factor(t + dt_years / 2)
         if isinstance(relief, np.ndarray):
             exposure.intensity *= relief[exposure.rows]
+        if self._exposure_log is not None:
+            self._exposure_log.add(t, exposure)
         c.coping_state = coping.advance(c.coping_state, exposure, p.coping)
         c.reversible, c.scar = drift.advance(c.reversible, c.scar, exposure, cz, p.drift)
         self.time_years = t + dt_years
@@ -236,6 +282,40 @@ class PainModel(mesa.Model):
         ylp, coping_now = self.cohort.pain.years_with_pain, self.coping_now()
         for delivery in open_:
             delivery.enroll(t, stages, ylp, coping_now, pain_now, self.params.pain.report_sd)
+
+    def log_exposures(self, until: np.ndarray | None = None) -> ExposureLog:
+        """Keep every later step's pain segments, for replay with other parameters.
+
+        Parameters
+        ----------
+        until
+            (N,) time (years) after which a person's steps need not be kept.
+
+        Returns
+        -------
+        sim.core.replay.ExposureLog
+            Filled as the model runs; :meth:`pain_paths` cuts it per person.
+        """
+        c = self.cohort
+        self._exposure_log = ExposureLog(
+            self.time_years, c.coping_state, c.reversible, c.scar, until
+        )
+        return self._exposure_log
+
+    def pain_paths(self, log: ExposureLog, rows: np.ndarray, times: np.ndarray) -> PainPaths:
+        """The pain people ``rows`` lived from the start of ``log`` until ``times`` (years).
+
+        With :func:`sim.core.replay.replay` the paths give these people's coping score and
+        adaptation at ``times`` under other coping or drift parameters.
+        """
+        c = self.cohort
+        return log.paths(
+            rows,
+            times,
+            trait=c.coping_trait[rows],
+            baseline=c.baseline[rows],
+            idiosyncrasy=c.idiosyncrasy[rows],
+        )
 
     def run_until(self, year: float) -> None:
         """Advance until exactly ``year`` (a record time may fall inside a step)."""
@@ -489,6 +569,13 @@ class PainModel(mesa.Model):
             **self._trial_outcomes(pain_now),
         }
 
+    def trial_outcomes(self) -> dict[str, np.ndarray]:
+        """What a trial measures now, without the network: (N,) arrays ``pain``, ``coping``,
+        ``pain_reported``, ``enrolled_year``, ``baseline_pain`` and ``responder`` (as in
+        :meth:`snapshot`, much cheaper)."""
+        pain_now = self.current_pain()
+        return {"pain": pain_now, "coping": self.coping_now(), **self._trial_outcomes(pain_now)}
+
     def _trial_outcomes(self, pain_now: np.ndarray) -> dict[str, np.ndarray]:
         """Enrolment, reported pain and responder status (>= 30 % less pain than at enrolment).
 
@@ -497,7 +584,8 @@ class PainModel(mesa.Model):
         """
         n, t = self.cohort.size, self.time_years
         key = round(t * WEEKS_PER_YEAR * 7)  # the record day
-        noise = stream(self.scenario.scenario.seed, self.replicate, "measurement", key)
+        extra = () if self._branch_key is None else (BRANCH, self._branch_key)
+        noise = stream(self.scenario.scenario.seed, self.replicate, "measurement", key, *extra)
         reported = reported_pain(pain_now, noise.standard_normal(n), self.params.pain.report_sd)
         enrolled = self.effects.enrolled()
         if enrolled is None:

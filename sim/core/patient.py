@@ -51,6 +51,20 @@ class Cohort:
     def size(self) -> int:
         return self.age0.size
 
+    def take(self, rows: np.ndarray | slice) -> Cohort:
+        """The state of a subset of people (copies of their entries)."""
+        return Cohort(
+            age0=self.age0[rows].copy(),
+            female=self.female[rows].copy(),
+            coping_trait=self.coping_trait[rows].copy(),
+            coping_state=self.coping_state[rows].copy(),
+            pain=self.pain.take(rows),
+            reversible=self.reversible[rows].copy(),
+            scar=self.scar[rows].copy(),
+            baseline=self.baseline[rows].copy(),
+            idiosyncrasy=self.idiosyncrasy[rows].copy(),
+        )
+
     @property
     def coping(self) -> np.ndarray:
         """Observed coping score (PCS 0-52)."""

@@ -400,17 +400,33 @@ def summarize_timeseries(patients: pd.DataFrame) -> pd.DataFrame:
     return table.astype({"arm": str, "replicate": "int64", "n": "int64", "n_enrolled": "int64"})
 
 
+POSTERIOR_METHOD = "2.5-97.5 % of replicate means over posterior draws"
+"""``summary.csv`` method when each replicate ran its own posterior draw."""
+
+
 def _horizon_rows(
-    arm: str, at_horizon: pd.DataFrame, values: np.ndarray | None, n_patients: int
+    arm: str,
+    at_horizon: pd.DataFrame,
+    values: np.ndarray | None,
+    n_patients: int,
+    posterior: bool = False,
 ) -> pd.DataFrame:
     """summary.csv rows of one arm from its timeseries rows at the horizon.
 
     ``values`` are the (N, K) patient values of a single replicate (used for its interval).
+    With ``posterior`` (one parameter draw per replicate) and two or more replicates, the
+    interval is the central 95 % of the replicate means: the spread of the outcome over
+    parameter uncertainty and cohorts, which more replicates describe better but do not shrink.
     """
     mean_columns = [f"{name}_mean" for name in TIMESERIES]
     replicate_means = at_horizon[[*mean_columns, *STAGE_SHARES]].to_numpy(dtype=float)
     replicates = replicate_means.shape[0]
-    if replicates >= 2:
+    if posterior and replicates >= 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN outcomes stay NaN
+            low, high = np.nanpercentile(replicate_means, [2.5, 97.5], axis=0)
+        method = np.full(len(HORIZON), POSTERIOR_METHOD, dtype=object)
+    elif replicates >= 2:
         _, low, high = t_interval(replicate_means, CI_LEVEL)
         method = np.full(len(HORIZON), "t over replicate means", dtype=object)
     else:
@@ -423,6 +439,8 @@ def _horizon_rows(
         method = np.where(
             shares, "Wilson score over patients", "normal approximation over patients"
         )
+        if posterior:  # one draw: its interval knows nothing of parameter uncertainty
+            method = np.array([f"{m} (one posterior draw)" for m in method], dtype=object)
     return pd.DataFrame(
         {
             "arm": arm,
@@ -438,7 +456,9 @@ def _horizon_rows(
 
 
 def horizon_summary(
-    timeseries: pd.DataFrame, at_horizon: Mapping[str, Sequence[np.ndarray]]
+    timeseries: pd.DataFrame,
+    at_horizon: Mapping[str, Sequence[np.ndarray]],
+    posterior: bool = False,
 ) -> pd.DataFrame:
     """``summary.csv`` from the timeseries and each arm's (N, K) horizon values per replicate.
 
@@ -447,18 +467,21 @@ def horizon_summary(
     Wilson score interval for shares (stays within 0-1, also near 0 and 1) and the
     normal-approximation interval of the mean for everything else, which for cohorts of
     hundreds or more agrees with a percentile bootstrap to within the bootstrap's own Monte
-    Carlo error, at no cost.
+    Carlo error, at no cost. With ``posterior`` (each replicate ran its own posterior draw),
+    the central 95 % of replicate means (method :data:`POSTERIOR_METHOD`).
     """
     tables = []
     for arm, series in timeseries.groupby("arm", sort=True):
         horizon = series["year"].max()
         rows = series[series["year"] == horizon]
         values = at_horizon[str(arm)][0] if len(rows) < 2 else None
-        tables.append(_horizon_rows(str(arm), rows, values, int(rows["n"].iloc[0])))
+        tables.append(_horizon_rows(str(arm), rows, values, int(rows["n"].iloc[0]), posterior))
     return pd.concat(tables, ignore_index=True)[list(SUMMARY_COLUMNS)]
 
 
-def summarize_horizon(timeseries: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+def summarize_horizon(
+    timeseries: pd.DataFrame, patients: pd.DataFrame, posterior: bool = False
+) -> pd.DataFrame:
     """End-of-horizon outcomes per arm with 95 % intervals (``summary.csv``) from patient rows.
 
     The same table :func:`horizon_summary` makes while a run records, computed from a patient
@@ -484,7 +507,7 @@ def summarize_horizon(timeseries: pd.DataFrame, patients: pd.DataFrame) -> pd.Da
         for _, one in rows.groupby("replicate", sort=True):
             table = one[list(TIMESERIES)].astype(float).assign(**_stage_indicators(one["stage"]))
             values.setdefault(str(arm), []).append(table.to_numpy(dtype=float))
-    return horizon_summary(timeseries, values)
+    return horizon_summary(timeseries, values, posterior)
 
 
 DECADE_COLUMNS: dict[str, str] = {
@@ -556,6 +579,9 @@ class RunResult:
         Wall time of simulating and of summarizing.
     folder
         The results folder it was written to or read from (None if only in memory).
+    posterior
+        With parameter uncertainty: the manifest's ``posterior`` key (calibration folder, run
+        id, painsim version, the parameter set of each replicate); None otherwise.
 
     Examples
     --------
@@ -581,8 +607,10 @@ class RunResult:
         command: Sequence[str] | None = None,
         seconds: Mapping[str, float] | None = None,
         folder: Path | None = None,
+        posterior: Mapping[str, Any] | None = None,
     ):
         self.scenario = scenario
+        self.posterior = dict(posterior) if posterior is not None else None
         self._patients = patients
         self.timeseries = timeseries
         self.summary = summary
@@ -651,6 +679,11 @@ class RunResult:
 
         return compare_run(self, reference, years, enrolled_only=enrolled)
 
+    @property
+    def parameter_sets(self) -> list[dict[str, float]] | None:
+        """The parameter set each replicate ran (posterior draws), or None."""
+        return None if self.posterior is None else self.posterior.get("parameter_sets")
+
     def save(
         self, folder: str | Path | None = None, *, results_root: str | Path = "results"
     ) -> Path:
@@ -683,6 +716,8 @@ def simulate(
     command: Sequence[str] | None = None,
     run_id: str | None = None,
     patients_sink: Callable[[pa.RecordBatch], object] | None = None,
+    parameter_sets: Sequence[Mapping[str, float]] | None = None,
+    posterior: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Simulate every replicate of every arm of a scenario and summarize them.
 
@@ -702,15 +737,33 @@ def simulate(
         Called with each record time's patient rows (a ``pyarrow.RecordBatch`` with
         :func:`patient_schema`) instead of keeping them in memory; the results layer passes a
         parquet writer here, so a long run holds one record time at a time.
+    parameter_sets
+        One mapping of dotted parameter names to values per replicate (posterior draws,
+        ``sim.experiments.posterior``): replicate k of every arm runs ``parameter_sets[k]`` as
+        new defaults (``apply_draw``); intervals then include parameter uncertainty.
+    posterior
+        Where the parameter sets come from (the manifest's ``posterior`` key).
 
     Returns
     -------
     RunResult
         Without ``patients_sink``, ``patients`` holds every patient record.
     """
+    from sim.experiments.posterior import apply_draw
+
     started = utc_now()
     clock = time.perf_counter()
     run = scenario.scenario
+    if parameter_sets is not None and len(parameter_sets) != run.replicates:
+        raise ValueError(
+            f"{len(parameter_sets)} parameter sets for {run.replicates} replicates; "
+            "give one per replicate"
+        )
+    scenarios = (
+        [scenario] * run.replicates
+        if parameter_sets is None
+        else [apply_draw(scenario, values) for values in parameter_sets]
+    )
     recorder = Recorder(scenario, patients_sink)
     matrices = []
     total = len(scenario.arm_list) * run.replicates * steps_per_replicate(run)
@@ -719,7 +772,7 @@ def simulate(
             for replicate in range(run.replicates):
                 matrices.append(
                     record_replicate(
-                        scenario,
+                        scenarios[replicate],
                         replicate,
                         arm.name,
                         recorder,
@@ -729,7 +782,7 @@ def simulate(
                 )
     simulated = time.perf_counter()
     timeseries = recorder.timeseries()
-    summary = horizon_summary(timeseries, recorder.at_horizon)
+    summary = horizon_summary(timeseries, recorder.at_horizon, parameter_sets is not None)
     patients = recorder.patients()
     done = time.perf_counter()
     return RunResult(
@@ -743,4 +796,9 @@ def simulate(
         finished=utc_now(),
         command=list(command) if command is not None else None,
         seconds={"simulate": simulated - clock, "summarize": done - simulated},
+        posterior=(
+            None
+            if parameter_sets is None
+            else {**(posterior or {}), "parameter_sets": [dict(p) for p in parameter_sets]}
+        ),
     )

@@ -200,6 +200,28 @@ SeedOption = Annotated[int | None, typer.Option(metavar="N", help="Override the 
 FiguresOption = Annotated[
     bool, typer.Option("--figures/--no-figures", help="Draw figures into <results>/figures/.")
 ]
+PosteriorOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--posterior",
+        help="Calibration results folder: each replicate runs its own weighted draw of the "
+        "calibrated parameters, so intervals include parameter uncertainty.",
+    ),
+]
+
+
+def _posterior_errors() -> tuple[type[Exception], ...]:
+    """Errors about a --posterior folder (imported only when one is raised)."""
+    from sim.experiments.posterior import PosteriorError
+    from sim.results.manifest import ManifestError
+    from sim.results.run import ResultsError
+
+    return (PosteriorError, ManifestError, ResultsError)
+
+
+def _posterior_failure(exc: Exception) -> NoReturn:
+    """One line for a posterior folder that cannot be used."""
+    fail(f"--posterior: {getattr(exc, 'message', None) or exc}")
 
 
 def _flags(options: Mapping[str, Any]) -> str:
@@ -223,6 +245,7 @@ def run(
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     figures: FiguresOption = True,
+    posterior: PosteriorOption = None,
 ) -> None:
     """Run a scenario and write its results folder.
 
@@ -248,10 +271,13 @@ def run(
             command=ctx.obj["argv"],
             out=out,
             results_root=results_root,
+            posterior=posterior,
         )
     except OSError as exc:  # e.g. a full disk; the staging folder is already removed
         reason = os_error_message(exc, "cannot write the results folder")
         fail(f"{planned}: {reason}; nothing was written")
+    except _posterior_errors() as exc:
+        _posterior_failure(exc)
     folder = result.folder
     arms = result.arms
     typer.echo(format_decades(result.decades(), arms))
@@ -293,6 +319,11 @@ def study(
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
     figures: FiguresOption = True,
+    posterior: PosteriorOption = None,
+    draws: Annotated[
+        int,
+        typer.Option(help="Posterior draws a study under --posterior is shared out over."),
+    ] = 10,
 ) -> None:
     """Run the virtual study of a [study] section.
 
@@ -317,10 +348,16 @@ def study(
             replications=replications,
             progress=progress,
             command=ctx.obj["argv"],
+            posterior=posterior,
+            draws=draws,
         )
         folder = result.save(out, results_root=results_root)
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
+    except _posterior_errors() as exc:
+        if getattr(exc, "option", None) == "draws":
+            fail(f"--draws: {exc.message}")
+        _posterior_failure(exc)
     except PoolTooSmallError as exc:
         fail(f"{scenario}: study.population: {exc}")
     typer.echo(format_findings(result.findings))
@@ -432,6 +469,7 @@ def sweep(
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     figures: FiguresOption = True,
+    posterior: PosteriorOption = None,
 ) -> None:
     """Run the sweep or sensitivity analysis of a [sweep] section."""
     from sim.api import sweep as run_sweep
@@ -445,6 +483,8 @@ def sweep(
         resume_command += f" --out {out}"
     elif results_root != Path("results"):
         resume_command += f" --results-root {results_root}"
+    if posterior is not None:
+        resume_command += f" --posterior {posterior}"
     try:
         result = run_sweep(
             scenario,
@@ -456,9 +496,12 @@ def sweep(
             results_root=results_root,
             progress=progress,
             command=ctx.obj["argv"],
+            posterior=posterior,
         )
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
+    except _posterior_errors() as exc:
+        _posterior_failure(exc)
     except BackendError as exc:
         fail(f"--{exc.option}: {exc.message}")
     except SweepError as exc:
@@ -490,6 +533,7 @@ def timing(
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     figures: FiguresOption = True,
+    posterior: PosteriorOption = None,
 ) -> None:
     """How late is too late: each treatment ([[arms]]) at each start ([timing]) vs usual care."""
     from sim.api import timing as run_timing
@@ -506,10 +550,13 @@ def timing(
             command=ctx.obj["argv"],
             out=out,
             results_root=results_root,
+            posterior=posterior,
         )
     except (ScenarioError, OutputFolderError, TimingError) as exc:
         option = getattr(exc, "option", None)
         fail(f"--{option.replace('_', '-')}: {exc.message}" if option else str(exc))
+    except _posterior_errors() as exc:
+        _posterior_failure(exc)
     typer.echo(format_timing(result.table))
     typer.echo("\n95 % intervals and numbers of pairs: timing.md")
     if figures:

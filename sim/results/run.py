@@ -87,6 +87,7 @@ def _write_tables(staging: Path, result: RunResult) -> None:
             "arms": result.arms,
             "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
         },
+        **({"posterior": result.posterior} if result.posterior is not None else {}),
     )
     write_manifest(staging, manifest)
 
@@ -138,8 +139,12 @@ def run_to_folder(
     connectivity: bool = False,
     progress: bool = False,
     command: list[str] | None = None,
+    parameter_sets: list[dict[str, float]] | None = None,
+    posterior: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run a scenario straight into its results folder (what ``painsim run`` does).
+
+    ``parameter_sets`` and ``posterior``: see :func:`sim.experiments.run.simulate`.
 
     Patient rows are written to ``patients.parquet`` as they are recorded (one row group per
     record time), so memory holds one record time, not the whole run. The folder is staged and
@@ -167,6 +172,8 @@ def run_to_folder(
                 command=command,
                 run_id=run_id,
                 patients_sink=writer.write_batch,
+                parameter_sets=parameter_sets,
+                posterior=posterior,
             )
         _write_tables(staging, result)
     result.attach_folder(Path(path), lambda: read_table(Path(path), PATIENTS, PATIENT_COLUMNS))
@@ -336,6 +343,9 @@ def load_run(folder: str | Path, manifest: dict[str, Any] | None = None) -> RunR
         command=manifest.get("command"),
         seconds=dict(section.get("seconds") or {}),
         folder=folder,
+        posterior=manifest.get("posterior")
+        if isinstance(manifest.get("posterior"), dict)
+        else None,
     )
 
 

@@ -97,6 +97,7 @@ def save_study(
                 "counterfactual_population": result.counterfactual_pool,
                 "mean_replications_per_recruited_person": result.sharing,
             },
+            **({"posterior": result.posterior} if result.posterior is not None else {}),
         )
         write_manifest(staging, manifest)
     return path
@@ -182,4 +183,7 @@ def load_study(folder: str | Path, manifest: dict[str, Any] | None = None) -> St
         started=parse_time(manifest.get("started")),
         finished=parse_time(manifest.get("finished")),
         command=manifest.get("command"),
+        posterior=manifest.get("posterior")
+        if isinstance(manifest.get("posterior"), dict)
+        else None,
     )

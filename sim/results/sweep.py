@@ -252,6 +252,7 @@ def sweep_manifest(result: SweepResult, files: Sequence[str]) -> dict[str, Any]:
             "notes": list(result.notes),
             "sessions": list(result.sessions),
         },
+        **({"posterior": plan.posterior} if plan.posterior is not None else {}),
     )
 
 
@@ -309,7 +310,10 @@ def load_sweep(folder: str | Path, manifest: dict[str, Any] | None = None) -> Sw
     manifest = read_manifest(folder) if manifest is None else manifest
     scenario = scenario_of(folder, manifest)
     try:
-        plan = plan_sweep(scenario, str(folder / MANIFEST))
+        posterior = (
+            manifest.get("posterior") if isinstance(manifest.get("posterior"), dict) else None
+        )
+        plan = plan_sweep(scenario, str(folder / MANIFEST), posterior)
     except ScenarioError as exc:
         raise ResultsError(str(exc)) from None
     table = read_table(folder, SWEEP_TABLE, [*TABLE_KEYS, *plan.names, *plan.outcomes])
@@ -390,8 +394,12 @@ def run_sweep_to_folder(
     progress: bool = False,
     command: Sequence[str] | None = None,
     source: str = "<scenario>",
+    posterior: dict[str, Any] | None = None,
 ) -> SweepResult:
     """Run a scenario's sweep through its checkpoint folder and return the finished result.
+
+    ``posterior``: one parameter set per replicate (``SweepPlan.posterior``); a resumed sweep
+    needs the same one.
 
     Parameters
     ----------
@@ -434,7 +442,7 @@ def run_sweep_to_folder(
         Ctrl-C: workers stopped, finished runs kept, resumable.
     """
     count = check_options(backend, workers, scheduler)
-    plan = plan_sweep(scenario, source)
+    plan = plan_sweep(scenario, source, posterior)
     new_folders: list[Path] = []  # removed again if the sweep cannot start
     if resume:
         partial = _resumable(plan, None if out is None else Path(out), Path(results_root))

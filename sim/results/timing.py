@@ -101,6 +101,11 @@ def save_timing(
                 "parameter_sets": result.parameter_sets,
                 "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
             },
+            **(
+                {"posterior": result.posterior}
+                if getattr(result, "posterior", None) is not None
+                else {}
+            ),
         )
         write_manifest(staging, manifest)
     return path

@@ -115,7 +115,14 @@ class StudySection(_Section):
     chronic_min_weeks: float = Field(12.0, gt=0, le=520)
     population: int = Field(400_000, ge=1_000, le=5_000_000)
     recruitment_years: float = Field(0.5, gt=0, le=20)
+    # Share of the population watched for subacute recruitment (the rest form the cross-section
+    # of healthy and chronic candidates): a design choice that balances candidates (subacute
+    # ones are scarce); it changes how many candidates there are, not who they are.
+    watched_share: float = Field(0.75, gt=0, lt=1)
     match_age: bool = True
+    # Width of the age strata controls are frequency-matched in (assumption: 5-year strata,
+    # a common choice in case-control matching; the paper's matching was not found).
+    age_stratum_years: float = Field(5.0, gt=0, le=50)
     connectivity_reliability: float = Field(0.29, gt=0, le=1)
     coping_reliability: float = Field(0.75, gt=0, le=1)
     alpha: float = Field(0.05, gt=0, lt=0.5)

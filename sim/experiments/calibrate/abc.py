@@ -73,6 +73,16 @@ def database_path(scenario: Scenario, out: Path | None, results_root: Path) -> P
     return Path(results_root) / scenario.scenario.slug / f".calibration-{fingerprint(scenario)}.db"
 
 
+def cache_path(database: Path) -> Path:
+    """Folder beside the database for what a calibration simulates once (its populations)."""
+    return database.with_name(database.name.removesuffix(".db") + ".populations")
+
+
+def workers_for(backend: str, workers: int | None) -> int:
+    """Number of worker processes a backend uses."""
+    return 1 if backend == "serial" else _workers(workers)
+
+
 def _workers(workers: int | None) -> int:
     if workers is None:
         return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
@@ -168,8 +178,11 @@ def run_abc(
     scheduler: str | None = None,
     resume: bool = False,
     progress: Callable[[str], None] | None = None,
+    problem: Problem | None = None,
 ) -> AbcRun:
     """Run (or continue) the ABC-SMC calibration of a scenario's ``[calibration]`` section.
+
+    ``problem`` is the scenario's problem, if already made (e.g. with its populations ready).
 
     Raises
     ------
@@ -180,7 +193,7 @@ def run_abc(
     import pyabc
 
     section = scenario.calibration
-    problem = Problem.from_scenario(scenario)
+    problem = problem or Problem.from_scenario(scenario)
     n_workers = 1 if backend == "serial" else _workers(workers)
     if resume and not database.is_file():
         raise CalibrationError(
@@ -195,7 +208,7 @@ def run_abc(
     database.parent.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda message: None)
     prior = pyabc.Distribution(
-        **{to_key(k): pyabc.RV("uniform", lo, hi - lo) for k, (lo, hi) in problem.priors.items()}
+        **{to_key(k): pyabc.RV(*problem.prior_rv(k)) for k in problem.priors}
     )
     observed = {name: target.value for name, (target, _) in problem.targets.items()}
     # pyabc proposes from NumPy's global generator: seed it (and restore it afterwards).

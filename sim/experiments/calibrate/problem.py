@@ -3,6 +3,11 @@
 Everything here is plain Python and picklable, so any sampler (in-process, worker processes,
 Dask) can run it. A simulation's seed is derived from the scenario seed and the parameter
 values, so the same parameters always give the same statistics, on any worker.
+
+What one simulation is depends on the ``[calibration] experiment``: a natural-history
+simulation (``natural_history``), a replay of the virtual Heukamp study's candidate pool
+(``heukamp``, :mod:`sim.experiments.calibrate.heukamp`) or a trial of every treatment
+(``interventions``, :mod:`sim.experiments.calibrate.trial`).
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import numpy as np
 
 from sim.core.natural_history import Design, compute_statistics, simulate_natural_history
 from sim.core.parameters import ModelParams, apply_overrides
-from sim.core.targets import Target
+from sim.core.targets import CATALOGUES, Target
 from sim.scenario import Scenario
 
 Z95 = 1.959963984540054
+MODEL_GROUPS = ("brain", "pain", "coping", "drift", "metrics")
+"""First parts of model parameter names (the rest are intervention parameters)."""
 
 
 @dataclass(frozen=True)
@@ -36,16 +43,28 @@ class Problem:
     targets
         Statistic name -> (published target, weight in the distance).
     design
-        Size of one natural-history simulation.
+        Size of one simulation (the experiment's design section).
     seed
         Scenario seed (simulation seeds are derived from it and the parameters).
+    experiment
+        What one simulation is (``sim.scenario.calibration.EXPERIMENTS``).
+    scenario
+        The calibration scenario (the study design of ``heukamp``).
+    cache
+        Folder of the simulated populations a ``heukamp`` problem replays (None: simulate them
+        in the process that needs them).
     """
 
     base: ModelParams
     priors: dict[str, tuple[float, float]]
     targets: dict[str, tuple[Target, float]]
-    design: Design
+    design: Any
     seed: int
+    experiment: str = "natural_history"
+    scenario: Scenario | None = None
+    cache: str | None = None
+    scales: dict[str, str] | None = None
+    observation_noise: bool = False
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Problem:
@@ -53,13 +72,34 @@ class Problem:
         section = scenario.calibration
         if section is None:
             raise ValueError("the scenario has no [calibration] section")
+        settings = section.design_settings()
+        design = (
+            Design(**settings.model_dump()) if section.experiment == "natural_history" else settings
+        )
         return cls(
             base=scenario.params,
-            priors={name: (float(lo), float(hi)) for name, (lo, hi) in section.priors.items()},
+            priors={name: (lo, hi) for name, (lo, hi, _) in section.prior_specs().items()},
+            scales={name: scale for name, (_, _, scale) in section.prior_specs().items()},
             targets=section.resolved_targets(),
-            design=Design(**section.design.model_dump()),
+            design=design,
             seed=scenario.scenario.seed,
+            experiment=section.experiment,
+            scenario=scenario,
+            observation_noise=section.observation_noise,
         )
+
+    @property
+    def statistics(self) -> list[str]:
+        """Every statistic the experiment reports (targets first)."""
+        names = list(CATALOGUES[self.experiment])
+        return [*self.targets, *[n for n in names if n not in self.targets]]
+
+    def prior_rv(self, name: str) -> tuple[str, float, float]:
+        """(scipy distribution, arg 1, arg 2) of a parameter's prior."""
+        low, high = self.priors[name]
+        if (self.scales or {}).get(name) == "log":
+            return "loguniform", low, high
+        return "uniform", low, high - low
 
     @property
     def names(self) -> list[str]:
@@ -67,17 +107,48 @@ class Problem:
 
     def params(self, values: dict[str, float]) -> ModelParams:
         """Model parameters with the calibrated ones set (values by dotted name)."""
-        return apply_overrides(self.base, {k: float(v) for k, v in values.items()})
+        model = {k: float(v) for k, v in values.items() if k.split(".")[0] in MODEL_GROUPS}
+        return apply_overrides(self.base, model)
 
-    def simulate(self, values: dict[str, float], replicate: int = 0) -> dict[str, float]:
-        """Statistics of one simulation at ``values`` (every target's statistic).
+    def simulate(
+        self, values: dict[str, float], replicate: int = 0, *, every: bool = False
+    ) -> dict[str, float]:
+        """Statistics of one simulation at ``values`` (every target's, or all with ``every``).
 
         ``replicate`` 0 is the calibration's own simulation; others give new random numbers
         for the same parameters (used to show the spread of the fit).
         """
+        if self.experiment == "heukamp":
+            from sim.experiments.calibrate import heukamp
+
+            return heukamp.simulate(self, values, replicate)
+        if self.experiment == "interventions":
+            from sim.experiments.calibrate import trial
+
+            return trial.simulate(self, values, replicate)
         seed = simulation_seed(self.seed, values, replicate)
         nh = simulate_natural_history(self.params(values), self.design, seed)
-        return compute_statistics(nh, list(self.targets))
+        return compute_statistics(nh, None if every else list(self.targets))
+
+    def observe(
+        self, simulated: dict[str, float], values: dict[str, float], replicate: int = 0
+    ) -> dict[str, float]:
+        """The targets' statistics as the published studies would have observed them.
+
+        With ``observation_noise``, each target statistic gets a draw of the published
+        estimate's own error: normal with the SD its 95 % interval implies (the interval's
+        width / 3.92). ABC then accepts a parameter set as often as the published studies would
+        have reported what they reported (noisy ABC, Wilkinson 2013), instead of forcing the
+        simulated values onto the published point values as epsilon shrinks.
+        """
+        if not self.observation_noise:
+            return simulated
+        rng = np.random.default_rng(simulation_seed(self.seed, values, replicate) ^ 0x5EED)
+        out = dict(simulated)
+        for name, (target, _) in self.targets.items():
+            sd = (target.high - target.low) / (2 * Z95)
+            out[name] = simulated[name] + sd * rng.standard_normal()
+        return out
 
     def distance(self, simulated: dict[str, float]) -> float:
         """Weighted RMS of standardized misfits: (x - value) / SD, SD from the interval side.
@@ -144,7 +215,7 @@ class Simulator:
 
     def __call__(self, parameters: Any) -> dict[str, float]:
         values = {from_key(k): float(v) for k, v in dict(parameters).items()}
-        return self.problem.simulate(values)
+        return self.problem.observe(self.problem.simulate(values), values)
 
 
 class Distance:

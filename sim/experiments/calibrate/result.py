@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,9 +13,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.core.natural_history import STATISTICS, compute_statistics, simulate_natural_history
-from sim.experiments.calibrate.abc import AbcRun, database_path, emit, run_abc
-from sim.experiments.calibrate.problem import Problem, simulation_seed, weighted_quantile
+from sim.core.targets import CATALOGUES
+from sim.experiments.calibrate.abc import (
+    AbcRun,
+    cache_path,
+    database_path,
+    emit,
+    run_abc,
+    workers_for,
+)
+from sim.experiments.calibrate.problem import Problem, weighted_quantile
 from sim.experiments.provenance import new_run_id, utc_now
 from sim.scenario import Scenario
 
@@ -55,6 +62,10 @@ class CalibrationResult:
         One row per ABC generation: epsilon, simulations, accepted, acceptance_rate, ess.
     settings
         Backend, workers, wall time and where the pyabc database is.
+    predictions
+        ``heukamp`` only: each finding's detection rate under posterior draws (``role``
+        "fitted" for findings 1-3, "predicted" for finding 4 and all four together), from
+        :func:`sim.experiments.calibrate.heukamp.predict_findings`; None otherwise.
     """
 
     scenario: Scenario
@@ -67,6 +78,7 @@ class CalibrationResult:
     finished: datetime | str | None
     command: list[str] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    predictions: pd.DataFrame | None = None
     kind: str = "calibration"
 
     @property
@@ -92,10 +104,7 @@ def posterior_medians(posterior: pd.DataFrame) -> dict[str, float]:
 
 
 def _statistics_at(problem: Problem, values: dict[str, float], replicate: int) -> dict:
-    seed = simulation_seed(problem.seed, values, replicate)
-    return compute_statistics(
-        simulate_natural_history(problem.params(values), problem.design, seed)
-    )
+    return problem.simulate(values, replicate, every=True)
 
 
 def fit_table(
@@ -123,8 +132,10 @@ def fit_table(
         results = [_statistics_at(*a) for a in args]
     frame = pd.DataFrame(results)
     rows = []
-    order = [*problem.targets, *[s for s in STATISTICS if s not in problem.targets]]
-    for name in order:
+    catalogue = CATALOGUES[problem.experiment]
+    for name in problem.statistics:
+        if name not in frame:
+            continue
         values = frame[name].to_numpy(dtype=float)
         values = values[np.isfinite(values)]
         median, low, high = (
@@ -143,8 +154,8 @@ def fit_table(
                 "simulated_low": low,
                 "simulated_high": high,
                 "met": bool(target.low <= median <= target.high) if target else None,
-                "unit": STATISTICS[name].unit,
-                "source": target.source if target else STATISTICS[name].description,
+                "unit": catalogue[name].unit,
+                "source": target.source if target else catalogue[name].description,
             }
         )
     return pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
@@ -199,6 +210,15 @@ def calibrate(
     say = emit if progress else None
     database = database_path(scenario, Path(out) if out is not None else None, Path(results_root))
     clock = time.monotonic()
+    problem = Problem.from_scenario(scenario)
+    seconds: dict[str, float] = {}
+    if problem.experiment in ("heukamp", "interventions"):
+        # Simulated once, before ABC: the populations every proposal is replayed on.
+        cache = cache_path(database)
+        prepare = _preparer(problem.experiment)
+        prepare(problem, cache, workers_for(backend, workers), say)
+        problem = replace(problem, cache=str(cache))
+        seconds["populations"] = round(time.monotonic() - clock, 1)
     run: AbcRun = run_abc(
         scenario,
         database=database,
@@ -207,14 +227,36 @@ def calibrate(
         scheduler=scheduler,
         resume=resume,
         progress=say,
+        problem=problem,
     )
-    abc_seconds = time.monotonic() - clock
+    abc_seconds = time.monotonic() - clock - seconds.get("populations", 0.0)
     section = scenario.calibration
     if say:
         say(f"simulating {section.draws_for_fit} posterior draws for the fit table")
     rng = np.random.default_rng(np.random.SeedSequence(scenario.scenario.seed, spawn_key=(7,)))
-    problem = Problem.from_scenario(scenario)
+    fit_clock = time.monotonic()
     targets = fit_table(problem, run.posterior, section.draws_for_fit, rng, run.workers)
+    seconds["fit"] = round(time.monotonic() - fit_clock, 1)
+    predictions = None
+    if problem.experiment == "heukamp" and problem.design.predict_draws > 0:
+        from sim.experiments.calibrate.heukamp import predict_findings, prediction_summary
+
+        design = problem.design
+        if say:
+            say(
+                f"predicting the findings: {design.predict_draws} posterior draws x "
+                f"{design.predict_replications} replications of the study"
+            )
+        predict_clock = time.monotonic()
+        per_draw = predict_findings(
+            problem,
+            run.posterior,
+            design.predict_draws,
+            design.predict_replications,
+            np.random.default_rng(np.random.SeedSequence(scenario.scenario.seed, spawn_key=(8,))),
+        )
+        predictions = prediction_summary(per_draw, design.predict_replications)
+        seconds["predict"] = round(time.monotonic() - predict_clock, 1)
     finished = utc_now()
     total = run.generations["simulations"].sum()
     return CalibrationResult(
@@ -227,6 +269,7 @@ def calibrate(
             "backend": run.backend,
             "workers": run.workers,
             "database": str(run.database),
+            "cache": problem.cache,
             "abc_id": run.abc_id,
             "simulations": int(total),
             "acceptance_rate": float(len(run.posterior) / run.generations["simulations"].iloc[-1]),
@@ -237,8 +280,16 @@ def calibrate(
         started=started,
         finished=finished,
         command=list(command) if command is not None else None,
-        seconds={
-            "abc": round(abc_seconds, 1),
-            "fit": round(time.monotonic() - clock - abc_seconds, 1),
-        },
+        seconds={"abc": round(abc_seconds, 1), **seconds},
+        predictions=predictions,
     )
+
+
+def _preparer(experiment: str):
+    if experiment == "heukamp":
+        from sim.experiments.calibrate.heukamp import prepare_nodes
+
+        return prepare_nodes
+    from sim.experiments.calibrate.trial import prepare_trial
+
+    return prepare_trial

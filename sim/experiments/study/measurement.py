@@ -34,7 +34,7 @@ from sim.experiments.study.population import Pool
 from sim.scenario import Scenario
 
 AGE_BIN_YEARS = 5.0
-"""Width of the age strata used to match controls to patients."""
+"""Default width of the age strata controls are matched in (``[study] age_stratum_years``)."""
 
 
 # -- recruitment --------------------------------------------------------------------------------
@@ -53,12 +53,13 @@ def recruit(
     *,
     match_age: bool = True,
     age_min: float = ADULT_AGE,
+    stratum_years: float = AGE_BIN_YEARS,
 ) -> np.ndarray:
     """Draw one study sample: pool rows of the controls, then subacute, then chronic patients.
 
     Patients are simple random samples of their candidate groups. Controls are either a simple
     random sample or, with ``match_age``, frequency-matched to the patients' ages in
-    :data:`AGE_BIN_YEARS` strata (each control's stratum is that of a randomly chosen patient).
+    ``stratum_years`` strata (each control's stratum is that of a randomly chosen patient).
 
     Raises
     ------
@@ -73,7 +74,7 @@ def recruit(
     if not match_age:
         controls = _choose(healthy, n_hc, rng, "healthy")
     else:
-        strata = np.floor((pool.age - age_min) / AGE_BIN_YEARS).astype(int)
+        strata = np.floor((pool.age - age_min) / stratum_years).astype(int)
         wanted = np.bincount(rng.choice(strata[patients], n_hc), minlength=strata.max() + 1)
         controls = np.concatenate(
             [
@@ -81,8 +82,8 @@ def recruit(
                     healthy[strata[healthy] == s],
                     k,
                     rng,
-                    f"healthy (age {age_min + s * AGE_BIN_YEARS:g}-"
-                    f"{age_min + (s + 1) * AGE_BIN_YEARS:g})",
+                    f"healthy (age {age_min + s * stratum_years:g}-"
+                    f"{age_min + (s + 1) * stratum_years:g})",
                 )
                 for s, k in enumerate(wanted)
                 if k
@@ -162,7 +163,14 @@ def measure(
     """
     study, params = study_design(scenario), scenario.params
     rng = study_rng(scenario.scenario.seed, REPLICATION_STREAM, replication)
-    rows = recruit(pool, sizes, rng, match_age=study.match_age, age_min=study.age_min)
+    rows = recruit(
+        pool,
+        sizes,
+        rng,
+        match_age=study.match_age,
+        age_min=study.age_min,
+        stratum_years=study.age_stratum_years,
+    )
     group = pool.group[rows]
     edges = observe_connectivity(pool.edges_z[rows], brain, study.connectivity_reliability, rng)
     score = observe_coping(pool.coping[rows], params, study.coping_reliability, rng)

@@ -35,10 +35,10 @@ from sim.experiments.study.design import (
 from sim.scenario import Scenario, StudySection
 
 SUBACUTE_ARM_SHARE = 0.75
-"""Share of the population watched for subacute recruitment (the rest: cross-section).
-
-Subacute candidates are the scarce group (a 0.5-year window finds one in about 25 watched
-people; a cross-section finds a healthy or chronic candidate in about one in two)."""
+"""Default share of the population watched for subacute recruitment (``[study] watched_share``;
+the rest: cross-section). Subacute candidates are the scarce group (a 0.5-year window finds one
+in about 25 watched people; a cross-section finds a healthy or chronic candidate in about one
+in two)."""
 POPULATION_BANDS = 8
 """Bands of meeting ages simulated as separate models (see :func:`simulate_population`)."""
 TIME_TOL = 1e-9
@@ -123,7 +123,7 @@ def recruitment_plan(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.nda
     study = study_design(scenario)
     n, window = study.population, study.recruitment_years
     rng = study_rng(scenario.scenario.seed, POOL_STREAM)
-    watched = rng.random(n) < SUBACUTE_ARM_SHARE
+    watched = rng.random(n) < study.watched_share
     # Watched people are met up to one window before age_min (their window is cut at age_min),
     # so that every age in the range is equally exposed to recruitment.
     met = (
@@ -263,7 +263,10 @@ def _follow(
 
 
 def simulate_population(
-    scenario: Scenario, *, progress: Callable[[int], object] | None = None
+    scenario: Scenario,
+    *,
+    progress: Callable[[int], object] | None = None,
+    on_band: Callable[[int, PainModel, np.ndarray], object] | None = None,
 ) -> Pool:
     """Simulate the study population and keep everyone the study could recruit.
 
@@ -279,6 +282,10 @@ def simulate_population(
         A validated scenario with a ``[study]`` section.
     progress
         Called with the number of model steps just done, e.g. ``tqdm.update``.
+    on_band
+        Called as ``on_band(band, model, people)`` with each band's model before it runs and
+        the population indices of its people (model row i is person ``people[i]``); the
+        calibration keeps the model's pain for replay this way (``log_exposures``).
 
     Returns
     -------
@@ -300,6 +307,8 @@ def simulate_population(
         model = PainModel(
             population_scenario(scenario, people.size, horizon), b, create_agents=False
         )
+        if on_band is not None:
+            on_band(b, model, people)
         block = _follow(
             model, people, watched[people], met[people], delay[people], study, horizon, progress
         )

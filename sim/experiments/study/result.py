@@ -54,6 +54,9 @@ class StudyResult:
         Identity and UTC times of the study.
     command
         The command line that made it (None from Python).
+    posterior
+        With parameter uncertainty: the manifest's ``posterior`` key (calibration folder, run
+        id, painsim version, one parameter set per group of replications); None otherwise.
     """
 
     scenario: Scenario
@@ -70,6 +73,7 @@ class StudyResult:
     started: datetime | None = field(default_factory=utc_now)
     finished: datetime | None = field(default_factory=utc_now)
     command: list[str] | None = None
+    posterior: dict[str, Any] | None = None
 
     @property
     def kind(self) -> str:

@@ -126,6 +126,10 @@ class SweepPlan:
     matrix
         The SALib sample the design was made from (sample methods only; integer settings are
         rounded in ``design`` but not here).
+    posterior
+        With parameter uncertainty: the manifest's ``posterior`` key, whose
+        ``parameter_sets`` hold one draw per replicate; replicate r of every point runs draw r
+        as new defaults (``sim.experiments.posterior.apply_draw``; swept values win).
     """
 
     scenario: Scenario
@@ -134,6 +138,7 @@ class SweepPlan:
     design: tuple[tuple[Any, ...], ...]
     matrix: np.ndarray | None = None
     base: dict[str, Any] = field(default_factory=dict, repr=False)
+    posterior: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def sweep(self) -> SweepSection:
@@ -199,12 +204,20 @@ class SweepPlan:
     def task(self, point: int, replicate: int, threads: int | None = None) -> SweepTask:
         """The run of one point and replicate (``threads``: Numba threads it may use)."""
         scenario = self.point_scenario(point, self.seed(point, replicate))
+        if self.posterior is not None:
+            from sim.experiments.posterior import apply_draw
+
+            scenario = apply_draw(scenario, self.posterior["parameter_sets"][replicate])
         return SweepTask(point, replicate, scenario, self.horizon, self.outcomes, threads)
 
     def fingerprint(self) -> str:
         """Hash of everything that decides the table: scenario, sweep and painsim version."""
         text = json.dumps(
-            {"scenario": self.scenario.model_dump(mode="json"), "painsim": sim.__version__},
+            {
+                "scenario": self.scenario.model_dump(mode="json"),
+                "painsim": sim.__version__,
+                **({"posterior": self.posterior} if self.posterior is not None else {}),
+            },
             sort_keys=True,
         )
         return hashlib.sha256(text.encode()).hexdigest()
@@ -285,8 +298,13 @@ def _raw_design(
     return raw, matrix
 
 
-def plan_sweep(scenario: Scenario, source: str = "<scenario>") -> SweepPlan:
+def plan_sweep(
+    scenario: Scenario, source: str = "<scenario>", posterior: dict[str, Any] | None = None
+) -> SweepPlan:
     """Validate every point of a scenario's sweep and return the plan.
+
+    ``posterior``: the manifest key of posterior draws, one parameter set per replicate
+    (:attr:`SweepPlan.posterior`).
 
     Raises
     ------
@@ -313,7 +331,12 @@ def plan_sweep(scenario: Scenario, source: str = "<scenario>") -> SweepPlan:
     for point, values in enumerate(raw):
         validated = point_scenario(base, targets, values, source, point)
         design.append(tuple(t.get(validated) for t in targets))
-    return SweepPlan(scenario, source, targets, tuple(design), matrix, base)
+    if (
+        posterior is not None
+        and len(posterior.get("parameter_sets") or []) != scenario.sweep.replicates
+    ):
+        raise ValueError("give one posterior parameter set per replicate of the sweep")
+    return SweepPlan(scenario, source, targets, tuple(design), matrix, base, posterior)
 
 
 __all__ = [

@@ -248,6 +248,7 @@ def simulate_sweep(
     command: Sequence[str] | None = None,
     source: str = "<scenario>",
     run_id: str | None = None,
+    posterior: dict[str, Any] | None = None,
 ) -> SweepResult:
     """Run a scenario's sweep in memory: every run on a backend, nothing written.
 
@@ -267,6 +268,8 @@ def simulate_sweep(
         Named in messages (the scenario file).
     run_id
         Id of the sweep (default: a new one from the start time).
+    posterior
+        Posterior draws, one per replicate (:attr:`SweepPlan.posterior`).
 
     Returns
     -------
@@ -284,7 +287,7 @@ def simulate_sweep(
         Ctrl-C; the workers are stopped.
     """
     count = check_options(backend, workers, scheduler)
-    plan = plan_sweep(scenario, source)
+    plan = plan_sweep(scenario, source, posterior)
     started = utc_now()
     session = new_session(backend, count, scheduler, command, 0)
     frames = []

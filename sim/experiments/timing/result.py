@@ -57,6 +57,7 @@ class TimingResult:
         self.table = table
         self.pairs = pairs
         self.parameter_sets = None if parameter_sets is None else [dict(p) for p in parameter_sets]
+        self.posterior: dict[str, Any] | None = None  # manifest key when drawn from a posterior
         self.run_id = run_id
         self.started = started
         self.finished = finished

@@ -64,7 +64,9 @@ INTERVENTIONS: dict[str, str | None] = {
     "CBT": "cbt",
     "ACT": "act",
     "mindfulness": "mindfulness",
-    "TMS": "tms",
+    # rTMS over M1 (the pain trials' site): pain relief for weeks, no DMN effect of its own
+    # (none was found; science brief §5). The label says so, since the page shows the DMN.
+    "TMS (M1)": "tms",
 }
 EARLY = "early (subacute stage)"
 LATE = f"late (after {LATE_YEARS_WITH_PAIN:g} years with pain)"
