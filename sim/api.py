@@ -208,6 +208,25 @@ def sweep(
     )
 
 
+def _posterior(posterior: Any) -> Any:
+    """A posterior as a DataFrame: given as one, or read from a CSV or Parquet file."""
+    if posterior is None or not isinstance(posterior, str | Path):
+        return posterior
+    import pandas as pd
+
+    from sim.scenario import ScenarioError
+
+    path = Path(posterior)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise ScenarioError(str(path), "", "file not found") from None
+    except Exception as exc:  # pandas raises many kinds; one line naming the file
+        raise ScenarioError(str(path), "", f"cannot read ({' '.join(str(exc).split())})") from None
+
+
 def study(
     scenario: ScenarioLike,
     *,
@@ -215,6 +234,10 @@ def study(
     replications: int | None = None,
     progress: bool = False,
     command: Sequence[str] | None = None,
+    backend: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    posterior: Any = None,
 ) -> StudyResult:
     """Run the virtual study of a scenario's ``[study]`` section, in memory.
 
@@ -230,6 +253,20 @@ def study(
         Show progress bars on stderr.
     command
         Command line to record in the manifest when saved (the CLI passes its own).
+    backend
+        Where population bands and replications run: ``"process"`` (local worker processes),
+        ``"serial"`` (this process) or ``"dask"`` (a LocalCluster on 127.0.0.1, or the running
+        cluster at ``scheduler``). Every backend gives the same tables; one process worker runs
+        in this process.
+    workers
+        Local worker processes, 1 to 1024 (default: the usable cores).
+    scheduler
+        Address of a running Dask scheduler (``dask`` only).
+    posterior
+        Parameter draws of a calibration for the uncertainty analysis (``[study]
+        uncertainty_draws``): a DataFrame with one column per dotted parameter name (an
+        optional ``weight`` column weights the rows), or the path of such a CSV or Parquet
+        file. Default: a Latin hypercube over the plausible ranges.
 
     Returns
     -------
@@ -241,7 +278,10 @@ def study(
     Raises
     ------
     sim.scenario.ScenarioError
-        Not a valid scenario, no ``[study]`` section, or a bad override (one line).
+        Not a valid scenario, no ``[study]`` section, an unknown index, a bad override or a
+        bad posterior (one line).
+    sim.experiments.backends.BackendError
+        Bad ``backend``, ``workers`` or ``scheduler`` (``.option`` names it).
     sim.experiments.study.PoolTooSmallError
         The study population holds too few candidates for a group (raise ``population``).
 
@@ -249,20 +289,31 @@ def study(
     --------
     >>> res = study({"scenario": {"name": "tiny"}, "study": {"population": 2000, "age_max": 30,
     ...     "n_healthy": 4, "n_subacute": 4, "n_chronic": 4, "power_multipliers": [],
-    ...     "counterfactual": False}}, seed=3, replications=2)
+    ...     "counterfactual": False}}, seed=3, replications=2, backend="serial")
     >>> res.kind, len(res.replications), res.scenario.scenario.seed
     ('study', 2, 3)
     """
-    from sim.experiments.study import override_study, simulate_study, study_design
+    from sim.experiments.backends import check_options
+    from sim.experiments.study import check_indices, override_study, simulate_study
 
     source = _source(scenario)
     loaded = as_scenario(scenario)
-    study_design(loaded, source)
+    check_indices(loaded, source)
+    check_options(backend, workers, scheduler)
     loaded = _with_run_settings(loaded, source, seed=seed)
     if replications is not None:
         where = f"{source} (replications={replications!r})"
         loaded = override_study(loaded, {"replications": replications}, where)
-    return simulate_study(loaded, progress=progress, command=command)
+    return simulate_study(
+        loaded,
+        progress=progress,
+        command=command,
+        backend=backend,
+        workers=workers,
+        scheduler=scheduler,
+        posterior=_posterior(posterior),
+        source=source,
+    )
 
 
 def load(folder: str | Path) -> Any:

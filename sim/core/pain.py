@@ -227,7 +227,13 @@ class PainParams(ParamGroup):
 
 @dataclass
 class PainState:
-    """Pain state of a cohort, one array entry per person (times in years of simulation)."""
+    """Pain state of a cohort, one array entry per person (times in years of simulation).
+
+    ``end`` is the end of the current (or, between episodes, the last) episode;
+    ``previous_end`` the end of the episode before the current or last one (-inf if none) and
+    ``longest`` the longest duration (years) of the episodes before it (0 if none), so that a
+    study can apply inclusion rules on pain history (``PainModel.observe``).
+    """
 
     in_pain: np.ndarray
     onset: np.ndarray
@@ -238,6 +244,8 @@ class PainState:
     episodes: np.ndarray
     years_with_pain: np.ndarray
     female: np.ndarray
+    previous_end: np.ndarray
+    longest: np.ndarray
 
     def take(self, rows: np.ndarray | slice) -> PainState:
         """The pain state of a subset of people (copies of their entries)."""
@@ -256,6 +264,8 @@ class PainState:
             episodes=np.zeros(n, np.int32),
             years_with_pain=np.zeros(n),
             female=female,
+            previous_end=np.full(n, -np.inf),
+            longest=np.zeros(n),
         )
 
 
@@ -381,6 +391,12 @@ def start_episodes(
     ``coping_z`` (k,) the coping z-scores of those people.
     """
     persistent = uniforms[0] < persistent_probability(coping_z, p)
+    # The episode that ended before this onset becomes history (none before a first onset).
+    ended = state.end[rows] - state.onset[rows]
+    state.longest[rows] = np.where(
+        np.isfinite(ended), np.maximum(state.longest[rows], ended), state.longest[rows]
+    )
+    state.previous_end[rows] = state.end[rows]
     state.episodes[rows] += 1
     state.onset[rows] = onset
     state.end[rows] = onset + draw_duration(persistent, uniforms[1], p)

@@ -246,6 +246,20 @@ def study(
         int | None, typer.Option(help="Override the study's number of replications.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    backend: Annotated[
+        str, typer.Option(help="process (local worker processes), serial (one process) or dask.")
+    ] = "process",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: usable cores).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask)."),
+    ] = None,
+    posterior: Annotated[
+        Path | None,
+        typer.Option(help="CSV or Parquet of calibration draws for [study] uncertainty_draws."),
+    ] = None,
     out: OutOption = None,
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
@@ -254,11 +268,13 @@ def study(
     """Run a virtual study (e.g. Heukamp 2024); write study.csv and findings.md."""
     # Imported here: statsmodels is only needed by this command.
     from sim.api import study as run_virtual_study
-    from sim.experiments.study import PoolTooSmallError, study_design
+    from sim.experiments.backends import BackendError, check_options
+    from sim.experiments.study import PoolTooSmallError, check_indices
     from sim.results.folder import check_destination, destination
 
     try:
-        study_design(load_scenario(scenario), str(scenario))
+        check_indices(load_scenario(scenario), str(scenario))
+        check_options(backend, workers, scheduler)
         # Refuse a bad destination before simulating, not after.
         planned = destination(out, results_root, "", "")
         if out is not None:
@@ -269,10 +285,16 @@ def study(
             replications=replications,
             progress=progress,
             command=ctx.obj["argv"],
+            backend=backend,
+            workers=workers,
+            scheduler=scheduler,
+            posterior=posterior,
         )
         folder = result.save(out, results_root=results_root)
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
+    except BackendError as exc:
+        fail(f"--{exc.option}: {exc.message}")
     except PoolTooSmallError as exc:
         fail(f"{scenario}: study.population: {exc}")
     typer.echo(format_findings(result.findings))
