@@ -280,6 +280,48 @@ def sweep(
     )
 
 
+def _posterior(posterior: Any) -> Any:
+    """A posterior as a :class:`~sim.experiments.posterior.Posterior` (or None).
+
+    Accepts a calibration folder, a ``Posterior``, a DataFrame of draws (optional ``weight``
+    column) or the path of a CSV or Parquet file of draws.
+    """
+    if posterior is None:
+        return None
+    import pandas as pd
+
+    from sim.experiments.posterior import Posterior
+
+    if isinstance(posterior, Posterior):
+        return posterior
+    if isinstance(posterior, pd.DataFrame):
+        return Posterior(_weighted(posterior))
+    path = Path(posterior)
+    if path.is_dir():
+        from sim.results.calibration import read_posterior
+
+        return read_posterior(path)
+    from sim.scenario import ScenarioError
+
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            table = pd.read_parquet(path)
+        else:
+            table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise ScenarioError(str(path), "", "file not found") from None
+    except Exception as exc:  # pandas raises many kinds; one line naming the file
+        raise ScenarioError(str(path), "", f"cannot read ({' '.join(str(exc).split())})") from None
+    return Posterior(_weighted(table), folder=str(path))
+
+
+def _weighted(draws: Any) -> Any:
+    """Draws with a ``weight`` column (equal weights if there was none)."""
+    if "weight" in draws.columns:
+        return draws.reset_index(drop=True)
+    return draws.assign(weight=1.0 / max(len(draws), 1)).reset_index(drop=True)
+
+
 def study(
     scenario: ScenarioLike,
     *,
@@ -287,7 +329,10 @@ def study(
     replications: int | None = None,
     progress: bool = False,
     command: Sequence[str] | None = None,
-    posterior: str | Path | Any | None = None,
+    backend: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    posterior: Any = None,
     draws: int = 10,
 ) -> StudyResult:
     """Run the virtual study of a scenario's ``[study]`` section, in memory.
@@ -304,8 +349,22 @@ def study(
         Show progress bars on stderr.
     command
         Command line to record in the manifest when saved (the CLI passes its own).
+    backend
+        Where population bands and replications run: ``"process"`` (local worker processes),
+        ``"serial"`` (this process) or ``"dask"`` (a LocalCluster on 127.0.0.1, or the running
+        cluster at ``scheduler``). Every backend gives the same tables; one process worker runs
+        in this process.
+    workers
+        Local worker processes, 1 to 1024 (default: the usable cores).
+    scheduler
+        Address of a running Dask scheduler (``dask`` only).
     posterior, draws
-        A calibration folder: the study runs under ``draws`` weighted parameter draws, each
+        Parameter uncertainty: a calibration folder (``painsim calibrate``), a
+        :class:`~sim.experiments.posterior.Posterior`, a DataFrame with one column per dotted
+        parameter name (an optional ``weight`` column weights the rows) or the path of such a
+        CSV or Parquet file. With ``[study] uncertainty_draws`` set, its draws feed the
+        uncertainty rows of the sensitivity table (default there: a Latin hypercube over the
+        plausible ranges). Otherwise the whole study runs under ``draws`` weighted draws, each
         with ``population / draws`` people and its share of the replications (see
         :func:`sim.experiments.posterior.study_under_posterior`), so detection rates include
         parameter uncertainty.
@@ -320,7 +379,10 @@ def study(
     Raises
     ------
     sim.scenario.ScenarioError
-        Not a valid scenario, no ``[study]`` section, or a bad override (one line).
+        Not a valid scenario, no ``[study]`` section, an unknown index, a bad override or a
+        bad posterior (one line).
+    sim.experiments.backends.BackendError
+        Bad ``backend``, ``workers`` or ``scheduler`` (``.option`` names it).
     sim.experiments.study.PoolTooSmallError
         The study population holds too few candidates for a group (raise ``population``).
 
@@ -328,22 +390,24 @@ def study(
     --------
     >>> res = study({"scenario": {"name": "tiny"}, "study": {"population": 2000, "age_max": 30,
     ...     "n_healthy": 4, "n_subacute": 4, "n_chronic": 4, "power_multipliers": [],
-    ...     "counterfactual": False}}, seed=3, replications=2)
+    ...     "counterfactual": False}}, seed=3, replications=2, backend="serial")
     >>> res.kind, len(res.replications), res.scenario.scenario.seed
     ('study', 2, 3)
     """
-    from sim.experiments.study import override_study, simulate_study, study_design
+    from sim.experiments.backends import check_options
+    from sim.experiments.study import check_indices, override_study, simulate_study
 
     source = _source(scenario)
     loaded = as_scenario(scenario)
-    study_design(loaded, source)
+    check_indices(loaded, source)
+    check_options(backend, workers, scheduler)
     loaded = _with_run_settings(loaded, source, seed=seed)
     if replications is not None:
         where = f"{source} (replications={replications!r})"
         loaded = override_study(loaded, {"replications": replications}, where)
-    if posterior is not None:
-        from sim.experiments.posterior import Posterior, PosteriorError, study_under_posterior
-        from sim.results.calibration import read_posterior
+    post = _posterior(posterior)
+    if post is not None and not loaded.study.uncertainty_draws:
+        from sim.experiments.posterior import PosteriorError, study_under_posterior
 
         if not 1 <= draws <= loaded.study.replications:
             raise PosteriorError(
@@ -351,11 +415,26 @@ def study(
                 f"got {draws}",
                 option="draws",
             )
-        post = posterior if isinstance(posterior, Posterior) else read_posterior(posterior)
         return study_under_posterior(
-            loaded, post, draws, progress=progress, command=list(command or []) or None
+            loaded,
+            post,
+            draws,
+            progress=progress,
+            command=list(command or []) or None,
+            backend=backend,
+            workers=workers,
+            scheduler=scheduler,
         )
-    return simulate_study(loaded, progress=progress, command=command)
+    return simulate_study(
+        loaded,
+        progress=progress,
+        command=command,
+        backend=backend,
+        workers=workers,
+        scheduler=scheduler,
+        posterior=None if post is None else post.draws,
+        source=source,
+    )
 
 
 def timing(

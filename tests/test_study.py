@@ -34,7 +34,10 @@ from sim.experiments.study import (
     STUDY_COLUMNS,
     Pool,
     PoolTooSmallError,
+    PopulationSpec,
+    Recruitment,
     StudyResult,
+    build_populations,
     counterfactual_scenario,
     detection_rates,
     group_sizes,
@@ -42,6 +45,7 @@ from sim.experiments.study import (
     observe_coping,
     override_study,
     recruit,
+    restrict,
     run_replications,
     sample_table,
     simulate_population,
@@ -113,7 +117,7 @@ def tiny_pools() -> tuple[Pool, Pool]:
 
 @pytest.fixture(scope="module")
 def tiny_study() -> StudyResult:
-    return sim.study(TINY, command=["painsim", "study", "tiny.toml"])
+    return sim.study(TINY, command=["painsim", "study", "tiny.toml"], backend="serial")
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +168,16 @@ def test_shipped_scenario_describes_the_heukamp_design():
         ({"power_multipliers": [1.0, -2.0]}, "study.power_multipliers[1]", "greater than 0"),
         ({"age_min": 60, "age_max": 40}, "study", "age_max must be greater than age_min"),
         ({"chronic_min_weeks": 8}, "study", "must not overlap"),
+        ({"subacute_prior": "never"}, "study.subacute_prior", "'first_episode'"),
+        ({"subacute_max_prior_years": -1}, "study.subacute_max_prior_years", "greater than"),
+        ({"controls": "healthy"}, "study.controls", "'no_chronic_history'"),
+        ({"uncertainty_draws": 65}, "study.uncertainty_draws", "less than or equal to 64"),
+        ({"uncertainty_parameters": ["drift.rat"]}, "study.uncertainty_parameters", "[0]"),
+        ({"uncertainty_parameters": ["brain.atlas"]}, "study.uncertainty_parameters", "range"),
+        ({"indices": ["mean_abs_z", "mean_abs_z"]}, "study.indices", "listed once"),
+        ({"indices": ["Mean"]}, "study.indices[0]", "letters, digits"),
+        ({"window": 60}, "study", "window must not exceed"),
+        ({"follow_up_years": 0}, "study.follow_up_years", "greater than 0"),
     ],
 )
 def test_bad_study_settings_give_one_line_naming_file_and_field(study, field, fragment):
@@ -301,6 +315,38 @@ def test_seeded_study_shows_the_calibrated_pattern(small_study):
     assert small_study["share_mediated"].median() == pytest.approx(0.07, abs=0.07)
 
 
+def test_restricting_subacute_history_makes_chronic_and_subacute_patients_differ(
+    small_pool, small_scenario, small_study
+):
+    """First-episode subacute patients lack the earlier years with pain that keep them close to
+    chronic patients: finding 2 (no significant difference) then rarely holds."""
+    rule = Recruitment.from_study(small_scenario.study).replace(subacute_prior="first_episode")
+    first = restrict(small_pool, rule)
+    assert (first.episodes[first.group == SBP] == 1).all()
+    table, _ = run_replications(first, small_scenario, (39, 77, 31), 20)
+    restricted, base = (detection_rates(t, 0.05)["cbp_sbp"] for t in (table, small_study))
+    assert restricted <= base - 0.3
+    assert table["d_cbp_sbp"].median() > small_study["d_cbp_sbp"].median() + 0.15
+    # no earlier years with pain (to rounding: prior = years with pain minus the current episode)
+    assert table["mean_prior_ylp_sbp"].max() == pytest.approx(0.0, abs=1e-9)
+    assert small_study["mean_prior_ylp_sbp"].min() > 0.1
+
+
+def test_a_drift_only_counterfactual_integrated_alongside_is_the_separate_simulation(tiny_pools):
+    """The counterfactual as a view of the model's population (one simulation) is exactly
+    the counterfactual population simulated on its own."""
+    model, counter = tiny_pools
+    scenario = parse_scenario(TINY, "tiny")
+    views = {"no_coping_drift": counterfactual_scenario(scenario).params.drift}
+    pools = build_populations({"model": PopulationSpec(scenario, views=views)})["model"]
+    base = Recruitment.from_study(scenario.study)
+    for got, want in ((pools["model"], model), (pools["no_coping_drift"], counter)):
+        got = restrict(got, base)
+        np.testing.assert_array_equal(got.person, want.person)
+        np.testing.assert_array_equal(got.adaptation, want.adaptation)
+        np.testing.assert_array_equal(got.edges_z, want.edges_z)
+
+
 def test_counterfactual_people_live_the_same_lives(tiny_pools):
     model, counter = tiny_pools
     for name in ("person", "group", "age", "years_with_pain", "episodes", "pain", "coping"):
@@ -391,6 +437,8 @@ def test_study_command_writes_results_and_prints_the_findings(tmp_path, write_to
         "--seed",
         "5",
         "--no-progress",
+        "--backend",
+        "serial",
     )
     assert result.exit_code == 0, result.output
     assert "chronic > healthy" in result.stdout and f"results: {out}" in result.stdout
@@ -426,7 +474,7 @@ def test_study_command_rejects_bad_input_with_one_line_and_writes_nothing(tmp_pa
     )
     crowded = write_toml(TINY_TOML.replace("n_subacute = 8", "n_subacute = 4000"), "big.toml")
     _one_line_error(
-        _invoke("study", crowded, "--out", out, "--no-progress"),
+        _invoke("study", crowded, "--out", out, "--no-progress", "--backend", "serial"),
         "big.toml",
         "study.population",
         "subacute",
@@ -436,6 +484,16 @@ def test_study_command_rejects_bad_input_with_one_line_and_writes_nothing(tmp_pa
     out.mkdir()
     (out / "keep.txt").write_text("x")
     _one_line_error(_invoke("study", tiny, "--out", out), "not empty")
+    fresh = tmp_path / "fresh"
+    _one_line_error(
+        _invoke("study", tiny, "--out", fresh, "--workers", "0"), "--workers", "out of range"
+    )
+    _one_line_error(_invoke("study", tiny, "--out", fresh, "--backend", "gpu"), "--backend", "gpu")
+    unknown = write_toml(TINY_TOML + 'indices = ["mean_abs_z", "made_up"]\n', "index.toml")
+    _one_line_error(
+        _invoke("study", unknown, "--out", fresh), "index.toml", "study.indices[1]", "made_up"
+    )
+    assert not fresh.exists()
 
 
 def test_replications_override_keeps_everything_else(small_scenario):
@@ -505,6 +563,7 @@ def test_sim_study_returns_every_table_of_the_study(tiny_study):
         "ylp",
         "mediation",
         "sbp_hc",
+        "mediation_age_sex",
         "all",
     ]
     assert res.detection_rates() == pytest.approx(
@@ -526,7 +585,7 @@ def test_sim_study_overrides_seed_and_replications_and_rejects_bad_ones():
     small = {"population": 1000, "age_max": 25, "n_subacute": 4000}  # quick to simulate
     crowded = {**TINY, "study": {**TINY["study"], **small}}
     with pytest.raises(PoolTooSmallError, match="subacute candidates for 4000 places"):
-        sim.study(crowded)
+        sim.study(crowded, backend="serial")
 
 
 def test_a_saved_study_loads_back_with_identical_tables(tiny_study, tiny_folder):
@@ -557,17 +616,13 @@ def test_a_study_manifest_has_the_core_keys_and_a_study_object(tiny_folder):
             "power.csv",
             "sample.csv",
             "study.csv",
+            "variant_replications.csv",
+            "variants.csv",
         ]
     )
     section = manifest["study"]
     assert section["replications"] == 3
-    assert set(section["seconds"]) == {
-        "population",
-        "replications",
-        "power",
-        "counterfactual",
-        "total",
-    }
+    assert set(section["seconds"]) == {"population", "analyses", "total"}
     assert section["population"]["subacute"]["candidates"] > 8
     assert set(section["counterfactual_population"]) == {"healthy", "subacute", "chronic"}
     assert set(section["mean_replications_per_recruited_person"]) == {

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 LEVEL = 0.95
 """Default confidence level."""
@@ -236,9 +236,16 @@ def welch_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     >>> round(d, 6)
     1.0
     """
-    t, p = stats.ttest_ind(x, y, equal_var=False)
     nx, ny = x.size, y.size
-    pooled = math.sqrt(((nx - 1) * x.var(ddof=1) + (ny - 1) * y.var(ddof=1)) / (nx + ny - 2))
+    vx, vy = x.var(ddof=1), y.var(ddof=1)
+    # Welch's t and Welch-Satterthwaite degrees of freedom, as scipy.stats.ttest_ind computes
+    # them (equal_var=False), without its per-call overhead (a study calls this thousands of
+    # times); p from the Student t tail, as scipy does.
+    se2x, se2y = vx / nx, vy / ny
+    t = (x.mean() - y.mean()) / math.sqrt(se2x + se2y)
+    df = (se2x + se2y) ** 2 / (se2x**2 / (nx - 1) + se2y**2 / (ny - 1))
+    p = 2 * special.stdtr(df, -abs(t))
+    pooled = math.sqrt(((nx - 1) * vx + (ny - 1) * vy) / (nx + ny - 2))
     return float(t), float(p), float((x.mean() - y.mean()) / pooled)
 
 
@@ -298,13 +305,64 @@ def bootstrap_indirect(
     a: slope of ``m`` on ``x``; b: slope of ``y`` on ``m`` given ``x``; both adjusted for the
     (n, c) ``covariates``. Degenerate resamples give NaN.
     """
-    n = x.size
+    return indirect_from_counts(x, m, y, covariates, resample_counts(rng, x.size, resamples))
+
+
+def resample_counts(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
+    """(resamples, n): how often each of ``n`` people is drawn in each bootstrap resample.
+
+    The draws are ``rng.integers(0, n, size=(resamples, n))``, people drawn with replacement.
+
+    Examples
+    --------
+    >>> resample_counts(np.random.default_rng(0), 3, 2).sum(axis=1).tolist()
+    [3.0, 3.0]
+    """
     idx = rng.integers(0, n, size=(resamples, n))
-    ones = np.ones((resamples, n, 1))
-    xs, cs = x[idx][..., None], covariates[idx]
-    a = batched_ols(np.concatenate([ones, xs, cs], axis=2), m[idx])[:, 1]
-    b = batched_ols(np.concatenate([ones, xs, m[idx][..., None], cs], axis=2), y[idx])[:, 2]
+    flat = (idx + n * np.arange(resamples)[:, None]).ravel()
+    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(float)
+
+
+def indirect_from_counts(
+    x: np.ndarray, m: np.ndarray, y: np.ndarray, covariates: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """Indirect effects a*b in the resamples given by :func:`resample_counts`.
+
+    A resample is a weighting of the people by how often each was drawn: its regressions need
+    only count-weighted cross products, one matrix product for all resamples.
+    """
+    n = x.size
+    ones = np.ones((n, 1))
+    a = count_weighted_ols(counts, np.column_stack([ones, x, covariates]), m)[:, 1]
+    b = count_weighted_ols(counts, np.column_stack([ones, x, m, covariates]), y)[:, 2]
     return a * b
+
+
+def count_weighted_ols(weights: np.ndarray, design: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Coefficients of one regression under many weightings: (B, n), (n, k), (n,) -> (B, k).
+
+    Row b solves the normal equations with X' W_b X and X' W_b y, W_b = diag(weights[b]):
+    with bootstrap counts as weights, exactly the regression on that resample. A rank-deficient
+    weighting gets NaN coefficients (as :func:`batched_ols`).
+
+    Examples
+    --------
+    >>> x = np.column_stack([np.ones(4), np.arange(4.0)])
+    >>> count_weighted_ols(np.array([[1.0, 1, 1, 1], [0, 2, 1, 0]]), x, 2 * np.arange(4.0) + 1)
+    array([[1., 2.],
+           [1., 2.]])
+    """
+    n, k = design.shape
+    outer = (design[:, :, None] * design[:, None, :]).reshape(n, k * k)
+    xtx = (weights @ outer).reshape(-1, k, k)
+    xty = weights @ (design * y[:, None])
+    # matrix_rank's rule (singular values above max * k * eps); X'WX is symmetric positive
+    # semi-definite, so its singular values are its eigenvalues, which are cheaper to get.
+    eig = np.abs(np.linalg.eigvalsh(xtx))
+    full = (eig > eig.max(axis=1, keepdims=True) * k * np.finfo(float).eps).sum(axis=1) == k
+    coefs = np.full(xty.shape, np.nan)
+    coefs[full] = np.linalg.solve(xtx[full], xty[full][..., None])[..., 0]
+    return coefs
 
 
 def mediation(
@@ -315,8 +373,12 @@ def mediation(
     rng: np.random.Generator,
     resamples: int = RESAMPLES,
     level: float = LEVEL,
+    counts: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Single-mediator model x -> m -> y with covariates; percentile bootstrap of a*b.
+
+    ``counts`` (from :func:`resample_counts`) gives the resamples, e.g. the same ones for two
+    sets of covariates; by default they are drawn from ``rng``.
 
     Returns
     -------
@@ -332,7 +394,9 @@ def mediation(
     fit_b = sm.OLS(y, np.column_stack([const, x, m, covariates])).fit()
     fit_c = sm.OLS(y, np.column_stack([const, x, covariates])).fit()
     a, b = float(fit_a.params[1]), float(fit_b.params[2])
-    boot = bootstrap_indirect(x, m, y, covariates, rng, resamples)
+    if counts is None:
+        counts = resample_counts(rng, x.size, resamples)
+    boot = indirect_from_counts(x, m, y, covariates, counts)
     low, high = np.nanpercentile(boot, _tails(level))
     total = float(fit_c.params[1])
     return {
@@ -347,6 +411,83 @@ def mediation(
         "indirect_ci_high": float(high),
         "share_mediated": a * b / total if total != 0 else math.nan,
     }
+
+
+def _residuals(y: np.ndarray, design: np.ndarray) -> np.ndarray:
+    coefs, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return y - design @ coefs
+
+
+def mediation_sensitivity(
+    x: np.ndarray,
+    m: np.ndarray,
+    y: np.ndarray,
+    covariates: np.ndarray,
+    rho: np.ndarray | float = 0.0,
+) -> dict[str, np.ndarray | float]:
+    """Sensitivity of the indirect effect to unmeasured mediator-outcome confounding.
+
+    Imai, Keele and Yamamoto (2010, Statistical Science 25:51-71, section 4; the ``medsens``
+    method of the R package ``mediation`` for two linear models): with the mediator model
+    m = a x + e2 and the outcome model y = c' x + b m + e3 (both with ``covariates``), an
+    unmeasured confounder of m and y shows as a correlation rho = corr(e2, e3), which the usual
+    analysis assumes to be 0. The average causal mediation effect at a given rho is
+
+        ACME(rho) = a * s1 / s2 * (rt - rho * sqrt((1 - rt^2) / (1 - rho^2))),
+
+    where s2 is the SD of the mediator model's residuals, s1 that of the total-effect model's
+    (y = c x + e1) and rt = corr(e1, e2). At rho = 0 it is the usual a*b; it is 0 at rho = rt,
+    the error correlation a confounder would have to induce to explain the mediation away.
+
+    Returns
+    -------
+    dict
+        ``indirect`` (ACME at each ``rho``, same shape) and ``rho_zero`` (rt).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=2000)
+    >>> m = 0.5 * x + rng.normal(size=2000)
+    >>> y = 0.4 * m + rng.normal(size=2000)
+    >>> out = mediation_sensitivity(x, m, y, np.zeros((2000, 0)), rho=0.0)
+    >>> round(float(out["indirect"]), 2), round(out["rho_zero"], 2)
+    (0.18, 0.36)
+    """
+    design = np.column_stack([np.ones(x.size), x, covariates])
+    e2 = _residuals(m, design)
+    e1 = _residuals(y, design)
+    a = float(np.linalg.lstsq(design, m, rcond=None)[0][1])
+    s1, s2 = float(e1.std()), float(e2.std())
+    rt = float(np.corrcoef(e1, e2)[0, 1])
+    rho = np.asarray(rho, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acme = a * s1 / s2 * (rt - rho * np.sqrt((1 - rt**2) / (1 - rho**2)))
+    return {"indirect": acme if acme.ndim else float(acme), "rho_zero": rt}
+
+
+def standardized_slope(
+    x: np.ndarray, y: np.ndarray, level: float = LEVEL
+) -> tuple[float, float, float, float]:
+    """Standardized weight of ``y`` on one predictor ``x``, its CI and two-sided p.
+
+    With one predictor the standardized path weight of a structural equation model equals the
+    Pearson r; its CI is the Fisher-z interval and p that of the correlation test. NaN for
+    fewer than four people or no spread.
+
+    Examples
+    --------
+    >>> w, low, high, p = standardized_slope(np.arange(10.0), np.arange(10.0) ** 1.5)
+    >>> round(w, 3), low < w < high, p < 0.001
+    (0.987, True, True)
+    """
+    n = x.size
+    if n < 4 or x.std() == 0 or y.std() == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    r, p = correlation_test(x, y)
+    z, half = math.atanh(min(max(r, -0.999999), 0.999999)), stats.norm.ppf(0.5 + level / 2)
+    half /= math.sqrt(n - 3)
+    return r, math.tanh(z - half), math.tanh(z + half), p
 
 
 # -- weighted population statistics (the estimands of a study's sample statistics) ------------
@@ -380,7 +521,7 @@ def population_cohens_d(
     Examples
     --------
     >>> population_cohens_d(np.array([1.0, 3.0]), np.array([0.0, 2.0]), 10, 10)
-    0.5
+    1.0
     """
     mx, vx = weighted_moments(x, np.ones(x.size) if w_x is None else w_x)
     my, vy = weighted_moments(y, np.ones(y.size) if w_y is None else w_y)

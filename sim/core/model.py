@@ -87,6 +87,11 @@ class PainModel(mesa.Model):
     create_agents
         Create one :class:`sim.core.patient.Patient` agent per person (thin views; set False for
         large headless runs where nobody inspects agents).
+    shadow_drift
+        Other drift parameter sets to integrate alongside the model's own, over the same pain
+        and coping histories (:meth:`shadow_adaptation`). Pain and coping never depend on the
+        drift, so a shadow is exactly the adaptation the same people would have in a model with
+        those drift parameters: a study's counterfactual without simulating everyone twice.
 
     Examples
     --------
@@ -108,6 +113,7 @@ class PainModel(mesa.Model):
         *,
         arm: str | None = None,
         create_agents: bool = True,
+        shadow_drift: tuple[drift.DriftParams, ...] = (),
     ):
         seed = scenario.scenario.seed
         super().__init__(rng=stream(seed, replicate, "mesa"))
@@ -130,6 +136,11 @@ class PainModel(mesa.Model):
         )
         self.effects = ArmEffects(self._deliveries(seed, replicate))
         self._exposure_log: ExposureLog | None = None
+        self.shadow_drift = tuple(shadow_drift)
+        # Shadows start from the model's own initial adaptation (none without a history).
+        self._shadows = [
+            (self.cohort.reversible.copy(), self.cohort.scar.copy()) for _ in self.shadow_drift
+        ]
         self.patients: list[Patient] = []
         if create_agents:
             self.patients = [Patient(self, i) for i in range(self.cohort.size)]
@@ -270,6 +281,8 @@ class PainModel(mesa.Model):
             self._exposure_log.add(t, exposure)
         c.coping_state = coping.advance(c.coping_state, exposure, p.coping)
         c.reversible, c.scar = drift.advance(c.reversible, c.scar, exposure, cz, p.drift)
+        for k, shadow in enumerate(self.shadow_drift):
+            self._shadows[k] = drift.advance(*self._shadows[k], exposure, cz, shadow)
         self.time_years = t + dt_years
         self._enroll()
 
@@ -456,6 +469,7 @@ class PainModel(mesa.Model):
         ages: np.ndarray,
         adaptation: np.ndarray,
         pain_now: np.ndarray,
+        drift_params: drift.DriftParams | None = None,
     ) -> np.ndarray:
         """(n, E) connectivity (Pearson r) of the selected people in a state observed earlier.
 
@@ -464,7 +478,8 @@ class PainModel(mesa.Model):
         ``adaptation`` and ``pain`` that :meth:`observe` returned at some time, this gives
         exactly what :meth:`connectivity` gave at that time. Materializing many observations
         in one call is much faster than one call per observation time (a study scans people
-        at thousands of different moments).
+        at thousands of different moments). ``drift_params`` materializes the same people with
+        another pain signature (default: the model's own), e.g. with a shadow's adaptation.
 
         Raises
         ------
@@ -480,13 +495,19 @@ class PainModel(mesa.Model):
         return drift.connectivity(
             self.brain,
             self.params.brain,
-            self.params.drift,
+            self.params.drift if drift_params is None else drift_params,
             c.baseline[rows],
             c.idiosyncrasy[rows],
             adaptation,
             pain_now,
             ages,
         )
+
+    def shadow_adaptation(self, rows: np.ndarray) -> np.ndarray:
+        """(K, n) adaptation of the selected people under each of the K ``shadow_drift`` sets."""
+        if not self._shadows:
+            return np.zeros((0, np.asarray(rows).size))
+        return np.stack([r[rows] + s[rows] for r, s in self._shadows])
 
     def observe(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """True state of the selected people now, without treatment effects (a study's view).
@@ -496,11 +517,22 @@ class PainModel(mesa.Model):
         dict
             (n,) arrays ``age``, ``years_with_pain``, ``episodes``, ``pain`` (NRS 0-10),
             ``coping`` (PCS 0-52), ``adaptation`` and ``episode_weeks`` (weeks since the onset
-            of the current episode, NaN if not in pain).
+            of the current episode, NaN if not in pain); for inclusion rules ``female``,
+            ``weeks_free_before`` (pain-free weeks before the current episode, or before now
+            if not in pain; inf if there was no earlier episode) and
+            ``longest_episode_weeks`` (longest finished episode, 0 if none).
         """
         c, t = self.cohort, self.time_years
+        state = c.pain
+        in_pain = state.in_pain[rows]
+        # In pain: the gap before this onset; between episodes: the time since the last ended.
+        last_end = np.where(in_pain, state.previous_end[rows], state.end[rows])
+        since = np.where(in_pain, state.onset[rows], t)
+        finished = np.where(in_pain, 0.0, state.end[rows] - state.onset[rows])
+        finished = np.where(np.isfinite(finished), finished, 0.0)
         return {
             "age": c.age0[rows] + t,
+            "female": c.female[rows].copy(),
             "years_with_pain": c.pain.years_with_pain[rows].copy(),
             "episodes": c.pain.episodes[rows].copy(),
             "pain": pain.current_intensity(c.pain.take(rows), t, self.params.pain),
@@ -509,6 +541,8 @@ class PainModel(mesa.Model):
             "episode_weeks": np.where(
                 c.pain.in_pain[rows], (t - c.pain.onset[rows]) * WEEKS_PER_YEAR, np.nan
             ),
+            "weeks_free_before": (since - last_end) * WEEKS_PER_YEAR,
+            "longest_episode_weeks": np.maximum(state.longest[rows], finished) * WEEKS_PER_YEAR,
         }
 
     def network_outcomes(

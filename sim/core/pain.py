@@ -293,6 +293,10 @@ class PainState:
 
     ``age0`` is each person's age at simulation time 0, so the age at time t is ``age0 + t``
     (a pain history is simulated at negative times, see :mod:`sim.core.history`).
+    ``end`` is the end of the current (or, between episodes, the last) episode;
+    ``previous_end`` the end of the episode before the current or last one (-inf if none) and
+    ``longest`` the longest duration (years) of the episodes before it (0 if none), so that a
+    study can apply inclusion rules on pain history (``PainModel.observe``).
     """
 
     in_pain: np.ndarray
@@ -305,6 +309,8 @@ class PainState:
     years_with_pain: np.ndarray
     female: np.ndarray
     age0: np.ndarray
+    previous_end: np.ndarray
+    longest: np.ndarray
 
     def take(self, rows: np.ndarray | slice) -> PainState:
         """The pain state of a subset of people (copies of their entries)."""
@@ -327,6 +333,8 @@ class PainState:
             years_with_pain=np.zeros(n),
             female=female,
             age0=np.broadcast_to(np.asarray(age0, dtype=float), (n,)).copy(),
+            previous_end=np.full(n, -np.inf),
+            longest=np.zeros(n),
         )
 
 
@@ -534,6 +542,12 @@ def start_episodes(
     from scipy.special import ndtri
 
     persistent = uniforms[0] < persistent_probability(coping_z, p)
+    # The episode that ended before this onset becomes history (none before a first onset).
+    ended = state.end[rows] - state.onset[rows]
+    state.longest[rows] = np.where(
+        np.isfinite(ended), np.maximum(state.longest[rows], ended), state.longest[rows]
+    )
+    state.previous_end[rows] = state.end[rows]
     state.episodes[rows] += 1
     state.onset[rows] = onset
     state.end[rows] = onset + draw_duration(persistent, uniforms[1], p)

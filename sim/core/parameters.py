@@ -9,6 +9,7 @@ range and source of every parameter (``painsim params`` prints it).
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -61,6 +62,29 @@ def parameter_table(params: BaseModel, prefix: str = "") -> list[dict[str, Any]]
             }
         )
     return rows
+
+
+_RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def plausible_bounds(name: str, params: BaseModel | None = None) -> tuple[float, float] | None:
+    """(low, high) of a parameter's documented plausible range, or None if it has none.
+
+    Examples
+    --------
+    >>> plausible_bounds("drift.rate"), plausible_bounds("brain.r_dmn_salience")
+    ((0.05, 0.6), (-0.15, 0.15))
+    >>> plausible_bounds("brain.atlas") is None
+    True
+    """
+    for row in parameter_table(params or ModelParams()):
+        if row["name"] == name:
+            match = _RANGE.match(str(row["plausible"]))
+            if match is None or isinstance(row["value"], bool | str):
+                return None
+            low, high = float(match.group(1)), float(match.group(2))
+            return (low, high) if low < high else None
+    raise KeyError(name)
 
 
 class OverrideError(ValueError):

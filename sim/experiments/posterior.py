@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.core.interventions import intervention_parameters
+from sim.core.intervention_params import intervention_parameters
 from sim.core.parameters import ModelParams, OverrideError, apply_overrides, parameter_table
 from sim.scenario import Scenario, ScenarioError, parse_scenario
 
@@ -189,6 +189,9 @@ def study_under_posterior(
     *,
     progress: bool = False,
     command: list[str] | None = None,
+    backend: str = "serial",
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> Any:
     """The virtual study with parameter uncertainty: ``draws`` parameter sets, one study each.
 
@@ -230,7 +233,15 @@ def study_under_posterior(
         data["scenario"]["seed"] = int(
             np.random.SeedSequence(seed, spawn_key=(POSTERIOR_KEY, g)).generate_state(1)[0]
         )
-        parts.append(simulate_study(parse_scenario(data, "posterior draw"), progress=progress))
+        parts.append(
+            simulate_study(
+                parse_scenario(data, "posterior draw"),
+                progress=progress,
+                backend=backend,
+                workers=workers,
+                scheduler=scheduler,
+            )
+        )
 
     def joined(name: str) -> pd.DataFrame:
         tables = []

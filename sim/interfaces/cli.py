@@ -204,8 +204,11 @@ PosteriorOption = Annotated[
     Path | None,
     typer.Option(
         "--posterior",
-        help="Calibration results folder: each replicate runs its own weighted draw of the "
-        "calibrated parameters, so intervals include parameter uncertainty.",
+        metavar="DIR",
+        help="Calibration results folder: each replicate (study: each share of the study) runs "
+        "its own weighted draw of the calibrated parameters, so intervals include parameter "
+        "uncertainty. For a study with [study] uncertainty_draws, also a CSV or Parquet file "
+        "of draws.",
     ),
 ]
 
@@ -315,6 +318,21 @@ def study(
         typer.Option(metavar="N", help="Override the study's number of replications."),
     ] = None,
     seed: SeedOption = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME", help="process (local worker processes), serial (one process) or dask."
+        ),
+    ] = "process",
+    workers: Annotated[
+        int | None, typer.Option(metavar="N", help="Worker processes (default: usable cores).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDR", help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask)."
+        ),
+    ] = None,
     out: OutOption = None,
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
@@ -332,12 +350,16 @@ def study(
     """
     # Imported here: statsmodels is only needed by this command.
     from sim.api import study as run_virtual_study
-    from sim.experiments.study import PoolTooSmallError, study_design
+    from sim.experiments.backends import BackendError, check_options
+    from sim.experiments.study import PoolTooSmallError, check_indices, study_design
     from sim.results.folder import OutputFolderError, check_destination, destination
     from sim.scenario import ScenarioError, load_scenario
 
     try:
-        study_design(load_scenario(scenario), str(scenario))
+        declared = load_scenario(scenario)
+        study_design(declared, str(scenario))
+        check_indices(declared, str(scenario))
+        check_options(backend, workers, scheduler)
         # Refuse a bad destination before simulating, not after.
         planned = destination(out, results_root, "", "")
         if out is not None:
@@ -348,12 +370,17 @@ def study(
             replications=replications,
             progress=progress,
             command=ctx.obj["argv"],
+            backend=backend,
+            workers=workers,
+            scheduler=scheduler,
             posterior=posterior,
             draws=draws,
         )
         folder = result.save(out, results_root=results_root)
     except (ScenarioError, OutputFolderError) as exc:
         fail(str(exc))
+    except BackendError as exc:
+        fail(f"--{exc.option}: {exc.message}")
     except _posterior_errors() as exc:
         if getattr(exc, "option", None) == "draws":
             fail(f"--draws: {exc.message}")

@@ -34,6 +34,9 @@ STUDY_TABLE, SAMPLE, FINDINGS_CSV, FINDINGS_MD = (
     "findings.md",
 )
 POWER, COUNTERFACTUAL = "power.csv", "counterfactual.csv"
+VARIANTS, VARIANT_REPLICATIONS = "variants.csv", "variant_replications.csv"
+LONGITUDINAL, LONGITUDINAL_REPLICATIONS = "longitudinal.csv", "longitudinal_replications.csv"
+PARAMETER_SETS = "parameter_sets.csv"
 SWEEP_TABLE, SENSITIVITY = "sweep.parquet", "sensitivity.csv"
 TIMING_TABLE, TIMING_PAIRS, TIMING_MD = "timing.csv", "pairs.parquet", "timing.md"
 FIGURES_DIR = "figures"

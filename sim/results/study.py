@@ -12,14 +12,29 @@ from typing import Any
 
 import pandas as pd
 
-from sim.experiments.study import FINDINGS, FINDINGS_COLUMNS, STUDY_COLUMNS, StudyResult
+from sim.experiments.study import (
+    ADDED_STUDY_COLUMNS,
+    FINDINGS,
+    FINDINGS_COLUMNS,
+    STUDY_COLUMNS,
+    SUMMARY_COLUMNS,
+    VARIANT_COLUMNS,
+    WINDOW_COLUMNS,
+    StudyResult,
+)
+from sim.experiments.study.uncertainty import SET_COLUMNS
 from sim.results.folder import (
     COUNTERFACTUAL,
     FINDINGS_CSV,
     FINDINGS_MD,
+    LONGITUDINAL,
+    LONGITUDINAL_REPLICATIONS,
+    PARAMETER_SETS,
     POWER,
     SAMPLE,
     STUDY_TABLE,
+    VARIANT_REPLICATIONS,
+    VARIANTS,
     destination,
     staged_folder,
 )
@@ -42,6 +57,12 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
 """Columns of ``sample.csv``."""
 POWER_COLUMNS: tuple[str, ...] = ("multiplier", *STUDY_COLUMNS)
 """Columns of ``power.csv``."""
+REPLICATION_COLUMNS: tuple[str, ...] = ("analysis", "variant", *STUDY_COLUMNS)
+"""Columns of ``variant_replications.csv``."""
+BASE_STUDY_COLUMNS: tuple[str, ...] = tuple(
+    c for c in STUDY_COLUMNS if c not in ADDED_STUDY_COLUMNS
+)
+"""Columns every study folder has (folders written before the added ones lack those)."""
 
 
 def save_study(
@@ -53,8 +74,11 @@ def save_study(
     """Write a study's results folder atomically and return its path.
 
     The folder holds ``study.csv``, ``sample.csv``, ``findings.csv``, ``findings.md``,
-    ``power.csv`` (with power multipliers), ``counterfactual.csv`` (with the counterfactual) and
-    ``manifest.json`` (kind ``study``; the study's settings in its ``study`` object).
+    ``power.csv`` (with power multipliers), ``counterfactual.csv`` (with the counterfactual),
+    ``variants.csv`` and ``variant_replications.csv`` (every version of the study),
+    ``longitudinal.csv`` and ``longitudinal_replications.csv`` (with the longitudinal design),
+    ``parameter_sets.csv`` (with the uncertainty analysis) and ``manifest.json`` (kind
+    ``study``; the study's settings in its ``study`` object).
 
     Parameters
     ----------
@@ -80,6 +104,16 @@ def save_study(
             result.power.to_csv(staging / POWER, index=False)
         if len(result.counterfactual):
             result.counterfactual.to_csv(staging / COUNTERFACTUAL, index=False)
+        optional = {
+            VARIANTS: result.variants,
+            VARIANT_REPLICATIONS: result.variant_replications,
+            LONGITUDINAL: result.longitudinal,
+            LONGITUDINAL_REPLICATIONS: result.longitudinal_replications,
+            PARAMETER_SETS: result.parameter_sets,
+        }
+        for name, table in optional.items():
+            if table is not None and len(table):
+                table.to_csv(staging / name, index=False)
         (staging / FINDINGS_MD).write_text(result.markdown(), encoding="utf-8")
         manifest = build_manifest(
             "study",
@@ -104,14 +138,24 @@ def save_study(
 
 
 def _table(
-    folder: Path, name: str, columns: tuple[str, ...], rows: int | None = None
+    folder: Path,
+    name: str,
+    columns: tuple[str, ...],
+    rows: int | None = None,
+    added: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """A complete CSV table of the folder with ``columns`` (in that order) and ``rows`` rows.
 
     A CSV cut short usually still parses (its last row just lacks values), so the file must
     end with a line break and, where the manifest says how many rows it has, have them all.
+    Columns in ``added`` (added to the format later) may be missing: they are then NaN.
     """
-    table = read_table(folder, name, columns)[list(columns)]
+    required = tuple(c for c in columns if c not in added)
+    table = read_table(folder, name, required)
+    for column in added:
+        if column not in table:
+            table[column] = float("nan")
+    table = table[list(columns)]
     path = folder / name
     with path.open("rb") as file:
         file.seek(-1, 2)
@@ -123,12 +167,30 @@ def _table(
 
 
 def _optional_table(
-    folder: Path, name: str, columns: tuple[str, ...], rows: int | None = None
+    folder: Path,
+    name: str,
+    columns: tuple[str, ...],
+    rows: int | None = None,
+    added: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """A table that is written only when it has rows: empty with ``columns`` if absent."""
     if not (folder / name).exists():
         return pd.DataFrame(columns=list(columns))
-    return _table(folder, name, columns, rows)
+    return _table(folder, name, columns, rows, added)
+
+
+def _extra_table(folder: Path, name: str, columns: tuple[str, ...]) -> pd.DataFrame | None:
+    """A table of the newer study files: None if the folder does not have it."""
+    if not (folder / name).exists():
+        return None
+    return _table(folder, name, columns)
+
+
+def _parameter_sets(folder: Path) -> pd.DataFrame | None:
+    if not (folder / PARAMETER_SETS).exists():
+        return None
+    table = read_table(folder, PARAMETER_SETS, SET_COLUMNS)
+    return table[[*SET_COLUMNS, *(c for c in table.columns if c not in SET_COLUMNS)]]
 
 
 def _study_section(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -162,17 +224,23 @@ def load_study(folder: str | Path, manifest: dict[str, Any] | None = None) -> St
     reps = section.get("replications")
     reps = reps if isinstance(reps, int) and reps > 0 else None
     multipliers = len(set(scenario.study.power_multipliers))
-    study = _table(folder, STUDY_TABLE, STUDY_COLUMNS, reps)
+    added = ADDED_STUDY_COLUMNS
+    study = _table(folder, STUDY_TABLE, STUDY_COLUMNS, reps, added)
     if study.empty:
         raise ResultsError(f"{folder / STUDY_TABLE}: no rows")
-    findings = _table(folder, FINDINGS_CSV, FINDINGS_COLUMNS, len(FINDINGS))
+    findings = _table(folder, FINDINGS_CSV, FINDINGS_COLUMNS)
+    # Folders written before the age-and-sex row have one finding less.
+    if len(findings) not in (len(FINDINGS), len(FINDINGS) - 1):
+        raise ResultsError(
+            f"{folder / FINDINGS_CSV}: {len(findings)} rows, expected {len(FINDINGS)}"
+        )
     # CSV leaves "met" empty for findings without a target; in memory that is None.
     findings["met"] = findings["met"].astype(object).where(findings["met"].notna(), None)
     return StudyResult(
         scenario=scenario,
         study=study,
-        power=_optional_table(folder, POWER, POWER_COLUMNS, reps and reps * multipliers),
-        counterfactual=_optional_table(folder, COUNTERFACTUAL, STUDY_COLUMNS, reps),
+        power=_optional_table(folder, POWER, POWER_COLUMNS, reps and reps * multipliers, added),
+        counterfactual=_optional_table(folder, COUNTERFACTUAL, STUDY_COLUMNS, reps, added),
         sample=_table(folder, SAMPLE, SAMPLE_COLUMNS),
         findings=findings,
         pool=_as_dict(section.get("population")),
@@ -186,4 +254,9 @@ def load_study(folder: str | Path, manifest: dict[str, Any] | None = None) -> St
         posterior=manifest.get("posterior")
         if isinstance(manifest.get("posterior"), dict)
         else None,
+        variants=_extra_table(folder, VARIANTS, VARIANT_COLUMNS),
+        variant_replications=_extra_table(folder, VARIANT_REPLICATIONS, REPLICATION_COLUMNS),
+        longitudinal=_extra_table(folder, LONGITUDINAL, SUMMARY_COLUMNS),
+        longitudinal_replications=_extra_table(folder, LONGITUDINAL_REPLICATIONS, WINDOW_COLUMNS),
+        parameter_sets=_parameter_sets(folder),
     )

@@ -40,7 +40,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.core.interventions import KINDS, intervention_parameters
+from sim.core.intervention_params import intervention_parameters
+from sim.core.interventions import KINDS
 from sim.core.parameters import ModelParams, allowed_range, parameter_table
 from sim.core.targets import CATALOGUES, PUBLISHED_BY_EXPERIMENT, Target
 

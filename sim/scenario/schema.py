@@ -27,12 +27,13 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from sim.core.interventions import KINDS, AnyIntervention
 from sim.core.pain import WEEKS_PER_YEAR
-from sim.core.parameters import ModelParams, OverrideError, apply_overrides
+from sim.core.parameters import ModelParams, OverrideError, apply_overrides, plausible_bounds
 from sim.core.paramgroup import describe_value, type_error_message
 from sim.scenario.budget import check_work
 from sim.scenario.calibration import CalibrationSection, DesignSection
@@ -132,11 +133,54 @@ class StudySection(_Section):
         default_factory=lambda: [0.5, 1.0, 2.0, 4.0], max_length=10
     )
     counterfactual: bool = True
+    # Recruitment rules (design choices; scenarios/README.md, "Design choices").
+    subacute_prior: Literal["any", "none_in_12_months", "first_episode"] = "any"
+    subacute_max_prior_years: float | None = Field(None, ge=0, le=70)
+    controls: Literal["never_in_pain", "no_chronic_history"] = "never_in_pain"
+    # What else the study reports (docs/model.md, "Virtual Heukamp study").
+    design_sensitivity: bool = False
+    mechanisms: bool = False
+    uncertainty_draws: int = Field(0, ge=0, le=64)
+    uncertainty_parameters: list[str] | None = Field(None, min_length=1, max_length=100)
+    indices: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]] = Field(
+        default_factory=lambda: ["mean_abs_z"], min_length=1, max_length=20
+    )
+    longitudinal: bool = False
+    follow_up_years: float = Field(0.5, gt=0, le=5)
+    longitudinal_subacute: int = Field(40, ge=2, le=10_000)
+    longitudinal_chronic: int = Field(17, ge=0, le=10_000)
+    window: int = Field(25, ge=5, le=10_000)
+
+    @field_validator("indices")
+    @classmethod
+    def _distinct(cls, names: list[str]) -> list[str]:
+        if len(set(names)) < len(names):
+            raise ValueError("each index may be listed once")
+        return names
+
+    @field_validator("uncertainty_parameters")
+    @classmethod
+    def _sampled(cls, names: list[str] | None) -> list[str] | None:
+        for i, name in enumerate(names or []):
+            try:
+                bounds = plausible_bounds(name)
+            except KeyError:
+                raise ValueError(
+                    f"[{i}] '{name}' is not a model parameter (see `painsim params`)"
+                ) from None
+            if bounds is None:
+                raise ValueError(f"[{i}] '{name}' has no numeric plausible range to sample")
+        return names
 
     @model_validator(mode="after")
     def _windows(self) -> StudySection:
         if self.age_max <= self.age_min:
             raise ValueError("age_max must be greater than age_min")
+        if self.window > self.longitudinal_subacute + self.longitudinal_chronic:
+            raise ValueError(
+                "window must not exceed longitudinal_subacute + longitudinal_chronic (the "
+                "patients of the longitudinal design)"
+            )
         if self.subacute_max_weeks <= self.subacute_min_weeks:
             raise ValueError("subacute_max_weeks must be greater than subacute_min_weeks")
         if self.chronic_min_weeks < self.subacute_max_weeks:

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.core.interventions import KINDS, with_defaults
+from sim.core.intervention_params import with_defaults
+from sim.core.interventions import KINDS
 from sim.core.model import PainModel
 from sim.core.pain import STAGES, WEEKS_PER_YEAR
 from sim.scenario import ArmSection, Scenario, parse_scenario

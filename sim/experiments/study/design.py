@@ -59,8 +59,15 @@ STUDY_COLUMNS: tuple[str, ...] = (
     "mean_ylp_cbp",
     "mean_age_hc",
     "mean_age_patients",
+    "indirect_age_sex",
+    "indirect_age_sex_ci_low",
+    "indirect_age_sex_ci_high",
+    "rho_zero",
+    "mean_prior_ylp_sbp",
 )
 """Columns of ``study.csv`` (one row per replication; meanings in ``results/README.md``)."""
+ADDED_STUDY_COLUMNS: tuple[str, ...] = STUDY_COLUMNS[31:]
+"""Columns added after the first study folders were written (optional when a folder is read)."""
 
 
 class PoolTooSmallError(ValueError):

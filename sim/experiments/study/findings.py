@@ -51,6 +51,8 @@ class Finding:
             return table["indirect_ci_low"] > 0
         if self.key == "sbp_hc":
             return (table["d_sbp_hc"] > 0) & (table["p_sbp_hc"] < alpha)
+        if self.key == "mediation_age_sex":
+            return table["indirect_age_sex_ci_low"] > 0
         if self.key == "all":
             return pd.concat([f.holds(table, alpha) for f in FINDINGS[:4]], axis=1).all(axis=1)
         raise KeyError(self.key)
@@ -95,6 +97,14 @@ FINDINGS: tuple[Finding, ...] = (
         "not reported in the abstract",
         "d_sbp_hc",
         "d",
+        None,
+    ),
+    Finding(
+        "mediation_age_sex",
+        "4 adjusted for age and sex (not a published analysis)",
+        "not reported",
+        "indirect_age_sex",
+        "a*b",
         None,
     ),
     Finding("all", "all four findings in the same replication", "-", "indirect", "a*b", None),

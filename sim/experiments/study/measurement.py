@@ -17,7 +17,6 @@ import pandas as pd
 
 from sim.core import coping
 from sim.core.brain import Brain, build_brain
-from sim.core.metrics import MetricReference, metrics_from_edges, perturbation_index
 from sim.core.parameters import ModelParams
 from sim.experiments.study.design import (
     ADULT_AGE,
@@ -30,7 +29,8 @@ from sim.experiments.study.design import (
     study_design,
     study_rng,
 )
-from sim.experiments.study.population import Pool
+from sim.experiments.study.indexes import Scans, index, mean_abs_z
+from sim.experiments.study.pool import Pool
 from sim.scenario import Scenario
 
 AGE_BIN_YEARS = 5.0
@@ -134,19 +134,32 @@ def perturbation_vs_controls(
     """DMN perturbation of everyone against the study's own healthy controls.
 
     Graph metrics from thresholded connectivity (``metrics`` parameters), z-scored against the
-    mean and SD of the controls in the sample, mean absolute z of the four Heukamp metrics.
+    mean and SD of the controls in the sample, mean absolute z of the four Heukamp metrics
+    (the registered index ``mean_abs_z``).
     """
-    m = params.metrics
-    metrics = metrics_from_edges(
-        edges, brain.iu, brain.n_regions, rule=m.threshold_rule, value=m.threshold
-    )
-    reference = MetricReference.from_metrics({k: v[healthy] for k, v in metrics.items()})
-    return perturbation_index(metrics, reference)
+    return mean_abs_z(Scans.measure(edges, brain, params), healthy)
+
+
+def index_scores(
+    edges: np.ndarray,
+    healthy: np.ndarray,
+    brain: Brain,
+    params: ModelParams,
+    indices: Sequence[str] = ("mean_abs_z",),
+) -> dict[str, np.ndarray]:
+    """Every requested index (``sim.experiments.study.indexes``) of the same scans."""
+    scans = Scans.measure(edges, brain, params)
+    return {key: index(key)(scans, healthy) for key in indices}
 
 
 # -- one replication ----------------------------------------------------------------------------
 def measure(
-    pool: Pool, scenario: Scenario, sizes: Sequence[int], replication: int, brain: Brain
+    pool: Pool,
+    scenario: Scenario,
+    sizes: Sequence[int],
+    replication: int,
+    brain: Brain,
+    indices: Sequence[str] = ("mean_abs_z",),
 ) -> tuple[dict[str, np.ndarray], np.random.Generator]:
     """Recruit and measure one replication.
 
@@ -157,9 +170,11 @@ def measure(
     -------
     (columns, rng)
         Per participant: ``row`` (in the pool), ``person``, ``group`` (code), true ``age``,
-        ``years_with_pain``, ``episodes``, ``pain``, ``coping`` and ``adaptation``, the
-        questionnaire's ``coping_score`` and the measured ``dmn_perturbation``; and the
-        replication's generator (the analysis continues with it, for the bootstrap).
+        ``female``, ``years_with_pain``, ``episodes``, ``pain``, ``coping`` and
+        ``adaptation``, the questionnaire's ``coping_score`` and the measured
+        ``dmn_perturbation`` (the first of ``indices``); ``index_scores`` maps every index
+        to its scores. And the replication's generator (the analysis continues with it, for
+        the bootstrap).
     """
     study, params = study_design(scenario), scenario.params
     rng = study_rng(scenario.scenario.seed, REPLICATION_STREAM, replication)
@@ -174,18 +189,21 @@ def measure(
     group = pool.group[rows]
     edges = observe_connectivity(pool.edges_z[rows], brain, study.connectivity_reliability, rng)
     score = observe_coping(pool.coping[rows], params, study.coping_reliability, rng)
+    scores = index_scores(edges, group == HC, brain, params, indices)
     return {
         "row": rows,
         "person": pool.person[rows],
         "group": group,
         "age": pool.age[rows],
+        "female": pool.female[rows],
         "years_with_pain": pool.years_with_pain[rows],
         "episodes": pool.episodes[rows],
         "pain": pool.pain[rows],
         "coping": pool.coping[rows],
         "coping_score": score,
         "adaptation": pool.adaptation[rows],
-        "dmn_perturbation": perturbation_vs_controls(edges, group == HC, brain, params),
+        "dmn_perturbation": scores[indices[0]],
+        "index_scores": scores,
     }, rng
 
 
@@ -200,7 +218,8 @@ def sample_table(
     ``dmn_perturbation``.
     """
     m, _ = measure(pool, scenario, sizes, replication, build_brain(scenario.params.brain))
-    m.pop("row")
+    for key in ("row", "female", "index_scores"):
+        m.pop(key)
     table = pd.DataFrame(m)
     table["group"] = np.asarray(GROUPS)[table["group"]]
     # The model counts episodes in int32; int64 is what sample.csv reads back as.

@@ -20,6 +20,7 @@ from sim.experiments.study.design import (
     study_design,
 )
 from sim.experiments.study.findings import power_summary, summarize_findings
+from sim.experiments.study.report_variants import variants_markdown
 
 if TYPE_CHECKING:  # the result module imports this one
     from sim.experiments.study.result import StudyResult
@@ -127,6 +128,7 @@ def findings_markdown(result: StudyResult) -> str:
                 f"{row['median']:.{digits}f} | {_percent(other['detection_rate'])} | "
                 f"{other['median']:.{digits}f} |"
             )
+    lines += variants_markdown(result)
     lines += [
         "",
         "## Design",

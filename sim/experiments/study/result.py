@@ -57,6 +57,18 @@ class StudyResult:
     posterior
         With parameter uncertainty: the manifest's ``posterior`` key (calibration folder, run
         id, painsim version, one parameter set per group of replications); None otherwise.
+    variants
+        One row per version of the study (``variants.csv``): the design, each power
+        multiplier, and every design choice, mechanism check, parameter set, index and edge
+        sign asked for, with detection rates and median effects.
+    variant_replications
+        One row per variant and replication (``variant_replications.csv``).
+    longitudinal, longitudinal_replications
+        The longitudinal design (``longitudinal.csv``: one row per window;
+        ``longitudinal_replications.csv``: one per replication and window); None without it.
+    parameter_sets
+        The parameter sets of the uncertainty analysis (``parameter_sets.csv``; no rows
+        without it).
     """
 
     scenario: Scenario
@@ -74,6 +86,11 @@ class StudyResult:
     finished: datetime | None = field(default_factory=utc_now)
     command: list[str] | None = None
     posterior: dict[str, Any] | None = None
+    variants: pd.DataFrame | None = None
+    variant_replications: pd.DataFrame | None = None
+    longitudinal: pd.DataFrame | None = None
+    longitudinal_replications: pd.DataFrame | None = None
+    parameter_sets: pd.DataFrame | None = None
 
     @property
     def kind(self) -> str:
