@@ -14,8 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from sim.core.metrics import PERTURBATION_METRICS
 from sim.results.folder import (
     MANIFEST,
+    PATIENTS,
     POWER,
     SAMPLE,
     SENSITIVITY,
@@ -113,11 +115,36 @@ def load_source(folder: str | Path) -> Source:
             result = read_sweep(folder, manifest)  # merge: load(folder)
         elif kind == "run":
             result = load(folder)
+            if not result.patients_in_memory:
+                # The figures use a third of the columns: read only those (faster, smaller).
+                result.attach_folder(folder, lambda: read_patients(folder))
         else:
             raise FigureError(f"{folder}: nothing to plot (a {kind} folder has no figures)")
     except (ManifestError, ResultsError, ScenarioError) as exc:
         raise FigureError(str(exc), "source") from None
     return Source(result, kind, folder, manifest)
+
+
+FIGURE_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "arm",
+    "replicate",
+    "year",
+    "age",
+    "stage",
+    "years_with_pain",
+    "pain",
+    "coping",
+    "dmn_perturbation",
+    "enrolled_year",
+    *PERTURBATION_METRICS,
+)
+"""Columns of ``patients.parquet`` the run figures use."""
+
+
+def read_patients(folder: Path) -> pd.DataFrame:
+    """The columns of a run's ``patients.parquet`` the figures use (checked by the loader)."""
+    return pd.read_parquet(folder / PATIENTS, columns=list(FIGURE_COLUMNS))
 
 
 # -- folder readings, until sim.results has study and sweep loaders -----------------------------
@@ -139,11 +166,13 @@ class FolderStudy:
     sample: pd.DataFrame | None
     run_id: str
     folder: Path
+    counterfactual: pd.DataFrame | None = None
     kind: str = "study"
 
 
 def read_study(folder: Path, manifest: dict[str, Any]) -> FolderStudy:
-    """Read a study folder: ``study.csv``, ``power.csv`` and ``sample.csv`` if present."""
+    """Read a study folder: ``study.csv``; ``power.csv``, ``sample.csv`` and
+    ``counterfactual.csv`` if present."""
     return FolderStudy(
         scenario=scenario_of(folder, manifest),
         study=read_table(folder, STUDY_TABLE),
@@ -151,6 +180,7 @@ def read_study(folder: Path, manifest: dict[str, Any]) -> FolderStudy:
         sample=_optional(folder, SAMPLE, "participants.csv"),
         run_id=str(manifest.get("run_id") or folder.name),
         folder=folder,
+        counterfactual=_optional(folder, "counterfactual.csv"),
     )
 
 
