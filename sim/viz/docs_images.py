@@ -64,7 +64,7 @@ CODE: tuple[str, ...] = (
 """Source files whose behaviour decides what the images show (relative to the root)."""
 
 
-def _code_fingerprint(path: Path) -> str:
+def code_fingerprint(path: Path) -> str:
     """The syntax tree of a module without docstrings: what the code does, not how it reads."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
@@ -94,7 +94,7 @@ def inputs_hash(name: str, root: Path = ROOT) -> str:
     digest.update((root / run["scenario"]).read_bytes())
     for path in code_files(root):
         digest.update(str(path.relative_to(root)).encode())
-        digest.update(_code_fingerprint(path).encode())
+        digest.update(code_fingerprint(path).encode())
     return digest.hexdigest()
 
 

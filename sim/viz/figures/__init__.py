@@ -49,7 +49,7 @@ from sim.results.folder import FIGURES_DIR
 from sim.viz import style as hs
 from sim.viz.figures.common import ANIMATION_FORMATS, Entry, FigureError, FigureSet, FigureWriter
 from sim.viz.figures.index import index_html, write_index
-from sim.viz.figures.sources import Source, load_source, result_source
+from sim.viz.figures.sources import Source, load_source, read_first_replicate, result_source
 
 __all__ = ["Entry", "FigureError", "FigureSet", "make_figures"]
 
@@ -66,12 +66,21 @@ def _draw_run(source: Source, writer: FigureWriter, animation: bool) -> None:
     result = source.result
     writer.expect(10 + animation)
     writer.step("reading patient rows")
-    result.patients  # noqa: B018 (a folder's rows are read here, once)
     where = str(source.folder) if source.folder is not None else "run"
-    # Connectivity is replayed in the background while the first figures are drawn.
+    # Connectivity is replayed in the background while the rows are read and the first
+    # figures drawn; a folder's first replicate is enough to choose whom to replay.
+    early = None
+    if source.folder is not None and not result.patients_in_memory:
+        early = read_first_replicate(source.folder)
     cast = Cast(
-        result, animation=animation, made_with=source.made_with, where=where, background=True
+        result,
+        animation=animation,
+        made_with=source.made_with,
+        where=where,
+        background=True,
+        chosen_from=early,
     )
+    result.patients  # noqa: B018 (a folder's rows are read here, once)
     writer.done()
     try:
         differences = add_comparison(result, writer)

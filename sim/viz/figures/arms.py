@@ -470,7 +470,7 @@ def treatment_over_time(
                 fit_title(cell[(outcomes[0], arm)], arm, fontsize=s.font, color=colors[arm])
             else:
                 cell[(outcomes[0], arm)].set_ylabel(
-                    wrap(arm, 12), fontsize=s.small, color=colors[arm]
+                    wrap(arm, 14), fontsize=s.tiny, color=colors[arm]
                 )
         ylabel_chars = chars_across(1.4, s.small)
         for outcome in outcomes:
@@ -478,14 +478,17 @@ def treatment_over_time(
             if s.talk:
                 cell[(outcome, shown[0])].set_ylabel(wrap(text, ylabel_chars), fontsize=s.small)
             else:
+                last = outcome == outcomes[-1]  # right-aligned: it stays on the canvas
                 cell[(outcome, shown[0])].set_title(
-                    text.replace(" (", "\n("), loc="right", fontsize=s.small
+                    text.replace(" (", "\n("), loc="right" if last else "center", fontsize=s.tiny
                 )
             for arm in shown:
                 cell[(outcome, arm)].yaxis.set_major_locator(MaxNLocator(4))
-        xlabel = "Years since enrolment"
-        for ax in axes[-1, :]:
-            ax.set_xlabel(xlabel if s.talk else "Years since\nenrolment", fontsize=s.small)
+        if s.talk:
+            for ax in axes[-1, :]:
+                ax.set_xlabel("Years since enrolment", fontsize=s.small)
+        else:  # under the middle column: clear of the legend and of the canvas edge
+            axes[-1, len(outcomes) // 2].set_xlabel("Years since enrolment", fontsize=s.tiny)
         handles = [
             Patch(color="#E8E8E8", label="treatment course"),
             Line2D([], [], color=hs.NEUTRAL, linewidth=1.0, label="enrolment; no difference"),

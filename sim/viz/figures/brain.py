@@ -239,7 +239,7 @@ def connectome_figure(
     n_change = len(panels)
     bars = 1 + (n_change > 0) + (diff_scale is not None)
     with hs.use(s):
-        fig = hs.new_figure(s, paper_height=1.6 + 0.55 * bars + 1.45 * k, layout="none")
+        fig = hs.new_figure(s, paper_height=1.6 + 0.55 * bars + 1.4 * k, layout="none")
         cax: list[Axes] = []
         if s.talk:
             left, right, bottom = 0.01, 0.99, 0.2
@@ -271,7 +271,7 @@ def connectome_figure(
                     fig.add_axes((left + col_w * (a + 0.1), 0.135, col_w * (b - a - 0.2), 0.025))
                 )
         else:
-            height = 1.6 + 0.55 * bars + 1.45 * k
+            height = 1.6 + 0.55 * bars + 1.4 * k
             top, bottom = 1 - 0.12 / height, (1.0 + 0.55 * bars) / height
             h = (top - bottom) / k
             for j, (title, matrix, cmap, norm) in enumerate(columns):

@@ -326,6 +326,7 @@ def published_vs_simulated(
         raise FigureError("study.csv: no effect column of a published finding")
     color = hs.OKABE_ITO["blue"]
     size = s.small if s.talk else s.tiny
+    note = max(size * 0.9, s.tiny)
     with hs.use(s):
         fig = hs.new_figure(s, paper_height=1.0 + 0.95 * len(rows))
         grid = fig.add_gridspec(len(rows), 2, width_ratios=[3, 2], hspace=0.15)
@@ -350,11 +351,11 @@ def published_vs_simulated(
             ax.text(
                 0.02,
                 0.92,
-                wrap(f"published: {p.text}", chars_across(0.6 * s.width * 0.9, size * 0.9)),
+                wrap(f"published: {p.text}", chars_across(0.6 * s.width * 0.9, note)),
                 transform=ax.transAxes,
                 ha="left",
                 va="top",
-                fontsize=size * 0.9,
+                fontsize=note,
                 color="#444444",
             )
             if i == 0:

@@ -39,9 +39,8 @@ from sim.viz.figures.run import (
     MIN_BIN_PEOPLE,
     arm_rows,
     band_method,
-    binned_curve,
+    coping_curves,
     healthy_level,
-    with_coping_group,
 )
 
 NAME = "00_headline"
@@ -108,10 +107,7 @@ def coping_headline_figure(
 ) -> Figure:
     """DMN perturbation by thirds of catastrophizing at the start, one big panel."""
     s = SLIDE
-    grouped, labels = with_coping_group(rows)
-    curves = [
-        binned_curve(grouped[grouped["coping_group"] == g], min_people=min_people) for g in range(3)
-    ]
+    curves, labels = coping_curves(rows, min_people=min_people)
     healthy = healthy_level(rows)
     with hs.use(s):
         fig = hs.new_figure(s)
@@ -156,8 +152,7 @@ def run_headline(result: Any, differences: pd.DataFrame | None) -> tuple[Make, s
         )
         return (lambda: arm_comparison(differences, arms, SLIDE, title=message)), caption
     rows = arm_rows(result.patients, arms[0])
-    grouped, labels = with_coping_group(rows)
-    curves = [binned_curve(grouped[grouped["coping_group"] == g]) for g in range(3)]
+    curves, labels = coping_curves(rows)
     message = coping_message(curves, labels, healthy_level(rows))
     method = band_method(int(rows["replicate"].nunique()))
     caption = (

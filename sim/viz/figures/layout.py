@@ -196,8 +196,9 @@ def settle_legends(fig: Figure, *, outside: str = "right") -> list[Legend]:
 
     Matplotlib's "best" spot avoids data vertices but may still cover data. The figure is
     laid out once as it will be drawn; a "best" legend with data under it moves beside its
-    axes (``outside="right"``) or below it (``"below"``), keeping its entries, title and font
-    size. Legends placed explicitly are left alone. Returns the legends moved.
+    axes (``outside="right"``), below it (``"below"``) or above it, under the title
+    (``"above"``), keeping its entries, title and font size. Legends placed explicitly are
+    left alone. Returns the legends moved.
     """
     axes_legends = [
         (ax, ax.get_legend())
@@ -218,11 +219,11 @@ def settle_legends(fig: Figure, *, outside: str = "right") -> list[Legend]:
         title = legend.get_title().get_text() or None
         size = legend.get_texts()[0].get_fontsize() if legend.get_texts() else None
         legend.remove()
-        where = (
-            {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
-            if outside == "right"
-            else {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2)}
-        )
+        where = {
+            "right": {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)},
+            "below": {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2)},
+            "above": {"loc": "lower left", "bbox_to_anchor": (0.0, 1.02)},
+        }[outside]
         moved.append(ax.legend(handles, labels, title=title, fontsize=size, **where))
     return moved
 

@@ -226,6 +226,10 @@ class Cast:
     background
         Replay in background threads (the figures that need no connectivity are drawn
         meanwhile); the replays are waited for when first needed.
+    chosen_from
+        The first replicate's records, enough to choose the people (default: all of
+        ``result.patients``): a folder's first replicate is read first, so the replays start
+        while the rest of the rows are read.
 
     Raises
     ------
@@ -241,13 +245,14 @@ class Cast:
         made_with: str | None = None,
         where: str = "run",
         background: bool = False,
+        chosen_from: pd.DataFrame | None = None,
     ):
         self.result = result
         self.arms: list[str] = list(result.arms)
         self.scenario = result.scenario
-        patients = result.patients
+        patients = result.patients if chosen_from is None else chosen_from
         self.year = float(patients["year"].max())
-        self.horizon = patients[patients["year"] == self.year]
+        self._horizon: pd.DataFrame | None = None
         self.chosen = choose_patients(patients, self.arms)
         self.replicate = self.chosen.replicate
         self.saved: np.ndarray | None = result.connectivity
@@ -298,6 +303,14 @@ class Cast:
     def close(self) -> None:
         """Stop any replay still running (after an error)."""
         self._replays.close()
+
+    @property
+    def horizon(self) -> pd.DataFrame:
+        """Every patient row at the horizon."""
+        if self._horizon is None:
+            patients = self.result.patients
+            self._horizon = patients[patients["year"] == self.year]
+        return self._horizon
 
     def at_horizon(self, arm: str, replicate: int | None = None) -> pd.DataFrame:
         """Patient rows of one arm (and replicate) at the horizon."""

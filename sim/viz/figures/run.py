@@ -162,29 +162,35 @@ def binned_curve(
     return Curve(x_mean[kept], mean[kept], low[kept], high[kept], people, kept, edges, method)
 
 
-def coping_groups(rows: pd.DataFrame) -> tuple[pd.Series, list[str]]:
-    """Tertile of catastrophizing at the start (year 0) of every (replicate, patient).
+def coping_codes(rows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Third of catastrophizing at the start (year 0) of the person of every record.
 
     Returns
     -------
-    (groups, labels)
-        ``groups``: Series indexed by (replicate, patient_id) with codes 0, 1, 2 (low to
-        high); ``labels``: PCS ranges of the three groups.
+    (codes, labels)
+        ``codes``: 0, 1, 2 (low to high) per row of ``rows``; ``labels``: the PCS ranges.
     """
-    start = rows[rows["year"] == rows["year"].min()]
-    coping = start.set_index(["replicate", "patient_id"])["coping"]
-    cuts = np.quantile(coping.to_numpy(float), [1 / 3, 2 / 3])
-    groups = pd.Series(np.digitize(coping.to_numpy(float), cuts), index=coping.index)
+    replicate = rows["replicate"].to_numpy(np.int64)
+    patient = rows["patient_id"].to_numpy(np.int64)
+    first = (rows["year"] == rows["year"].min()).to_numpy()
+    at_start = np.full((replicate.max() + 1, patient.max() + 1), np.nan)
+    at_start[replicate[first], patient[first]] = rows["coping"].to_numpy(float)[first]
+    values = at_start[replicate[first], patient[first]]
+    cuts = np.quantile(values, [1 / 3, 2 / 3])
+    codes = np.digitize(at_start[replicate, patient], cuts)
     a, b = (f"{c:.0f}" for c in cuts)
     labels = [f"PCS < {a} (lowest third)", f"PCS {a}–{b}", f"PCS ≥ {b} (highest third)"]
-    return groups, labels
+    return codes, labels
 
 
-def with_coping_group(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """``rows`` with a ``coping_group`` column (0, 1, 2: thirds of PCS at the start)."""
-    groups, labels = coping_groups(rows)
-    code = groups.reindex(pd.MultiIndex.from_frame(rows[["replicate", "patient_id"]]))
-    return rows.assign(coping_group=code.to_numpy()), labels
+def coping_curves(
+    rows: pd.DataFrame, *, min_people: int = MIN_BIN_PEOPLE
+) -> tuple[list[Curve], list[str]]:
+    """:func:`binned_curve` of each third of catastrophizing at the start, and their labels."""
+    narrow = rows[["replicate", "patient_id", "years_with_pain", "dmn_perturbation"]]
+    codes, labels = coping_codes(rows)
+    curves = [binned_curve(narrow[codes == g], min_people=min_people) for g in range(3)]
+    return curves, labels
 
 
 def arm_rows(patients: pd.DataFrame, arm: str) -> pd.DataFrame:
@@ -280,7 +286,7 @@ def _n_strip(
     ax.set_ylim(max(1, min_people / 4), top * 2.5)
     ax.set_ylabel("people\nper bin", fontsize=s.small)
     ax.tick_params(axis="y", labelsize=s.small)
-    ax.yaxis.set_major_locator(ticker.LogLocator(numticks=4))
+    ax.yaxis.set_major_locator(ticker.LogLocator(numticks=4 if s.talk else 3))
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.yaxis.set_minor_locator(ticker.NullLocator())
 
@@ -326,13 +332,12 @@ def perturbation_by_years(
             arm: binned_curve(twin_differences(patients, arms, arm), min_people=min_people)
             for arm in arms[1:]
         }
-    grouped, group_labels = with_coping_group(ref)
-    groups = [
-        binned_curve(grouped[grouped["coping_group"] == g], min_people=min_people) for g in range(3)
-    ]
+    groups, group_labels = coping_curves(ref, min_people=min_people)
     healthy = healthy_level(ref)
     x_max = max([float(c.x.max()) for c in [*shown.values(), *groups] if c.x.size] or [1.0])
     ylp, perturbation = name_of("years_with_pain"), label("dmn_perturbation")
+    if not s.talk:  # a short axis: the unit on a line of its own
+        perturbation = perturbation.replace(" (", "\n(")
     with hs.use(s):
         fig = hs.new_figure(s, paper_height=6.2)
         if s.talk:
@@ -340,22 +345,32 @@ def perturbation_by_years(
             main = [fig.add_subplot(grid[0, j]) for j in range(2)]
             strips = [fig.add_subplot(grid[1, j], sharex=main[j]) for j in range(2)]
         else:
-            grid = fig.add_gridspec(4, 1, height_ratios=[4, 1.1, 4, 1.1])
-            main = [fig.add_subplot(grid[0]), fig.add_subplot(grid[2])]
+            # A narrow column: each legend in a row of its own under its panel's n strip.
+            entries = [len(shown) + 1, 4]
+            grid = fig.add_gridspec(
+                6, 1, height_ratios=[4, 1.1, 0.32 * entries[0], 4, 1.1, 0.32 * entries[1]]
+            )
+            main = [fig.add_subplot(grid[0]), fig.add_subplot(grid[3])]
             strips = [
                 fig.add_subplot(grid[1], sharex=main[0]),
-                fig.add_subplot(grid[3], sharex=main[1]),
+                fig.add_subplot(grid[4], sharex=main[1]),
             ]
+            keys = [fig.add_subplot(grid[2]), fig.add_subplot(grid[5])]
         ax = main[0]
         for arm, curve in shown.items():
             if curve.x.size:
-                band(ax, curve.x, curve.mean, curve.low, curve.high, colors[arm], arm, s)
+                name = wrap(arm, 28 if s.talk else 22)
+                band(ax, curve.x, curve.mean, curve.low, curve.high, colors[arm], name, s)
         if apart:
             ax.set_ylabel(perturbation)
             title = "By arm"
         else:
             ax.axhline(0, color=hs.NEUTRAL, linewidth=1.2 if s.talk else 0.5, zorder=0)
-            ax.set_ylabel(wrap(f"Δ DMN perturbation vs {arms[0]} twin (healthy SD)", 30))
+            ax.set_ylabel(
+                wrap(f"Δ DMN perturbation vs {arms[0]} twin (healthy SD)", 30)
+                if s.talk
+                else "Δ perturbation vs twin\n(healthy SD)"
+            )
             title = f"Each arm minus {arms[0]} (same people)"
         limits_a = data_limits(
             [c.mean for c in shown.values()],
@@ -412,10 +427,26 @@ def perturbation_by_years(
             strip.set_xlabel(ylp)
             despine_numbers(a)
             despine_numbers(strip)
-        best_legend(main[0], title="Arm" if apart else "Arm minus its twin")
-        if drawn:
-            best_legend(main[1], title="PCS at the start")
-        settle_legends(fig)
+        titles = ["Arm" if apart else "Arm minus its twin", "PCS at the start"]
+        if s.talk:
+            best_legend(main[0], title=titles[0])
+            if drawn:
+                best_legend(main[1], title=titles[1])
+            settle_legends(fig)
+        else:
+            for ax, key, title in zip(main, keys, titles, strict=True):
+                key.axis("off")
+                handles, labels = ax.get_legend_handles_labels()
+                if handles:
+                    key.legend(
+                        handles,
+                        labels,
+                        loc="center",
+                        title=title,
+                        fontsize=s.tiny,
+                        title_fontsize=s.tiny,
+                        ncols=1,
+                    )
     return fig
 
 

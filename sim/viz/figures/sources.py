@@ -147,6 +147,25 @@ def read_patients(folder: Path) -> pd.DataFrame:
     return pd.read_parquet(folder / PATIENTS, columns=list(FIGURE_COLUMNS))
 
 
+CHOOSING_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "arm",
+    "replicate",
+    "year",
+    "years_with_pain",
+    "dmn_perturbation",
+    "enrolled_year",
+)
+"""Columns :func:`sim.viz.figures.people.choose_patients` needs."""
+
+
+def read_first_replicate(folder: Path) -> pd.DataFrame:
+    """Replicate 0's rows of a run's ``patients.parquet``, only the columns to choose people."""
+    return pd.read_parquet(
+        folder / PATIENTS, columns=list(CHOOSING_COLUMNS), filters=[("replicate", "==", 0)]
+    )
+
+
 # -- folder readings, until sim.results has study and sweep loaders -----------------------------
 def _optional(folder: Path, *names: str) -> pd.DataFrame | None:
     """The first of ``names`` that the folder holds, read; None if none."""

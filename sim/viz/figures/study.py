@@ -41,6 +41,8 @@ GROUP_COLORS = {
     "subacute": hs.STAGE_COLORS["subacute"],
     "chronic": hs.STAGE_COLORS["chronic"],
 }
+CONTRASTS_SHORT = {"d_cbp_hc": "CBP vs\nHC", "d_cbp_sbp": "CBP vs\nSBP", "d_sbp_hc": "SBP vs\nHC"}
+"""The contrasts in a narrow column: chronic (CBP), subacute (SBP) back pain, healthy (HC)."""
 CONTRASTS = {
     "d_cbp_hc": "Chronic vs\nhealthy",
     "d_cbp_sbp": "Chronic vs\nsubacute",
@@ -243,11 +245,15 @@ def study_groups(
             ax.axhline(0, color=hs.NEUTRAL, linewidth=1.2 if s.talk else 0.5)
             _violin(ax, data, colors, s, rng)
             labels = []
-            for contrast, name in CONTRASTS.items():
+            names = CONTRASTS if s.talk else CONTRASTS_SHORT
+            for contrast, name in names.items():
                 p_col = "p_" + contrast.removeprefix("d_")
                 share = (study[p_col] < alpha).mean() if p_col in study else math.nan
                 median = float(np.nanmedian(study[contrast]))
                 significant = fmt(100 * share, ".0f")
+                if not s.talk:  # a narrow column: one short line each
+                    labels.append(f"{name}\nd {fmt(median, '.2f')}\n{significant} % sig.")
+                    continue
                 labels.append(
                     f"{name}\nmedian d {fmt(median, '.2f')}\np < {alpha:g}: {significant} %"
                 )
@@ -261,9 +267,17 @@ def study_groups(
             )
         ax.spines["bottom"].set_visible(False)
         ax.tick_params(axis="x", length=0)
-        ax.legend(
-            handles=_summary_handles(s), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=size
-        )
+        if s.talk:
+            ax.legend(
+                handles=_summary_handles(s),
+                loc="upper left",
+                bbox_to_anchor=(1.0, 1.0),
+                fontsize=size,
+            )
+        else:  # a narrow column: the legend under the plot, the plot as wide as it can be
+            fig.legend(
+                handles=_summary_handles(s), loc="outside lower center", ncols=2, fontsize=size
+            )
     return fig
 
 
