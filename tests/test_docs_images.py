@@ -33,5 +33,5 @@ def test_the_inputs_hash_ignores_formatting_and_docstrings_but_not_code(tmp_path
     before = docs_images.code_fingerprint(module)
     module.write_text('"""Other doc."""\ndef f(x):\n    return (x + 1)\n')
     assert docs_images.code_fingerprint(module) == before
-    module.write_text('def f(x):\n    return x + 2\n')
+    module.write_text("def f(x):\n    return x + 2\n")
     assert docs_images.code_fingerprint(module) != before

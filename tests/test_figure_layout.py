@@ -120,7 +120,26 @@ def kinds(long_run) -> dict:
         age0=40.0,
     )
     ref = frun.arm_rows(patients, arms[0])
+    many = ["usual care", LONG_ARM, "CBT subacute + boosters", "CBT after 10 years", "TMS"]
+    many_differences = pd.DataFrame(
+        [
+            {
+                "arm": arm,
+                "outcome": outcome,
+                "who": "enrolled",
+                "difference": -0.1 * i * scale,
+                "ci_low": -0.1 * i * scale - 0.05 * scale,
+                "ci_high": -0.1 * i * scale + 0.05 * scale,
+                "n_pairs": 1000 * i,
+                "effect_size": -0.05 * i,
+                "year": 30.0,
+            }
+            for i, arm in enumerate(many[1:], start=1)
+            for outcome, scale in (("dmn_perturbation", 0.1), ("pain", 1.0), ("coping", 5.0))
+        ]
+    )
     return {
+        "02_many_arms": lambda s: farms.arm_comparison(many_differences, many, s),
         "00_run_forest": lambda s: farms.arm_comparison(
             differences, arms, fhead.SLIDE, title=fhead.treatment_message(differences, arms)
         ),
@@ -170,13 +189,15 @@ def kinds(long_run) -> dict:
 SLIDES_ONLY = {"00_run_forest", "00_run_coping", "00_study", "00_sweep", "08_frame"}
 """Kinds drawn in one layout whatever the style (slides and the animation)."""
 KINDS = [
-    "00_run_forest", "00_run_coping", "00_study", "00_sweep", "01", "01b", "02", "02b", "03",
+    "00_run_forest", "00_run_coping", "00_study", "00_sweep", "01", "01b", "02", "02_many_arms",
+    "02b", "03",
     "04", "05", "06a_sample", "06a_replications", "06b_sample", "06b_replications",
     "06c_sample", "06c_replications", "06d", "06e", "06f", "07a", "07b", "08_frame",
 ]  # fmt: skip
 
 
-QUICK = {("00_run_forest", "talk"), ("01", "paper"), ("03", "paper"), ("06e", "paper")}
+QUICK = {("00_run_forest", "talk"), ("01", "paper"), ("02_many_arms", "paper"), ("03", "paper"),
+         ("06e", "paper")}  # fmt: skip
 """Checked in every test run (the kinds and styles that used to break); the others are slow."""
 
 

@@ -426,9 +426,7 @@ def figures(
     from sim.viz.style import StyleError
 
     try:
-        made = make_figures(
-            folder, formats=format, style=style, animation=animation, progress=True
-        )
+        made = make_figures(folder, formats=format, style=style, animation=animation, progress=True)
     except StyleError as exc:
         fail(f"{FIGURE_OPTIONS.get(exc.option, exc.option)}: {exc.message}")
     except FigureError as exc:

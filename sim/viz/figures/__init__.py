@@ -54,6 +54,18 @@ from sim.viz.figures.sources import Source, load_source, read_first_replicate, r
 __all__ = ["Entry", "FigureError", "FigureSet", "make_figures"]
 
 
+LONG_REPLAY_PERSON_STEPS = 30_000_000
+"""A replay this long (people x model steps) starts before all patient rows are read."""
+
+
+def long_replay(result: Any) -> bool:
+    """Will replaying one replicate of the run take long (many people, many steps)?"""
+    from sim.experiments.run import steps_per_replicate
+
+    scenario = result.scenario
+    return scenario.cohort.size * steps_per_replicate(scenario.scenario) > LONG_REPLAY_PERSON_STEPS
+
+
 def _draw_run(source: Source, writer: FigureWriter, animation: bool) -> None:
     from sim.viz.figures.animation import add_animation
     from sim.viz.figures.arms import add_comparison, add_treatment_over_time
@@ -64,13 +76,13 @@ def _draw_run(source: Source, writer: FigureWriter, animation: bool) -> None:
     from sim.viz.figures.run import add_metrics, add_perturbation
 
     result = source.result
-    writer.expect(10 + animation)
+    writer.expect(9 + animation)
     writer.step("reading patient rows")
     where = str(source.folder) if source.folder is not None else "run"
     # Connectivity is replayed in the background while the rows are read and the first
     # figures drawn; a folder's first replicate is enough to choose whom to replay.
     early = None
-    if source.folder is not None and not result.patients_in_memory:
+    if source.folder is not None and not result.patients_in_memory and long_replay(result):
         early = read_first_replicate(source.folder)
     cast = Cast(
         result,

@@ -139,14 +139,27 @@ def forest_who(differences: pd.DataFrame) -> str:
     return "enrolled" if (differences["who"] == "enrolled").any() else "all"
 
 
-def _limits(values: np.ndarray, extra: Sequence[float]) -> tuple[float, list[float]]:
-    """Symmetric limit around 0 holding every value, and ticks well inside it."""
+def forest_limits(values: np.ndarray, extra: Sequence[float] = ()) -> tuple[float, list[float]]:
+    """Symmetric limit around 0 holding every value, and ticks out to the largest value.
+
+    Three ticks: zero and a multiple of a nice step on each side, as close to the largest
+    value as the step allows, well inside the limit, so the labels at both ends are drawn.
+
+    Examples
+    --------
+    >>> forest_limits(np.array([-0.045, -0.01]))
+    (0.05175, [-0.04, 0.0, 0.04])
+    >>> forest_limits(np.array([0.3]), [-1.0])
+    (1.25, [-1.0, 0.0, 1.0])
+    """
     finite = np.abs(np.concatenate([np.ravel(values), np.asarray(extra, float)]))
     finite = finite[np.isfinite(finite)]
     peak = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    tick = nice(peak)
-    lim = max(peak * 1.15, tick * 1.25)
-    return lim, [-tick, 0.0, tick]
+    step = nice(peak)
+    top = step * math.floor(peak / step)  # e.g. peak 0.045, step 0.02: ticks at ±0.04
+    ticks = [-top, 0.0, top]
+    lim = round(max(peak * 1.15, top * 1.25), 12)
+    return lim, [round(t, 12) for t in ticks]
 
 
 def arm_comparison(
@@ -189,22 +202,24 @@ def arm_comparison(
     year = float(differences["year"].iloc[0])
     k = len(outcomes)
     with hs.use(s):
-        fig = hs.new_figure(s, paper_height=min(9.0, 1.0 + k * (0.8 + 0.3 * len(others))))
+        label_chars = 22 if s.talk else 24
+        lines = max(wrap(arm, label_chars).count("\n") + 2 for arm in others)  # name and n
+        row = max(0.3, 0.11 * lines)  # inches per arm in the paper style
+        fig = hs.new_figure(s, paper_height=min(9.0, 1.0 + k * (0.8 + row * len(others))))
         if s.talk:
             grid = fig.add_gridspec(1, 2 * k, width_ratios=[4, 3] * k, wspace=0.02)
             plots = [fig.add_subplot(grid[0, 2 * j]) for j in range(k)]
             texts = [fig.add_subplot(grid[0, 2 * j + 1], sharey=plots[j]) for j in range(k)]
         else:
-            grid = fig.add_gridspec(k, 2, width_ratios=[3, 2], wspace=0.02)
+            grid = fig.add_gridspec(k, 2, width_ratios=[1.3, 1], wspace=0.02)
             plots = [fig.add_subplot(grid[j, 0]) for j in range(k)]
             texts = [fig.add_subplot(grid[j, 1], sharey=plots[j]) for j in range(k)]
-        label_chars = 14 if s.talk else 16
         any_line = any(o in MEANINGFUL_CHANGE for o in outcomes)
         for j, outcome in enumerate(outcomes):
             ax, tx = plots[j], texts[j]
             part = shown[shown["outcome"] == outcome].set_index("arm")
             meaningful = MEANINGFUL_CHANGE.get(outcome)
-            lim, ticks = _limits(
+            lim, ticks = forest_limits(
                 part[["ci_low", "ci_high"]].to_numpy(float),
                 [meaningful] if meaningful is not None else [],
             )
@@ -276,6 +291,7 @@ def arm_comparison(
                 ax.set_yticks(
                     list(position.values()),
                     [f"{wrap(arm, label_chars)}\nn = {int(n.get(arm, 0)):,}" for arm in position],
+                    fontsize=s.small if s.talk else s.tiny,
                 )
             else:
                 ax.set_yticks([])
@@ -495,7 +511,7 @@ def treatment_over_time(
         ]
         if any(p.get("boosters") for p in plans.values()):
             handles.append(Line2D([], [], color="#999999", linestyle=":", label="booster"))
-        handles.append(Patch(color="#BBBBBB", alpha=0.5, label=f"95 % band ({INTERVAL})"))
+        handles.append(Patch(color="#BBBBBB", alpha=0.5, label="95 % CI (normal)"))
         fig.legend(
             handles=handles,
             loc="outside lower center",

@@ -94,7 +94,7 @@ def coping_message(curves: Sequence[Any], labels: Sequence[str], healthy: float)
     x = min(float(low.x.max()), float(high.x.max()))
     at_low = float(np.interp(x, low.x, low.mean))
     at_high = float(np.interp(x, high.x, high.mean))
-    never = f"; never in pain {healthy:.2f}" if np.isfinite(healthy) else ""
+    never = f"; never in pain {healthy:.2f} SD" if np.isfinite(healthy) else ""
     return (
         f"The longer the pain, the further the DMN drifts, faster with catastrophizing: "
         f"after {x:.0f} years, {at_high:.2f} SD in the highest third vs {at_low:.2f} SD in the "
@@ -123,7 +123,7 @@ def coping_headline_figure(
                 linewidth=2,
                 label="never in pain (median)",
             )
-        ax.set_xlabel(name_of("years_with_pain") + " (years)")
+        ax.set_xlabel(name_of("years_with_pain"))
         ax.set_ylabel(label("dmn_perturbation"))
         ax.set_xlim(left=0)
         ax.set_ylim(
