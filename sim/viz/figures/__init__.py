@@ -117,7 +117,7 @@ def _draw_run(source: Source, writer: FigureWriter, animation: bool) -> None:
 def _draw_study(source: Source, writer: FigureWriter, animation: bool) -> None:
     from sim.viz.figures.study import add_study
 
-    writer.expect(8)
+    writer.expect(7)
     add_study(source.result, writer)
 
 

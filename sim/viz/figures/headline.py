@@ -31,7 +31,6 @@ from sim.viz.figures.common import (
     despine_numbers,
     estimate_text,
     fit_suptitle,
-    fmt,
     name_of,
 )
 from sim.viz.figures.layout import best_legend, settle_legends
@@ -171,7 +170,3 @@ def add_headline(writer: FigureWriter, made: tuple[Make, str] | None, reason: st
         return
     make, caption = made
     writer.add(NAME, TITLE, caption, make)
-
-
-def _fmt_share(value: float) -> str:
-    return fmt(100 * value, ".0f") + " %"

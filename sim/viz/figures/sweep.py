@@ -467,14 +467,19 @@ def add_sweep(result: Any, writer: FigureWriter) -> None:
         )
         arms = _arms_in(t.arms, sensitivity["arm"]) if "arm" in sensitivity else None
         method = METHOD_NAMES.get(t.method, "sensitivity indices")
+        bars = {
+            "sobol": "bars: first-order S1, the share of the outcome's variance a setting "
+            "explains alone, and total ST, with its interactions",
+            "morris": "bars: μ*, the mean absolute elementary effect (in the outcome's unit), "
+            "and σ, their spread (interactions or nonlinearity)",
+            "latin": "bars: first-order indices, the share of the outcome's variance a setting "
+            "explains alone",
+        }.get(t.method, "bars: the indices")
         for outcome in names:
             writer.try_add(
                 f"07b_sensitivity_{outcome}",
                 f"Sensitivity: {outcome}",
-                f"{label(outcome)}: {method} per swept setting (bars: first-order S1, the "
-                "share of the outcome's variance a setting explains alone; total ST, with its "
-                "interactions; Morris: mean absolute elementary effect μ* and its spread σ), "
-                "with 95 % intervals (lines), sorted by the leading index, largest on top; "
-                "one panel per arm.",
+                f"{label(outcome)}: {method} per swept setting ({bars}), with 95 % intervals "
+                "(lines), sorted by the leading index, largest on top; one panel per arm.",
                 lambda o=outcome: sensitivity_bars(sensitivity, o, s, arms=arms),
             )
