@@ -241,6 +241,7 @@ def html_escaped(text: str) -> str:
     return html.escape(text)
 
 
+@pytest.mark.slow  # replays the whole run and draws every figure
 def test_run_without_connectivity_rebuilds_it_and_skips_comparison_for_one_arm(small_run, tmp_path):
     import shutil
 
