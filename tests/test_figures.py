@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from pathlib import Path
@@ -10,12 +9,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.text import Text
+from figure_data import (
+    sample_table,
+    sensitivity_table,
+    study_table,
+    sweep_table,
+    treatment_scenario,
+)
 from PIL import Image
 from typer.testing import CliRunner
 
 import sim
 import sim.api
+from sim.analysis.stats import (
+    cluster_bootstrap_interval,
+    cluster_normal_interval,
+    mediation,
+    path_intervals,
+)
+from sim.core.outcomes import VARIABLES, label
 from sim.interfaces.cli import app
 from sim.results.manifest import build_manifest
 from sim.results.replay import (
@@ -29,77 +41,43 @@ from sim.scenario import parse_scenario
 from sim.viz import figures as fg
 from sim.viz import style as hs
 from sim.viz.figures import animation as fanim
-from sim.viz.figures import brain as fbrain
+from sim.viz.figures import arms as farms
+from sim.viz.figures import common as fcommon
+from sim.viz.figures import findings as ffind
+from sim.viz.figures import people as fpeople
 from sim.viz.figures import run as frun
 from sim.viz.figures import study as fstudy
 from sim.viz.figures import sweep as fsweep
+from sim.viz.figures.layout import drawn_texts
 
 runner = CliRunner()
 
-TWO_ARMS = {
-    "scenario": {
-        "name": "figures test",
-        "seed": 5,
-        "years": 3,
-        "dt_weeks": 4,
-        "replicates": 2,
-        "record_every_years": 1,
-    },
-    "cohort": {"size": 150},
-    "arms": [
-        {"name": "usual care"},
-        {
-            "name": "CBT + TMS",
-            "interventions": [
-                {"kind": "cbt", "start_year": 1, "eligible_stages": ["chronic", "subacute"]},
-                {"kind": "tms", "start_year": 1, "eligible_stages": ["chronic", "subacute"]},
-            ],
-        },
-    ],
-}
+TWO_ARMS = treatment_scenario()
+"""Two arms, two replicates; the treated arm enrols about 50 patients at the subacute stage."""
 RUN_FIGURES = (
+    "00_headline",
     "01_perturbation_by_years",
+    "01b_cohort_over_time",
     "02_arm_comparison",
+    "02b_treatment_over_time",
     "03_connectomes",
     "04_connectivity_matrices",
     "05_metrics_by_years",
+)
+STUDY_FIGURES = (
+    "00_headline",
+    "06a_study_groups",
+    "06b_study_years",
+    "06c_study_mediation",
+    "06d_study_power",
+    "06e_published_vs_simulated",
+    "06f_mechanism_check",
 )
 
 
 def png_info(path: Path) -> tuple[tuple[int, int], dict[str, str]]:
     with Image.open(path) as image:
         return image.size, dict(image.text)
-
-
-def visible_texts(fig) -> list[Text]:
-    """Texts that are drawn: tick labels only for ticks inside the axis limits."""
-    ticks, drawn = set(), []
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            low, high = sorted(axis.get_view_interval())
-            tol = (high - low) * 1e-9
-            for tick, loc in zip(axis.get_major_ticks(), axis.get_majorticklocs(), strict=False):
-                for label in (tick.label1, tick.label2):
-                    ticks.add(id(label))
-                    if low - tol <= loc <= high + tol and label.get_visible():
-                        drawn.append(label)
-    others = [t for t in fig.findobj(Text) if id(t) not in ticks]
-    return [t for t in [*others, *drawn] if t.get_visible() and t.get_text().strip()]
-
-
-def overlapping_texts(fig) -> list[tuple[str, str]]:
-    """Pairs of visible texts whose drawn boxes intersect (a stumble for any viewer)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    renderer = canvas.get_renderer()
-    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in visible_texts(fig)]
-    return [
-        (a, b)
-        for (a, ba), (b, bb) in itertools.combinations(boxes, 2)
-        if ba.overlaps(bb) and ba.width > 0 and bb.width > 0
-    ]
 
 
 def write_manifest(folder: Path, kind: str, run_id: str, scenario: dict, **extra) -> None:
@@ -140,7 +118,7 @@ def arms_run(arms_result, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def arms_figures(arms_run: Path) -> fg.FigureSet:
-    return fg.make_figures(arms_run, formats="png,svg,pdf", style="talk")
+    return fg.make_figures(arms_run, formats="png,svg", style="talk")
 
 
 @pytest.fixture(scope="module")
@@ -152,38 +130,44 @@ def run_data(arms_run: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def study_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small finished study folder: 40 replications, power at 0.5x, 1x and 2x."""
-    scenario = {
-        "scenario": {"name": "figures study", "seed": 3, "dt_weeks": 4},
-        "study": {
-            "population": 5000,
-            "age_max": 40,
-            "n_healthy": 8,
-            "n_subacute": 8,
-            "n_chronic": 8,
-            "replications": 40,
-            "power_multipliers": [0.5, 1.0, 2.0],
-            "counterfactual": False,
-        },
-    }
-    return sim.api.study(scenario).save(tmp_path_factory.mktemp("study") / "study-run-1")
+    """A study folder with the documented study.csv columns and a per-replication power table."""
+    rng = np.random.default_rng(1)
+    folder = tmp_path_factory.mktemp("study")
+    study_table(40, 1.0, rng).to_csv(folder / "study.csv", index=False)
+    power = pd.concat([study_table(40, m, rng).assign(multiplier=m) for m in (0.5, 1.0, 2.0)])
+    power.to_csv(folder / "power.csv", index=False)
+    sample_table(rng).to_csv(folder / "sample.csv", index=False)
+    study_table(40, 1.0, rng).assign(indirect_ci_low=-0.01).to_csv(
+        folder / "counterfactual.csv", index=False
+    )
+    (folder / "findings.md").write_text("# findings\n")
+    write_manifest(
+        folder,
+        "study",
+        "study-run-1",
+        {"scenario": {"name": "figures study", "seed": 3}, "study": {"alpha": 0.05}},
+    )
+    return folder
 
 
 @pytest.fixture(scope="module")
 def sweep_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small finished Sobol sweep folder, with another file already in its figures/."""
-    scenario = {
-        "scenario": {"name": "figures sweep", "seed": 5, "years": 2, "dt_weeks": 4},
-        "cohort": {"size": 40},
-        "sweep": {
+    """A sweep folder in the layout a sweep writes (sweep.parquet, sensitivity.csv)."""
+    folder = tmp_path_factory.mktemp("sweep")
+    sweep_table().to_parquet(folder / "sweep.parquet", index=False)
+    sensitivity_table().to_csv(folder / "sensitivity.csv", index=False)
+    write_manifest(
+        folder,
+        "sweep",
+        "sweep-run-1",
+        {"scenario": {"name": "figures sweep", "seed": 5}},
+        sweep={
             "method": "sobol",
-            "samples": 4,
-            "bounds": {"drift.rate": [0.1, 0.4], "drift.coping_weight": [0.0, 0.6]},
+            "targets": ["drift.rate", "drift.coping_weight"],
             "outcomes": ["dmn_perturbation"],
+            "horizon_years": 2.0,
         },
-    }
-    result = sim.api.sweep(scenario, backend="serial")
-    folder = result.save(tmp_path_factory.mktemp("sweep") / "sweep-run-1")
+    )
     (folder / "figures").mkdir()
     (folder / "figures" / "grid_dmn_perturbation.png").write_bytes(b"working plot")
     return folder
@@ -194,7 +178,7 @@ def test_run_folder_gets_every_run_figure_in_every_format(arms_figures, arms_run
     names = [e.name for e in arms_figures.entries]
     assert names == [*RUN_FIGURES, "08_patient_animation"]
     for name in RUN_FIGURES:
-        for suffix in (".png", ".svg", ".pdf"):
+        for suffix in (".png", ".svg"):
             path = arms_run / "figures" / f"{name}{suffix}"
             assert path.is_file() and path.stat().st_size > 5_000, path
         assert png_info(arms_run / "figures" / f"{name}.png")[0] == (1920, 1080)
@@ -208,8 +192,23 @@ def test_every_file_carries_version_and_run_id_in_its_metadata(arms_figures, arm
         assert text["painsim run id"] == run_id
         svg = (arms_run / "figures" / f"{name}.svg").read_text()
         assert f"run_id={run_id}" in svg and f"painsim {sim.__version__}" in svg
-        pdf = (arms_run / "figures" / f"{name}.pdf").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def pdf_figures(arms_run, tmp_path_factory) -> Path:
+    """The run's figures as PDF (embedding TrueType fonts takes a second a figure)."""
+    folder = tmp_path_factory.mktemp("pdf") / "figures"
+    fg.make_figures(arms_run, folder, formats="pdf", animation=False)
+    return folder
+
+
+@pytest.mark.slow
+def test_pdfs_carry_version_and_run_id_and_editable_truetype_text(arms_run, pdf_figures):
+    run_id = json.loads((arms_run / "manifest.json").read_text())["run_id"]
+    for name in RUN_FIGURES:
+        pdf = (pdf_figures / f"{name}.pdf").read_bytes()
         assert run_id.encode() in pdf and f"painsim {sim.__version__}".encode() in pdf
+        assert b"/FontFile2" in pdf and b"/Type3" not in pdf, name  # TrueType (fonttype 42)
 
 
 def test_animation_is_a_small_multi_frame_gif_with_provenance(arms_figures, arms_run):
@@ -242,6 +241,7 @@ def html_escaped(text: str) -> str:
     return html.escape(text)
 
 
+@pytest.mark.slow  # replays the whole run and draws every figure
 def test_run_without_connectivity_rebuilds_it_and_skips_comparison_for_one_arm(small_run, tmp_path):
     import shutil
 
@@ -249,8 +249,9 @@ def test_run_without_connectivity_rebuilds_it_and_skips_comparison_for_one_arm(s
     shutil.copytree(small_run, folder)
     (folder / "connectivity.npz").unlink()
     made = fg.make_figures(folder, animation=False)
-    assert [e.name for e in made.entries] == [n for n in RUN_FIGURES if n != "02_arm_comparison"]
-    assert made.skipped == [("02_arm_comparison", "one arm only; nothing to compare")]
+    two_arm_only = ("02_arm_comparison", "02b_treatment_over_time")
+    assert [e.name for e in made.entries] == [n for n in RUN_FIGURES if n not in two_arm_only]
+    assert made.skipped == [(n, "one arm only; nothing to compare") for n in two_arm_only]
     index = (folder / "figures" / "index.html").read_text()
     assert "rebuilt from manifest.json" in index
     assert "Not drawn" in index and "one arm only; nothing to compare" in index
@@ -290,6 +291,9 @@ def test_paper_style_is_single_column_at_300_dpi(arms_run, tmp_path):
     shutil.copytree(arms_run, folder, ignore=shutil.ignore_patterns("figures"))
     made = fg.make_figures(folder, formats="png", style="paper", animation=False)
     for entry in made.entries:
+        if entry.name == "00_headline":  # a slide in every style
+            assert png_info(entry.files[0])[0] == (1920, 1080)
+            continue
         with Image.open(entry.files[0]) as image:
             assert image.size[0] == 1050  # 3.5 in x 300 dpi
             assert 600 <= image.size[1] <= 2700  # at most 9 in tall
@@ -310,6 +314,7 @@ def redrawn(arms_figures, arms_run, tmp_path_factory) -> tuple[Path, fg.FigureSe
     return folder, fg.make_figures(folder, formats="png", animation=False)
 
 
+@pytest.mark.slow
 def test_arm_comparison_is_the_same_with_or_without_an_earlier_compare(arms_run, redrawn):
     folder, made = redrawn
     name = "02_arm_comparison.png"
@@ -317,33 +322,34 @@ def test_arm_comparison_is_the_same_with_or_without_an_earlier_compare(arms_run,
     assert same_pixels(arms_run / "figures" / name, folder / "figures" / name)
     # The dots are the twin differences `painsim compare` reports.
     compared = pd.read_csv(folder / "comparison.csv").set_index("outcome")
-    shown = frun.arm_differences(
+    shown = farms.arm_differences(
         pd.read_parquet(folder / "patients.parquet"), ["usual care", "CBT + TMS"]
     )
     shown = shown[shown["who"] == "all"].set_index("outcome")
-    for outcome in frun.COMPARED_OUTCOMES:
+    for outcome in farms.COMPARED_OUTCOMES:
         assert shown.loc[outcome, "difference"] == pytest.approx(
             compared.loc[outcome, "twin_difference"], abs=1e-12
         )
 
 
+@pytest.mark.slow
 def test_drawing_one_format_keeps_the_others_and_the_animation(redrawn):
     folder, made = redrawn
     assert {f.suffix for f in made.files} == {".png"}
     names = {p.name for p in (folder / "figures").iterdir()}
     for figure in RUN_FIGURES:
-        assert {f"{figure}.png", f"{figure}.svg", f"{figure}.pdf"} <= names
+        assert {f"{figure}.png", f"{figure}.svg"} <= names
     assert "08_patient_animation.gif" in names  # not redrawn (no animation asked), not removed
     index = (folder / "figures" / "index.html").read_text()
     assert 'href="01_perturbation_by_years.svg"' in index  # earlier formats stay linked
     assert 'href="08_patient_animation.gif"' in index
 
 
-def test_svg_after_png_adds_svgs_and_keeps_pngs_and_their_thumbnails(study_folder, tmp_path):
+def test_svg_after_png_adds_svgs_and_keeps_pngs_and_their_thumbnails(sweep_folder, tmp_path):
     import shutil
 
-    folder = tmp_path / "study"
-    shutil.copytree(study_folder, folder, ignore=shutil.ignore_patterns("figures"))
+    folder = tmp_path / "sweep"
+    shutil.copytree(sweep_folder, folder, ignore=shutil.ignore_patterns("figures"))
     pngs = {f.name: f.read_bytes() for f in fg.make_figures(folder).files}
     result = invoke("figures", folder, "--format", "svg")
     assert result.exit_code == 0, result.output
@@ -379,11 +385,11 @@ def test_arms_keep_their_colours_across_figures(run_data):
     arms = run_data["arms"]
     colors = hs.arm_colors(arms)
     assert colors == {"usual care": "#000000", "CBT + TMS": "#0072B2"}
-    fig = frun.perturbation_by_years(run_data["patients"], arms, "talk")
-    lines = {line.get_label(): line.get_color() for line in fig.axes[0].get_lines()}
-    assert lines == colors
-    diffs = frun.arm_differences(run_data["patients"], arms)
-    fig = frun.arm_comparison(diffs, arms, "talk")
+    fig = frun.perturbation_by_years(run_data["patients"], arms, "talk", min_people=10)
+    drawn = {line.get_color() for line in fig.axes[0].get_lines() if line.get_marker() == "o"}
+    assert drawn and drawn <= set(colors.values())
+    diffs = farms.arm_differences(run_data["patients"], arms)
+    fig = farms.arm_comparison(diffs, arms, "talk")
     drawn = {
         line.get_color()
         for ax in fig.axes
@@ -393,60 +399,22 @@ def test_arms_keep_their_colours_across_figures(run_data):
     assert drawn == {colors["CBT + TMS"]}
 
 
-@pytest.fixture(scope="module")
-def talk_figures(run_data):
-    """The run figures drawn in talk style from the run's data, once for the module."""
-    figs = draw_talk_figures(run_data)
-    yield figs
-    for fig in figs.values():
-        hs.close(fig)
-
-
-def draw_talk_figures(run_data) -> dict:
+def test_axis_labels_carry_units_from_the_outcome_registry(run_data):
     patients, arms = run_data["patients"], run_data["arms"]
-    scenario = scenario_from_manifest(run_data["manifest"])
-    layout = fbrain.BrainLayout.from_scenario(scenario)
+    fig = frun.perturbation_by_years(patients, arms, "talk", min_people=10)
+    assert fig.axes[1].get_ylabel() == "DMN perturbation (healthy SD)"  # panel B: levels
+    fig = farms.arm_comparison(farms.arm_differences(patients, arms), arms, "talk")
+    assert fig.axes[1].get_xlabel().startswith("Δ pain (NRS points)")
+    assert fig.axes[2].get_xlabel().startswith("Δ catastrophizing (PCS points)")
     horizon = patients[(patients["year"] == patients["year"].max()) & (patients["arm"] == arms[0])]
-    sign = np.sign(np.arange(17) - 8.0)
-    change = 0.06 * np.outer(sign, sign)  # symmetric: up within halves, down between
-    return {
-        "perturbation": frun.perturbation_by_years(patients, arms, "talk"),
-        "comparison": frun.arm_comparison(frun.arm_differences(patients, arms), arms, "talk"),
-        "matrices": fbrain.matrices_figure(
-            layout,
-            layout.healthy,
-            layout.healthy - 0.05,
-            "talk",
-            titles=("Never in pain\nn = 10", "Chronic\nn = 12"),
-        ),
-        "metrics": frun.metrics_by_years(horizon, "talk"),
-        "connectomes": fbrain.connectome_figure(
-            layout, [("Patient", change), ("Twin", change / 2)], "talk"
-        ),
-    }
+    fig = frun.metrics_by_years(horizon, "talk")
+    assert [ax.get_ylabel() for ax in fig.axes] == ["1/r", "edges per region", "r units", "r units"]
 
 
-def test_talk_text_is_at_least_16_pt_and_labels_do_not_overlap(talk_figures):
-    for name, fig in talk_figures.items():
-        small = {
-            t.get_text(): t.get_fontsize() for t in visible_texts(fig) if t.get_fontsize() < 16
-        }
-        assert not small, (name, small)
-        if name != "connectomes":  # nilearn's glass-brain outlines have no text to collide
-            assert not overlapping_texts(fig), (name, overlapping_texts(fig))
-
-
-def test_axis_labels_carry_units(talk_figures):
-    figs = talk_figures
-    assert figs["perturbation"].axes[0].get_ylabel() == "DMN perturbation (healthy SD)"
-    assert "(NRS points)" in figs["comparison"].axes[1].get_xlabel()
-    assert "(PCS points)" in figs["comparison"].axes[2].get_xlabel()
-    assert [ax.get_ylabel() for ax in figs["metrics"].axes] == [
-        "1/r",
-        "edges per region",
-        "r units",
-        "r units",
-    ]
+def test_a_label_that_capitalizing_would_spoil_is_given_in_the_registry():
+    assert label("mpfc_pcc") == "mPFC–PCC connectivity (r)"  # not "MPFC–PCC"
+    assert label("mpfc_insula") == "mPFC–insula connectivity (r)"
+    assert VARIABLES["pain"].label == "Pain (NRS 0–10)"  # the rule, where it reads well
 
 
 def test_save_writes_exact_pixels_and_rejects_unknown_formats(tmp_path):
@@ -463,18 +431,17 @@ def test_save_writes_exact_pixels_and_rejects_unknown_formats(tmp_path):
 
 
 # -- a study and a sweep ------------------------------------------------------------------------
-def test_study_folder_gets_groups_years_mediation_and_power(study_folder):
-    made = fg.make_figures(study_folder)
-    assert [e.name for e in made.entries] == [
-        "06a_study_groups",
-        "06b_study_years",
-        "06c_study_mediation",
-        "06d_study_power",
-    ]
+@pytest.fixture(scope="module")
+def study_figures(study_folder) -> fg.FigureSet:
+    return fg.make_figures(study_folder)
+
+
+def test_study_folder_gets_groups_years_mediation_and_power(study_figures):
+    made = study_figures
+    assert [e.name for e in made.entries] == list(STUDY_FIGURES)
     for entry in made.entries:
         size, text = png_info(entry.files[0])
-        run_id = json.loads((study_folder / "manifest.json").read_text())["run_id"]
-        assert size == (1920, 1080) and text["painsim run id"] == run_id
+        assert size == (1920, 1080) and text["painsim run id"] == "study-run-1"
 
 
 def test_power_table_counts_each_finding_per_multiplier(study_folder):
@@ -486,9 +453,17 @@ def test_power_table_counts_each_finding_per_multiplier(study_folder):
     assert (table["replications"] == 40).all()
 
 
-def test_sweep_folder_gets_heatmap_and_sensitivity_and_keeps_working_plots(sweep_folder):
-    made = fg.make_figures(sweep_folder)
+@pytest.fixture(scope="module")
+def sweep_figures(sweep_folder) -> fg.FigureSet:
+    return fg.make_figures(sweep_folder)
+
+
+def test_sweep_folder_gets_heatmap_and_sensitivity_and_keeps_working_plots(
+    sweep_folder, sweep_figures
+):
+    made = sweep_figures
     assert [e.name for e in made.entries] == [
+        "00_headline",
         "07a_sweep_dmn_perturbation",
         "07b_sensitivity_dmn_perturbation",
     ]
@@ -535,6 +510,7 @@ def test_cli_figures_rejects_bad_input_in_one_line(arms_run, tmp_path):
     assert not (empty / "figures").exists()
 
 
+@pytest.mark.slow
 def test_cli_figures_redraws_a_study(study_folder):
     result = invoke("figures", study_folder, "--format", "svg", "--style", "paper")
     assert result.exit_code == 0, result.output
@@ -546,7 +522,8 @@ def test_cli_figures_redraws_a_study(study_folder):
 def test_painsim_run_makes_figures_unless_told_not_to(tmp_path):
     toml = tmp_path / "s.toml"
     toml.write_text(
-        '[scenario]\nname = "cli figs"\nyears = 2\ndt_weeks = 4\n[cohort]\nsize = 120\n'
+        '[scenario]\nname = "cli figs"\nyears = 2\ndt_weeks = 4\n'
+        "[cohort]\nsize = 120\npain_history_share = 0.6\n"
     )
     result = invoke("run", toml, "--out", tmp_path / "with", "--no-progress")
     assert result.exit_code == 0, result.output
@@ -557,3 +534,237 @@ def test_painsim_run_makes_figures_unless_told_not_to(tmp_path):
     result = invoke("run", toml, "--out", tmp_path / "without", "--no-progress", "--no-figures")
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "without" / "figures").exists()
+
+
+# -- what the figures say -------------------------------------------------------------------------
+def synthetic_patients(replicates: int, people: int = 300, seed: int = 0) -> pd.DataFrame:
+    """One arm's records: perturbation rising with years lived with pain, plus noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for rep in range(replicates):
+        start = rng.gamma(1.0, 3.0, people)
+        coping = rng.uniform(0, 40, people)
+        for year in range(5):
+            ylp = start + year * rng.uniform(0, 1, people)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "arm": "usual care",
+                        "replicate": rep,
+                        "patient_id": np.arange(people),
+                        "year": float(year),
+                        "years_with_pain": ylp,
+                        "coping": coping,
+                        "dmn_perturbation": 0.8 + 0.1 * ylp + rng.normal(0, 0.3, people),
+                    }
+                )
+            )
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_bands_are_t_intervals_only_with_three_or_more_replicates():
+    two, three = synthetic_patients(2), synthetic_patients(3)
+    assert frun.binned_curve(three).method == "t interval over 3 replicate means"
+    curve = frun.binned_curve(two)
+    assert curve.method.startswith("normal interval over people")
+    # Two replicates pooled: about 1.96 standard errors of the pooled mean, not t(1) = 12.7.
+    rows = two[(two["years_with_pain"] >= 1) & (two["years_with_pain"] < 2)]
+    people = rows.groupby(["replicate", "patient_id"])["dmn_perturbation"].mean()
+    se = people.std() / np.sqrt(len(people))
+    bin_1 = list(frun.YLP_BIN_EDGES).index(1)
+    half = (curve.high - curve.low)[np.flatnonzero(curve.kept).tolist().index(bin_1)] / 2
+    assert half == pytest.approx(1.96 * se, rel=0.35)
+
+
+def test_bins_with_too_few_people_are_left_out_and_counted():
+    rows = synthetic_patients(1, people=200)
+    curve = frun.binned_curve(rows, min_people=30)
+    assert (curve.people[curve.kept] >= 30).all()
+    assert (curve.people[~curve.kept] < 30).all()
+    assert curve.x.size == curve.kept.sum()
+    fig = frun.perturbation_by_years(rows.assign(arm="usual care"), ["usual care"], "talk")
+    strip = fig.axes[2]  # people per bin under panel A, dropped bins dotted grey
+    assert strip.get_yscale() == "log" and "people" in strip.get_ylabel()
+    assert any(line.get_linestyle() == ":" for line in strip.get_lines())
+
+
+def test_y_limits_follow_the_means_not_a_wide_band():
+    rows = synthetic_patients(1, people=400)
+    # A sparse bin whose values scatter widely around an ordinary mean: a very wide band.
+    wild = np.flatnonzero((rows["years_with_pain"] > 12).to_numpy())
+    rows.loc[rows.index[wild], "dmn_perturbation"] += np.where(np.arange(wild.size) % 2, 30, -30)
+    fig = frun.perturbation_by_years(rows, ["usual care"], "talk", min_people=5)
+    curve = frun.binned_curve(rows, min_people=5)
+    bottom, top = fig.axes[0].get_ylim()
+    assert top < np.nanmax(curve.high)  # the band is cut at the axis ...
+    assert bottom > np.nanmin(curve.low)
+    assert top > np.nanmax(curve.mean) and bottom < np.nanmin(curve.mean)  # ... the means are not
+    assert fcommon.data_limits([np.array([1.0, 2.0])], [np.array([-50.0, 50.0])]) == (0.55, 2.45)
+
+
+def test_cluster_normal_interval_agrees_with_the_cluster_bootstrap():
+    rng = np.random.default_rng(4)
+    counts = rng.integers(1, 5, (400, 3)).astype(float)
+    sums = counts * rng.normal(1.0, 0.5, (400, 1)) + rng.normal(0, 1, (400, 3)) * np.sqrt(counts)
+    _, low, high = cluster_normal_interval(sums, counts)
+    b_low, b_high = cluster_bootstrap_interval(sums, counts, np.random.default_rng(0), 2000)
+    np.testing.assert_allclose(low, b_low, atol=0.15 * (high - low).max())
+    np.testing.assert_allclose(high, b_high, atol=0.15 * (high - low).max())
+
+
+def test_path_intervals_have_the_estimates_of_the_study_mediation():
+    rng = np.random.default_rng(2)
+    x = rng.gamma(2.0, 3.0, 108)
+    age = rng.uniform(20, 70, (108, 1))
+    m = 10 + 0.5 * x + rng.normal(0, 5, 108)
+    y = 0.8 + 0.02 * m + 0.03 * x + rng.normal(0, 0.4, 108)
+    reference = mediation(x, m, y, age, np.random.default_rng(0), resamples=200)
+    paths = path_intervals(x, m, y, age, np.random.default_rng(0), resamples=500)
+    assert paths["a"][0] == pytest.approx(reference["a_path"])
+    assert paths["b"][0] == pytest.approx(reference["b_path"])
+    assert paths["c"][0] == pytest.approx(reference["total"])
+    assert paths["c_prime"][0] == pytest.approx(reference["direct"])
+    assert paths["share_mediated"][0] == pytest.approx(reference["share_mediated"])
+    for estimate, low, high in paths.values():
+        assert low <= estimate <= high
+
+
+def test_the_forest_plot_shows_the_enrolled_with_n_estimates_d_and_what_is_better(run_data):
+    patients, arms = run_data["patients"], run_data["arms"]
+    differences = farms.arm_differences(patients, arms)
+    assert farms.forest_who(differences) == "enrolled"
+    fig = farms.arm_comparison(differences, arms, "talk")
+    texts = [t.get_text() for t in drawn_texts(fig)[0]]
+    enrolled = differences[(differences["who"] == "enrolled") & (differences["outcome"] == "pain")]
+    n = int(enrolled["n_pairs"].iloc[0])
+    assert any(f"n = {n:,}" in t for t in texts)  # n per arm
+    assert sum("d = " in t for t in texts) == 3  # Cohen's d in each block
+    row = enrolled.iloc[0]
+    assert any(
+        fcommon.estimate_text(row.difference, row.ci_low, row.ci_high).split(" [")[0] in t
+        for t in texts
+    )
+    assert all("← better" in ax.get_xlabel() for ax in fig.axes[:3])
+    assert "normal 95 % CI" in fig.get_suptitle()
+    pain = fig.axes[1]
+    lines = [ln.get_xdata()[0] for ln in pain.get_lines() if ln.get_linestyle() == "--"]
+    assert lines == [-1.0]  # the 1-point change (IMMPACT)
+    markers = {ln.get_marker() for ax in fig.axes for ln in ax.get_lines()}
+    assert "D" in markers and "o" not in markers  # the enrolled, not everyone (all zero)
+
+
+def test_figure_2_intervals_are_normal_intervals_over_the_twin_pairs(run_data):
+    patients, arms = run_data["patients"], run_data["arms"]
+    at = patients[patients["year"] == patients["year"].max()]
+    ref = at[at["arm"] == arms[0]].sort_values(["replicate", "patient_id"])
+    other = at[at["arm"] == arms[1]].sort_values(["replicate", "patient_id"])
+    twins = other["pain"].to_numpy(float) - ref["pain"].to_numpy(float)
+    row = farms.arm_differences(patients, arms).query("who == 'all' and outcome == 'pain'")
+    half = 1.959964 * twins.std(ddof=1) / np.sqrt(twins.size)
+    assert float(row["ci_high"].iloc[0] - row["difference"].iloc[0]) == pytest.approx(half)
+
+
+def test_the_effect_over_time_is_zero_before_enrolment_and_marks_the_course(run_data):
+    patients, arms = run_data["patients"], run_data["arms"]
+    course = farms.treatment_course(patients, arms, min_people=5)
+    before = course[course["x"] < 0]
+    assert len(before) and np.allclose(before["difference"], 0.0, atol=1e-6)
+    after = course[(course["x"] > 0) & (course["outcome"] == "coping")]
+    assert (after["difference"] < 0).any()  # CBT lowers catastrophizing after enrolment
+    scenario = parse_scenario(
+        {
+            "scenario": {"name": "boosted", "years": 3},
+            "arms": [
+                {"name": "usual care"},
+                {
+                    "name": "CBT + boosters",
+                    "interventions": [
+                        {"kind": "cbt", "boosters": 2, "booster_every_weeks": 26, "sessions": 8}
+                    ],
+                },
+            ],
+        },
+        "test",
+    )
+    plan = farms.schedules(scenario)["CBT + boosters"]
+    assert plan["course"] == pytest.approx(8 / 52.1775, rel=1e-3)
+    assert plan["boosters"] == pytest.approx([plan["course"] + 0.5 * k for k in (1, 2)], rel=0.01)
+
+
+def test_the_connectome_patient_has_the_largest_twin_contrast_among_typical_long_pain_patients(
+    run_data,
+):
+    patients, arms = run_data["patients"], run_data["arms"]
+    chosen = fpeople.choose_patients(patients, arms)
+    assert chosen.treatment == arms[1]
+    rep0 = patients[(patients["replicate"] == 0) & (patients["year"] == patients["year"].max())]
+    ref = rep0[rep0["arm"] == arms[0]].set_index("patient_id")
+    other = rep0[rep0["arm"] == arms[1]].set_index("patient_id")
+    enrolled = other.index[other["enrolled_year"].notna()]
+    pool = ref.loc[enrolled]
+    long = pool[pool["years_with_pain"] >= pool["years_with_pain"].quantile(0.75)]
+    q1, q3 = long["dmn_perturbation"].quantile([0.25, 0.75])
+    typical = long[long["dmn_perturbation"].between(q1, q3)]
+    gains = other.loc[typical.index, "dmn_perturbation"] - typical["dmn_perturbation"]
+    assert chosen.patient in typical.index
+    assert chosen.twin_gain == pytest.approx(gains.min())
+
+
+def test_the_animation_patient_starts_without_pain_history_and_changes_most(run_data):
+    patients, arms = run_data["patients"], run_data["arms"]
+    chosen = fpeople.choose_patients(patients, arms)
+    rows = patients[(patients["replicate"] == 0) & (patients["arm"] == arms[0])]
+    mine = rows[rows["patient_id"] == chosen.story].sort_values("year")
+    assert mine["years_with_pain"].iloc[0] == rows["years_with_pain"].min()
+    assert mine["years_with_pain"].iloc[-1] > mine["years_with_pain"].iloc[0]
+    assert mine["dmn_perturbation"].iloc[-1] > mine["dmn_perturbation"].iloc[0]
+
+
+def test_svg_text_stays_text(arms_figures, arms_run):
+    for name in RUN_FIGURES:
+        svg = (arms_run / "figures" / f"{name}.svg").read_text()
+        assert svg.count("<text") >= 5, name  # editable text, not glyph paths
+
+
+def test_every_kind_of_result_has_a_headline_slide(arms_figures, study_figures, sweep_figures):
+    for made in (arms_figures, study_figures, sweep_figures):
+        headline = made.entries[0]
+        assert headline.name == "00_headline"
+        assert png_info(headline.files[0])[0] == (1920, 1080)
+        assert headline.caption.split(".")[0]  # the message is the caption's first sentence
+
+
+def test_the_study_headline_states_how_many_findings_replicate(study_folder):
+    study = pd.read_csv(study_folder / "study.csv")
+    message = ffind.study_message(study, 0.05)
+    assert message.startswith("The virtual study reproduces ")
+    assert "of 4 published findings" in message and "40 replications" in message
+
+
+def test_published_thresholds_are_those_the_study_states():
+    from sim.experiments.study import FINDINGS
+
+    stated = {f.key: f.published for f in FINDINGS}
+    for key, published in ffind.PUBLISHED.items():
+        numbers = [abs(v) for v in (published.low, published.high) if np.isfinite(v) and v]
+        for number in numbers:
+            assert f"{number:g}" in stated[key], (key, number)
+
+
+def test_progress_is_shown_on_stderr_for_slow_figure_sets(
+    sweep_folder, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(fcommon, "PROGRESS_DELAY_SECONDS", 0.0)
+    fg.make_figures(sweep_folder, tmp_path / "figures", progress=True)
+    assert "figures" in capsys.readouterr().err
+
+
+def test_captions_name_every_mark_and_interval(arms_figures):
+    captions = {e.name: e.caption for e in arms_figures.entries}
+    assert "normal 95 % confidence interval" in captions["02_arm_comparison"]
+    assert "Dworkin" in captions["02_arm_comparison"]
+    assert "enrolment" in captions["02b_treatment_over_time"]
+    assert "booster" in captions["02b_treatment_over_time"]
+    assert "people per bin" in captions["01_perturbation_by_years"]
+    assert "own, finer colour scale" in captions["03_connectomes"]
+    assert "timeseries.parquet" in captions["01b_cohort_over_time"]

@@ -10,6 +10,8 @@ Examples
 'Pain (NRS 0–10)'
 >>> VARIABLES["share_chronic"].kind
 'share'
+>>> VARIABLES["mpfc_pcc"].label
+'mPFC–PCC connectivity (r)'
 >>> label("dmn_perturbation", difference=True)
 'Δ DMN perturbation (healthy SD)'
 """
@@ -43,6 +45,10 @@ class Variable:
     better
         ``"lower"`` or ``"higher"`` when one direction is clinically better, else ``None``
         (figures draw a "better" cue from it).
+    label
+        Axis label: the short name capitalized, with the unit, e.g. ``"Pain (NRS 0–10)"``.
+        Give it explicitly where capitalizing reads badly (``"mPFC–PCC connectivity (r)"``,
+        not ``"MPFC–..."``); left out, it is made from ``short`` and ``unit``.
     """
 
     name: str
@@ -51,12 +57,12 @@ class Variable:
     kind: Kind
     description: str
     better: Literal["lower", "higher"] | None = None
+    label: str = ""
 
-    @property
-    def label(self) -> str:
-        """Axis label: capitalized short name with the unit, e.g. ``"Pain (NRS 0–10)"``."""
-        text = self.short[:1].upper() + self.short[1:]
-        return f"{text} ({self.unit})" if self.unit else text
+    def __post_init__(self) -> None:
+        if not self.label:
+            text = self.short[:1].upper() + self.short[1:]
+            object.__setattr__(self, "label", f"{text} ({self.unit})" if self.unit else text)
 
     @property
     def difference_unit(self) -> str:
@@ -66,8 +72,16 @@ class Variable:
         return {"NRS 0–10": "NRS points", "PCS 0–52": "PCS points"}.get(self.unit, self.unit)
 
 
-def _v(name: str, unit: str, short: str, kind: Kind, description: str, better=None) -> Variable:
-    return Variable(name, unit, short, kind, description, better)
+def _v(
+    name: str,
+    unit: str,
+    short: str,
+    kind: Kind,
+    description: str,
+    better: Literal["lower", "higher"] | None = None,
+    label: str = "",
+) -> Variable:
+    return Variable(name, unit, short, kind, description, better, label)
 
 
 VARIABLES: dict[str, Variable] = {
@@ -175,6 +189,7 @@ VARIABLES: dict[str, Variable] = {
             "mPFC–PCC connectivity",
             "continuous",
             "mean connectivity of mPFC–PCC/precuneus edges (Pearson r)",
+            label="mPFC–PCC connectivity (r)",
         ),
         _v(
             "mpfc_insula",
@@ -182,6 +197,7 @@ VARIABLES: dict[str, Variable] = {
             "mPFC–insula connectivity",
             "continuous",
             "mean connectivity of mPFC–insula edges (Pearson r)",
+            label="mPFC–insula connectivity (r)",
         ),
         _v(
             "healthy_range",

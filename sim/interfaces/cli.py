@@ -685,7 +685,7 @@ def _figures_after(folder: Path, result: Any = None) -> None:
 
     try:
         source = folder if result is None else result
-        made = make_figures(source, Path(folder) / FIGURES_DIR)
+        made = make_figures(source, Path(folder) / FIGURES_DIR, progress=True)
     except Exception as exc:  # the results are written: say why, and go on
         typer.echo(f"painsim: warning: figures not made: {' '.join(str(exc).split())}", err=True)
     else:
@@ -765,7 +765,7 @@ def figures(
 
     _check_results_folder(folder)
     try:
-        made = make_figures(folder, formats=format, style=style, animation=animation)
+        made = make_figures(folder, formats=format, style=style, animation=animation, progress=True)
     except StyleError as exc:
         fail(f"{FIGURE_OPTIONS.get(exc.option, exc.option)}: {exc.message}")
     except FigureError as exc:

@@ -312,6 +312,12 @@ def figure_pixels(style: str | Style, paper_height: float | None = None) -> tupl
 
 # -- saving -------------------------------------------------------------------------------------
 FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
+EXPORT_RC: dict[str, Any] = {
+    "svg.fonttype": "none",  # <text> elements: editable and searchable in an SVG editor
+    "svg.hashsalt": "painsim",  # stable ids: the same figure gives the same SVG
+    "pdf.fonttype": 42,  # TrueType: text stays editable in Illustrator or Inkscape
+}
+"""rcParams :func:`save` applies whatever style is active when it is called."""
 
 
 def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
@@ -413,7 +419,10 @@ def save(
     written = []
     for fmt in parse_formats(list(formats)):
         target = stem.with_suffix(f".{fmt}")
-        fig.savefig(target, format=fmt, dpi=fig.dpi, metadata=_format_metadata(fmt, meta))
+        # Figures are drawn inside use() but saved after it: the export settings are read at
+        # save time, so they are set here (text stays text in SVG and PDF).
+        with mpl.rc_context(EXPORT_RC):
+            fig.savefig(target, format=fmt, dpi=fig.dpi, metadata=_format_metadata(fmt, meta))
         written.append(target)
     return written
 

@@ -4,18 +4,25 @@
 a results folder, draws every figure that fits into ``figures/`` and writes ``index.html``, a
 contact sheet with a caption per figure. What a result is decides what is drawn:
 
-* a run: 1 perturbation vs years lived with pain, 2 arm comparison (two or more arms),
-  3 glass-brain connectomes, 4 connectivity matrices, 5 graph metrics vs years lived with pain,
-  8 animation of one patient (:mod:`~sim.viz.figures.run`, :mod:`~sim.viz.figures.brain`,
+* every kind: 00 a headline slide that states the message in its title
+  (:mod:`~sim.viz.figures.headline`);
+* a run: 1 perturbation vs years lived with pain, 1b the cohort over the run
+  (``timeseries.parquet``), 2 forest plot of the arms, 2b treatment effect over time since
+  enrolment, 3 glass-brain connectomes, 4 connectivity matrices, 5 graph metrics vs years lived
+  with pain, 8 animation of one patient (:mod:`~sim.viz.figures.run`,
+  :mod:`~sim.viz.figures.cohort`, :mod:`~sim.viz.figures.arms`, :mod:`~sim.viz.figures.brain`,
   :mod:`~sim.viz.figures.animation`; who is shown: :mod:`~sim.viz.figures.people`);
-* a study: 6a-d groups, years with pain, mediation diagram, power curve
-  (:mod:`~sim.viz.figures.study`);
+* a study: 6a groups, 6b years with pain, 6c mediation, 6d power curve, 6e published vs
+  simulated, 6f mechanism check (:mod:`~sim.viz.figures.study`,
+  :mod:`~sim.viz.figures.findings`);
 * a sweep: 7a outcome over the swept settings, 7b sensitivity indices
   (:mod:`~sim.viz.figures.sweep`).
 
 Each figure is one function that takes plain data and returns a matplotlib ``Figure``; styles,
 colours and saving (painsim's version and the run id in each file's metadata) are in
-:mod:`sim.viz.style`. Figures read results and never change them.
+:mod:`sim.viz.style`; :mod:`~sim.viz.figures.layout` checks what the renderer drew (texts in
+the canvas, no overlaps, no legend or label over data). Figures read results and never change
+them.
 
 Examples
 --------
@@ -25,10 +32,11 @@ Examples
 >>> res = simulate(parse_scenario({"scenario": {"name": "demo", "years": 2},
 ...                                "cohort": {"size": 60}}))
 >>> made = make_figures(res, tempfile.mkdtemp() + "/figures", animation=False)
->>> [e.name for e in made.entries]
-['01_perturbation_by_years', '03_connectomes', '04_connectivity_matrices', '05_metrics_by_years']
->>> made.skipped[0][0]
-'02_arm_comparison'
+>>> [e.name for e in made.entries]  # doctest: +NORMALIZE_WHITESPACE
+['00_headline', '01_perturbation_by_years', '01b_cohort_over_time', '03_connectomes',
+ '04_connectivity_matrices', '05_metrics_by_years']
+>>> [name for name, reason in made.skipped]
+['02_arm_comparison', '02b_treatment_over_time']
 """
 
 from __future__ import annotations
@@ -41,37 +49,75 @@ from sim.results.folder import FIGURES_DIR
 from sim.viz import style as hs
 from sim.viz.figures.common import ANIMATION_FORMATS, Entry, FigureError, FigureSet, FigureWriter
 from sim.viz.figures.index import index_html, write_index
-from sim.viz.figures.sources import Source, load_source, result_source
+from sim.viz.figures.sources import Source, load_source, read_first_replicate, result_source
 
 __all__ = ["Entry", "FigureError", "FigureSet", "make_figures"]
 
 
+LONG_REPLAY_PERSON_STEPS = 30_000_000
+"""A replay this long (people x model steps) starts before all patient rows are read."""
+
+
+def long_replay(result: Any) -> bool:
+    """Will replaying one replicate of the run take long (many people, many steps)?"""
+    from sim.experiments.run import steps_per_replicate
+
+    scenario = result.scenario
+    return scenario.cohort.size * steps_per_replicate(scenario.scenario) > LONG_REPLAY_PERSON_STEPS
+
+
 def _draw_run(source: Source, writer: FigureWriter, animation: bool) -> None:
     from sim.viz.figures.animation import add_animation
+    from sim.viz.figures.arms import add_comparison, add_treatment_over_time
     from sim.viz.figures.brain import BrainLayout, add_connectomes, add_matrices
+    from sim.viz.figures.cohort import add_cohort
+    from sim.viz.figures.headline import add_headline, run_headline
     from sim.viz.figures.people import Cast
-    from sim.viz.figures.run import add_comparison, add_metrics, add_perturbation
+    from sim.viz.figures.run import add_metrics, add_perturbation
 
     result = source.result
-    add_perturbation(result, writer)
-    add_comparison(result, writer)
+    writer.expect(9 + animation)
+    writer.step("reading patient rows")
     where = str(source.folder) if source.folder is not None else "run"
-    cast = Cast(result, animation=animation, made_with=source.made_with, where=where)
-    writer.notes.append(
-        f"Connectivity for figures 3 and 4: {cast.source}."
-        + (" Animation: rebuilt from manifest.json." if animation else "")
+    # Connectivity is replayed in the background while the rows are read and the first
+    # figures drawn; a folder's first replicate is enough to choose whom to replay.
+    early = None
+    if source.folder is not None and not result.patients_in_memory and long_replay(result):
+        early = read_first_replicate(source.folder)
+    cast = Cast(
+        result,
+        animation=animation,
+        made_with=source.made_with,
+        where=where,
+        background=True,
+        chosen_from=early,
     )
-    layout = BrainLayout.from_scenario(result.scenario)
-    add_connectomes(cast, layout, writer)
-    add_matrices(cast, layout, writer)
-    add_metrics(result, writer)
-    if animation:
-        add_animation(cast, layout, writer)
+    result.patients  # noqa: B018 (a folder's rows are read here, once)
+    writer.done()
+    try:
+        differences = add_comparison(result, writer)
+        add_headline(writer, run_headline(result, differences))
+        add_perturbation(result, writer)
+        add_cohort(result, writer)
+        add_treatment_over_time(result, writer)
+        add_metrics(result, writer)
+        writer.notes.append(
+            f"Connectivity for figures 3 and 4: {cast.source}."
+            + (" Animation: rebuilt from manifest.json." if animation else "")
+        )
+        layout = BrainLayout.from_scenario(result.scenario)
+        add_connectomes(cast, layout, writer)
+        add_matrices(cast, layout, writer)
+        if animation:
+            add_animation(cast, layout, writer)
+    finally:
+        cast.close()
 
 
 def _draw_study(source: Source, writer: FigureWriter, animation: bool) -> None:
     from sim.viz.figures.study import add_study
 
+    writer.expect(7)
     add_study(source.result, writer)
 
 
@@ -96,6 +142,7 @@ def make_figures(
     style: str | hs.Style = "talk",
     animation: bool = True,
     log: Callable[[str], None] | None = None,
+    progress: bool = False,
 ) -> FigureSet:
     """Draw every figure that fits a result into a figures folder, with ``index.html``.
 
@@ -117,6 +164,8 @@ def make_figures(
         Also make the animation of one patient (runs).
     log
         Called with one line per figure (name and seconds), e.g. ``print``.
+    progress
+        Show a progress bar on stderr when drawing takes more than a couple of seconds.
 
     Returns
     -------
@@ -140,11 +189,13 @@ def make_figures(
                 "folder: a result that was not saved needs a folder to draw into", "folder"
             )
         folder = found.folder / FIGURES_DIR
-    writer = FigureWriter(Path(folder), formats, s, found.run_id, log)
+    writer = FigureWriter(Path(folder), formats, s, found.run_id, log, progress)
     if found.kind == "run" and animation:
         writer.redrawn.update(ANIMATION_FORMATS)
     try:
         DRAW[found.kind](found, writer, animation)
+        writer.entries.sort(key=lambda e: e.name)  # the headline first, then by number
+        writer.skipped.sort()
         if not writer.entries:
             reasons = "; ".join(f"{n}: {r}" for n, r in writer.skipped) or "no data"
             where = found.folder if found.folder is not None else found.kind
@@ -160,6 +211,7 @@ def make_figures(
         )
         write_index(writer.staging, text)
         writer.finish()
+        writer.close()
     except BaseException:
         writer.abandon()
         raise

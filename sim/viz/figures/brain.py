@@ -22,8 +22,9 @@ from matplotlib.patches import Patch
 
 from sim.core.brain import build_brain, edges_to_matrix
 from sim.viz import style as hs
-from sim.viz.figures.common import FigureWriter
-from sim.viz.figures.people import Cast
+from sim.viz.figures.common import FigureWriter, chars_across, fmt, wrap
+from sim.viz.figures.glass import glass_view
+from sim.viz.figures.people import PATIENT_RULE, Cast
 
 
 @dataclass(frozen=True)
@@ -96,42 +97,40 @@ def change_scale(
 
 
 def _glass(
-    ax: Axes,
+    fig: Figure,
+    rect: tuple[float, float, float, float],
     matrix: np.ndarray,
     layout: BrainLayout,
-    mode: str,
+    modes: str,
     cmap: Any,
     norm: Normalize,
     s: hs.Style,
-) -> Any:
-    """One nilearn glass-brain view of ``matrix`` (zeros are not drawn) into ``ax``."""
-    from nilearn import plotting
-
-    adjacency = np.array(matrix, dtype=float)
-    np.fill_diagonal(adjacency, 0.0)
-    display = plotting.plot_connectome(
-        adjacency,
-        layout.coords,
-        node_color=node_colors(layout.subsystems),
-        node_size=90 if s.talk else 6,
-        display_mode=mode,
-        axes=ax,
-        colorbar=False,
-        edge_cmap=cmap,
-        edge_vmin=norm.vmin,
-        edge_vmax=norm.vmax,
-        annotate=True,
-        alpha=0.75,
-        node_kwargs={"edgecolors": "#222222", "linewidths": 0.8 if s.talk else 0.2},
-    )
-    for view in display.axes.values():
-        for nodes in view.ax.collections:
-            nodes.set_zorder(30)  # nodes above edges (nilearn puts edges at zorder 10-20)
-        for line in view.ax.lines:
-            line.set_linewidth(line.get_linewidth() * (1.6 if s.talk else 0.45))
-        for text in view.ax.texts:
-            text.set_fontsize(s.small)
-    return display
+    *,
+    stacked: bool = False,
+) -> None:
+    """Glass-brain views (``modes``, e.g. ``"zx"``) of ``matrix`` side by side (or stacked) in
+    ``rect`` (figure fraction); zeros are not drawn."""
+    left, bottom, width, height = rect
+    n = len(modes)
+    for i, mode in enumerate(modes):
+        box = (
+            (left, bottom + height * (n - 1 - i) / n, width, height / n)
+            if stacked
+            else (left + width * i / n, bottom, width / n, height)
+        )
+        glass_view(
+            fig.add_axes(box),
+            mode,
+            layout.coords,
+            node_colors(layout.subsystems),
+            matrix=matrix,
+            cmap=cmap,
+            norm=norm,
+            node_size=90 if s.talk else 6,
+            edge_widths=(2.0, 4.5) if s.talk else (0.35, 0.9),
+            outline_scale=1.0 if s.talk else 0.5,
+            label_size=s.small,
+        )
 
 
 def _subsystem_legend(fig: Figure, subsystems: Sequence[str], s: hs.Style) -> None:
@@ -161,6 +160,23 @@ def _subsystem_legend(fig: Figure, subsystems: Sequence[str], s: hs.Style) -> No
     )
 
 
+def _colorbar(
+    fig: Figure,
+    cax: Axes,
+    norm: Normalize,
+    cmap: Any,
+    text: str,
+    s: hs.Style,
+    *,
+    extend: str = "neither",
+    bins: int = 5,
+) -> None:
+    bar = fig.colorbar(ScalarMappable(norm, cmap), cax=cax, orientation="horizontal", extend=extend)
+    bar.set_label(text, fontsize=s.small)
+    bar.ax.tick_params(labelsize=s.small)
+    bar.ax.locator_params(nbins=bins)
+
+
 def connectome_figure(
     layout: BrainLayout,
     panels: Sequence[tuple[str, np.ndarray]],
@@ -168,6 +184,7 @@ def connectome_figure(
     *,
     threshold: float | None = None,
     healthy_threshold: float = 0.2,
+    difference: tuple[str, np.ndarray] | None = None,
 ) -> Figure:
     """Figure 3: glass-brain connectomes; healthy reference, then changes from pain-free.
 
@@ -183,11 +200,15 @@ def connectome_figure(
         Smallest |Δr| drawn; default from :func:`change_scale`.
     healthy_threshold
         Smallest healthy r drawn in the reference panel.
+    difference
+        (title, matrix) of a last panel on its own colour scale (its own colour bar), e.g.
+        the twin minus the patient: smaller than the changes, it would vanish on theirs.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One column per network (healthy reference first); axial and sagittal views.
+        One column (talk) or row (paper) per network, healthy reference first; sagittal and
+        axial views.
     """
     s = hs.get_style(style)
     changes = [np.asarray(m, float) for _, m in panels]
@@ -206,79 +227,107 @@ def connectome_figure(
         (title, np.where(np.abs(m) >= threshold, m, 0.0), change_map, change_norm)
         for (title, _), m in zip(panels, changes, strict=True)
     ]
+    diff_scale = None
+    if difference is not None:
+        matrix = np.asarray(difference[1], float)
+        diff_limit, diff_threshold = change_scale([matrix])
+        diff_map, diff_norm = hs.change_cmap(diff_limit, diff_threshold)
+        diff_scale = (diff_map, diff_norm, diff_threshold)
+        shown = np.where(np.abs(matrix) >= diff_threshold, matrix, 0.0)
+        columns.append((difference[0], shown, diff_map, diff_norm))
     k = len(columns)
+    n_change = len(panels)
+    bars = 1 + (n_change > 0) + (diff_scale is not None)
     with hs.use(s):
-        fig = hs.new_figure(s, paper_height=2.0 + 1.45 * k, layout="none")
+        fig = hs.new_figure(s, paper_height=1.6 + 0.55 * bars + 1.4 * k, layout="none")
+        cax: list[Axes] = []
         if s.talk:
-            left, right, top, bottom = 0.01, 0.99, 0.84, 0.2
+            left, right, bottom = 0.01, 0.99, 0.2
             col_w = (right - left) / k
-            for j, (title, matrix, cmap, norm) in enumerate(columns):
-                if k <= 2:  # wide columns: the two views side by side
-                    ax = fig.add_axes((left + j * col_w, bottom, col_w, top - bottom))
-                    _glass(ax, matrix, layout, "xz", cmap, norm, s)
-                else:
-                    h = (top - bottom) / 2
-                    for i, mode in enumerate(("z", "x")):
-                        ax = fig.add_axes((left + j * col_w, top - (i + 1) * h, col_w, h))
-                        _glass(ax, matrix, layout, mode, cmap, norm, s)
+            titles = [wrap(c[0], chars_across(0.98 * col_w * s.width, s.font)) for c in columns]
+            lines = max(t.count("\n") + 1 for t in titles)
+            top = 0.96 - lines * s.font * 1.3 / 72 / s.height  # room for the longest title
+            for j, (_title, matrix, cmap, norm) in enumerate(columns):
+                rect = (left + j * col_w, bottom, col_w, top - bottom)
+                # Wide columns: the two views side by side; narrow ones: one above the other.
+                _glass(fig, rect, matrix, layout, "xz", cmap, norm, s, stacked=k > 2)
                 fig.text(
                     left + (j + 0.5) * col_w,
-                    top + 0.02,
-                    title,
+                    top + 0.01,
+                    titles[j],
                     ha="center",
                     va="bottom",
                     fontsize=s.font,
                     fontweight="bold",
                 )
-            cb_level = fig.add_axes((left + 0.1 * col_w, 0.135, 0.8 * col_w, 0.025))
-            cb_change = (
-                fig.add_axes((left + col_w * 1.1, 0.135, col_w * (k - 1) - 0.2 * col_w, 0.025))
-                if k > 1
-                else None
-            )
+            # One colour bar under the columns it belongs to.
+            spans = [(0, 1)]
+            if n_change:
+                spans.append((1, 1 + n_change))
+            if diff_scale is not None:
+                spans.append((k - 1, k))
+            for a, b in spans:
+                cax.append(
+                    fig.add_axes((left + col_w * (a + 0.1), 0.135, col_w * (b - a - 0.2), 0.025))
+                )
         else:
-            top, bottom = 0.95, 1.6 / (2.0 + 1.45 * k)
+            height = 1.6 + 0.55 * bars + 1.4 * k
+            top, bottom = 1 - 0.12 / height, (1.0 + 0.55 * bars) / height
             h = (top - bottom) / k
             for j, (title, matrix, cmap, norm) in enumerate(columns):
-                ax = fig.add_axes((0.0, top - (j + 1) * h, 1.0, h * 0.86))
-                _glass(ax, matrix, layout, "xz", cmap, norm, s)
+                rect = (0.0, top - (j + 1) * h, 1.0, h * 0.84)
+                _glass(fig, rect, matrix, layout, "xz", cmap, norm, s)
                 fig.text(
                     0.02,
                     top - j * h,
-                    title.replace("\n", " "),
+                    wrap(title.replace("\n", " "), chars_across(3.3, s.small)),
                     ha="left",
                     va="top",
                     fontsize=s.small,
                     fontweight="bold",
                 )
-            cb_level = fig.add_axes((0.08, bottom - 0.07, 0.36, 0.015))
-            cb_change = fig.add_axes((0.56, bottom - 0.07, 0.36, 0.015)) if k > 1 else None
-        bar = fig.colorbar(
-            ScalarMappable(level_norm, hs.CONNECTIVITY_CMAP), cax=cb_level, orientation="horizontal"
+            # Colour bars one above the other, full width: their labels never meet.
+            for i in range(bars):
+                y = (0.95 + 0.55 * (bars - 1 - i)) / height
+                cax.append(fig.add_axes((0.1, y, 0.8, 0.06 / height)))
+        _colorbar(
+            fig,
+            cax[0],
+            level_norm,
+            hs.CONNECTIVITY_CMAP,
+            f"Healthy connectivity, r (r ≥ {healthy_threshold:g} drawn)",
+            s,
+            bins=4,
         )
-        bar.set_label(
-            f"Healthy connectivity, r (r ≥ {healthy_threshold:g} drawn)", fontsize=s.small
-        )
-        bar.ax.tick_params(labelsize=s.small)
-        bar.ax.locator_params(nbins=4)
-        if cb_change is not None:
-            bar = fig.colorbar(
-                ScalarMappable(change_norm, change_map),
-                cax=cb_change,
-                orientation="horizontal",
-                extend="both",
-            )
-            bar.set_label(
+        if n_change:
+            _colorbar(
+                fig,
+                cax[1],
+                change_norm,
+                change_map,
                 (
                     "Change from own pain-free pattern, Δr"
                     if s.talk
                     else "Δr from own pain-free pattern"
                 )
                 + f" (grey: |Δr| < {threshold:.3g}, not drawn)",
-                fontsize=s.small,
+                s,
+                extend="both",
             )
-            bar.ax.tick_params(labelsize=s.small)
-            bar.ax.locator_params(nbins=5)
+        if diff_scale is not None:
+            diff_map, diff_norm, diff_threshold = diff_scale
+            _colorbar(
+                fig,
+                cax[-1],
+                diff_norm,
+                diff_map,
+                f"Twin minus patient, Δr (|Δr| < {diff_threshold:.3g} not drawn)"
+                if not s.talk
+                else f"Δr, |Δr| < {diff_threshold:.3g} not drawn",
+                s,
+                extend="both",
+                bins=3,
+            )
         _subsystem_legend(fig, layout.subsystems, s)
     return fig
 
@@ -401,48 +450,67 @@ def matrices_figure(
 
 # -- from a run ---------------------------------------------------------------------------------
 def add_connectomes(cast: Cast, layout: BrainLayout, writer: FigureWriter) -> None:
-    """Figure 3: the healthy reference, a typical patient and their treated twin (if any)."""
+    """Figure 3: the healthy reference, a typical long-pain patient, their treated twin and
+    the difference between the two (if there is a treatment arm)."""
     talk = writer.style.talk
     arms, chosen = cast.arms, cast.chosen
     patient = chosen.patient
     row = cast.record(arms[0], patient)
     own = cast.pain_free(patient)
     ylp, perturbation = row["years_with_pain"], row["dmn_perturbation"]
+    mine = cast.matrix(arms[0], patient) - own
     panels = [
         (
             f"Patient {patient}, {arms[0]}\n{ylp:.0f} years with pain\n"
-            f"DMN perturbation {perturbation:.2f} SD"
+            f"perturbation {perturbation:.2f} SD"
             if talk
             else f"Patient {patient} ({arms[0]}), {ylp:.0f} y "
             f"with pain, perturbation {perturbation:.2f} SD",
-            cast.matrix(arms[0], patient) - own,
+            mine,
         )
     ]
     treatment = chosen.treatment
     if treatment is not None:
         twin = cast.record(treatment, patient)["dmn_perturbation"]
+        theirs = cast.matrix(treatment, patient) - own
         panels.append(
             (
-                f"The same patient with {treatment}\n(virtual twin)\nDMN perturbation {twin:.2f} SD"
+                f"Same patient, {treatment}\n(virtual twin)\nperturbation {twin:.2f} SD"
                 if talk
                 else f"Same patient with {treatment}, perturbation {twin:.2f} SD",
-                cast.matrix(treatment, patient) - own,
+                theirs,
             )
         )
+        difference = (
+            f"Twin minus patient\n({treatment} − {arms[0]})\n"
+            f"Δ perturbation {fmt(twin - perturbation, '+.2f')} SD"
+            if talk
+            else f"Twin minus patient ({treatment} − {arms[0]}): "
+            f"{fmt(twin - perturbation, '+.2f')} SD",
+            theirs - mine,
+        )
+    else:
+        difference = None
     _, threshold = change_scale([np.asarray(m, float) for _, m in panels])
     twin_note = (
-        f"; right: their virtual twin in the {treatment} arm (the arm whose enrolled "
-        "patients improved most)"
+        f"; third: their virtual twin in the {treatment} arm (the arm whose enrolled "
+        "patients improved most), same colour scale; right: the twin minus the patient on its "
+        "own, finer colour scale (blue: connectivity the treatment lowered, red: raised)"
         if treatment
-        else "; the run has no treatment arm"
+        else "; the run has no treatment arm (no twin is invented)"
     )
     writer.add(
         "03_connectomes",
         "Glass-brain connectomes",
-        f"Year {cast.year:g}. Left: healthy reference connectivity; middle: a typical patient "
-        f"in the top quarter of years lived with pain ({arms[0]}), edges coloured by change "
-        f"from their own pain-free pattern (|Δr| ≥ {threshold:.2f}){twin_note}. {cast.source}.",
-        lambda: connectome_figure(layout, panels, writer.style, threshold=threshold),
+        f"Year {cast.year:g}, axial and sagittal glass brains, regions at their MNI "
+        "coordinates coloured by subsystem. Left: healthy reference connectivity (grey to "
+        "black: population mean r, r ≥ 0.2 drawn). Next: "
+        f"{PATIENT_RULE}; edges coloured by the change from their own pain-free pattern "
+        f"(adaptation 0, no pain, same age; blue lower, red higher; |Δr| < {threshold:.2f} not "
+        f"drawn, grey on the colour bar){twin_note}. {cast.source}.",
+        lambda: connectome_figure(
+            layout, panels, writer.style, threshold=threshold, difference=difference
+        ),
     )
 
 

@@ -16,6 +16,8 @@ import math
 import os
 import re
 import shutil
+import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -133,6 +135,7 @@ class FigureWriter:
         style: hs.Style,
         run_id: str,
         log: Callable[[str], None] | None = None,
+        progress: bool = False,
     ):
         self.folder = Path(folder)
         self.formats = tuple(formats)
@@ -145,14 +148,38 @@ class FigureWriter:
         """Formats whose earlier files are replaced when the set is finished."""
         self.notes: list[str] = []
         """Lines for the head of the contact sheet (e.g. where connectivity came from)."""
+        self.bar = _progress_bar(progress)
         remove_stale_staging(self.folder.parent, self.folder.name)
         self.staging = self.folder.parent / f".{self.folder.name}.tmp-{os.getpid()}"
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir(parents=True)
 
+    def expect(self, figures: int) -> None:
+        """Tell the progress bar how many figures (and slow steps) to expect."""
+        if self.bar is not None:
+            self.bar.total = figures
+            self.bar.refresh()
+
+    def step(self, what: str) -> None:
+        """Name the step under way on the progress bar (shown only for slow figure sets)."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(what, refresh=True)
+
+    def done(self, what: str = "") -> None:
+        """Count a finished step on the progress bar."""
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        """Close the progress bar."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
     def add(self, name: str, title: str, caption: str, make: Callable[[], Figure]) -> Entry:
         """Draw one figure with ``make`` and save it in every format."""
         clock = time.perf_counter()
+        self.step(name)
         fig = make()
         try:
             meta = hs.provenance(self.run_id, title, caption)
@@ -170,6 +197,7 @@ class FigureWriter:
         returns the files it wrote.
         """
         clock = time.perf_counter()
+        self.step(name)
         files = write(self.staging / name, hs.provenance(self.run_id, title, caption))
         return self._record(Entry(name, title, caption, files, time.perf_counter() - clock))
 
@@ -183,11 +211,13 @@ class FigureWriter:
     def skip(self, name: str, reason: str) -> None:
         """Record a figure that fits the source but is not drawn, with the reason."""
         self.skipped.append((name, reason))
+        self.done()
         if self.log:
             self.log(f"{name}: skipped ({reason})")
 
     def _record(self, entry: Entry) -> Entry:
         self.entries.append(entry)
+        self.done()
         if self.log:
             self.log(f"{entry.name}: {entry.seconds:.1f} s")
         return entry
@@ -223,7 +253,27 @@ class FigureWriter:
 
     def abandon(self) -> None:
         """Remove the staging folder (after an error); ``figures/`` is left as it was."""
+        self.close()
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+PROGRESS_DELAY_SECONDS = 2.0
+"""The progress bar appears only for figure sets that take longer than this."""
+
+
+def _progress_bar(enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=None,
+        desc="figures",
+        unit="figure",
+        file=sys.stderr,
+        delay=PROGRESS_DELAY_SECONDS,
+        leave=False,
+    )
 
 
 # -- labels -------------------------------------------------------------------------------------
@@ -238,10 +288,113 @@ def name_of(variable: str) -> str:
     return label(variable).split(" (")[0]
 
 
+def in_sentence(text: str) -> str:
+    """A label inside a sentence: first letter lower case unless it starts an acronym.
+
+    Examples
+    --------
+    >>> in_sentence("Pain"), in_sentence("DMN perturbation")
+    ('pain', 'DMN perturbation')
+    """
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
 def unit_of(variable: str) -> str:
     """A variable's unit, e.g. ``"edges per region"`` (``""`` when unknown or unitless)."""
     v = VARIABLES.get(variable)
     return v.unit if v is not None else ""
+
+
+def better_cue(variable: str) -> str:
+    """Which way is better on an axis of differences, from ``Variable.better``.
+
+    Examples
+    --------
+    >>> better_cue("pain"), better_cue("healthy_range"), better_cue("age")
+    ('← better · worse →', '← worse · better →', '')
+    """
+    v = VARIABLES.get(variable)
+    if v is None or v.better is None:
+        return ""
+    return "← better · worse →" if v.better == "lower" else "← worse · better →"
+
+
+def wrap(text: str, width: float) -> str:
+    """``text`` wrapped to ``width`` characters per line (existing line breaks kept).
+
+    Examples
+    --------
+    >>> wrap("CBT subacute + boosters", 12).split("\\n")
+    ['CBT subacute', '+ boosters']
+    """
+    width = max(int(width), 6)
+    return "\n".join(
+        textwrap.fill(line, width, break_long_words=False) or line for line in text.split("\n")
+    )
+
+
+def chars_across(width_inches: float, fontsize: float) -> float:
+    """About how many characters of a DejaVu Sans text fit in ``width_inches``."""
+    return width_inches * 72 / (0.6 * fontsize)
+
+
+def fit_title(ax: Axes, text: str, fontsize: float | None = None, **kwargs: object) -> None:
+    """A left-aligned axes title wrapped to the axes' width (titles never run off the canvas)."""
+    fig = ax.get_figure()
+    size = fontsize or float(ax.title.get_fontsize())
+    # Constrained layout narrows the axes after this: wrap for 85 % of today's width.
+    width = 0.85 * ax.get_position().width * fig.get_figwidth()
+    ax.set_title(wrap(text, chars_across(width, size)), loc="left", fontsize=size, **kwargs)
+
+
+def fit_suptitle(fig: Figure, text: str, fontsize: float, **kwargs: object) -> None:
+    """A figure title wrapped to the figure's width."""
+    width = chars_across(fig.get_figwidth() * 0.96, fontsize)
+    kwargs.setdefault("fontweight", "bold")
+    fig.suptitle(wrap(text, width), fontsize=fontsize, **kwargs)
+
+
+def data_limits(
+    values: Iterable[np.ndarray], bands: Iterable[np.ndarray] = (), *, reach: float = 0.35
+) -> tuple[float, float]:
+    """y limits from the data: the means with a margin, bands only as far as ``reach`` of the
+    means' span beyond them (a wide band is cut at the axis rather than squashing the data).
+
+    Examples
+    --------
+    >>> data_limits([np.array([1.0, 2.0])], [np.array([0.0, 14.0])])
+    (0.55, 2.45)
+    """
+    means = np.concatenate([np.ravel(v) for v in values] or [np.zeros(1)])
+    means = means[np.isfinite(means)]
+    if not means.size:
+        return 0.0, 1.0
+    low, high = float(means.min()), float(means.max())
+    span = max(high - low, 0.05 * max(abs(high), abs(low)), 1e-6)
+    bottom, top = low - 0.1 * span, high + 0.1 * span
+    for band in bands:
+        band = np.ravel(band)
+        band = band[np.isfinite(band)]
+        if band.size:
+            bottom = min(bottom, max(float(band.min()), low - (0.1 + reach) * span))
+            top = max(top, min(float(band.max()), high + (0.1 + reach) * span))
+    return round(bottom, 10), round(top, 10)
+
+
+def estimate_text(value: float, low: float, high: float) -> str:
+    """An estimate with its interval, digits by the interval's width.
+
+    Examples
+    --------
+    >>> estimate_text(-0.5234, -0.581, -0.466), estimate_text(-0.132, -0.150, -0.114)
+    ('−0.52 [−0.58, −0.47]', '−0.13 [−0.15, −0.11]')
+    """
+    width = abs(high - low) if np.isfinite(high - low) and high != low else abs(value) or 1.0
+    # Two significant digits of the interval's width.
+    digits = int(min(3, max(1, round(-math.log10(width)) + 1)))
+    return f"{fmt(value, f'.{digits}f')} [{fmt(low, f'.{digits}f')}, {fmt(high, f'.{digits}f')}]"
 
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -262,10 +415,26 @@ def fmt(value: float | None, spec: str = ".2f") -> str:
 
     Examples
     --------
-    >>> fmt(0.1234, ".3f"), fmt(float("nan"))
-    ('0.123', '–')
+    >>> fmt(0.1234, ".3f"), fmt(float("nan")), fmt(-1.5, ".1f")
+    ('0.123', '–', '−1.5')
     """
-    return "–" if value is None or not np.isfinite(value) else format(value, spec)
+    if value is None or not np.isfinite(value):
+        return "–"
+    text = format(value, spec)
+    if text.startswith("-") and not any(c in "123456789" for c in text.split("e")[0]):
+        text = text[1:]  # no "−0.00"
+    return text.replace("-", "−")  # a true minus sign
+
+
+def pct(share: float) -> str:
+    """A share as per cent in the house style (a space before %).
+
+    Examples
+    --------
+    >>> pct(0.835), pct(float("nan"))
+    ('84 %', '–')
+    """
+    return "–" if share is None or not np.isfinite(share) else f"{100 * share:.0f} %"
 
 
 def require(table: pd.DataFrame, columns: Iterable[str], what: str) -> None:

@@ -1,9 +1,17 @@
-"""Figures 1, 2 and 5 of a run: perturbation vs years with pain, arm differences, graph metrics.
+"""Figures 1 and 5 of a run: DMN perturbation vs years lived with pain, and the graph metrics.
 
 Each figure function takes plain data (patient rows, arm names) and returns a matplotlib
-:class:`~matplotlib.figure.Figure`; :func:`add_perturbation`, :func:`add_comparison` and
-:func:`add_metrics` draw them from a :class:`~sim.experiments.run.RunResult` into a
-:class:`~sim.viz.figures.common.FigureWriter`, with their captions.
+:class:`~matplotlib.figure.Figure`; :func:`add_perturbation` and :func:`add_metrics` draw them
+from a :class:`~sim.experiments.run.RunResult` into a
+:class:`~sim.viz.figures.common.FigureWriter`, with their captions. :func:`binned_curve` (means
+per bin of years lived with pain, with a band that means what it says) is shared with the
+headline figure.
+
+Bands: with three or more replicates, a Student-t interval over the replicate means (the
+replicates are independent cohorts); with one or two, a normal interval over people with the
+cluster-robust standard error (every record of a person kept together:
+:func:`sim.analysis.stats.cluster_normal_interval`). A t interval over two replicate means has
+one degree of freedom and is 13 times the standard error wide: it says nothing.
 """
 
 from __future__ import annotations
@@ -15,30 +23,32 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib import ticker
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
-from sim.analysis.stats import (
-    cluster_bootstrap_interval,
-    ols_band,
-    t_interval,
-    two_level_bootstrap_interval,
-)
+from sim.analysis.stats import cluster_normal_interval, ols_band, t_interval
 from sim.core.metrics import PERTURBATION_METRICS
 from sim.core.outcomes import label
 from sim.viz import style as hs
 from sim.viz.figures.common import (
+    FigureError,
     FigureWriter,
     band,
+    data_limits,
     despine_numbers,
+    fit_title,
     name_of,
-    nice,
     panel_letter,
     unit_of,
+    wrap,
 )
+from sim.viz.figures.layout import NOT_DATA, best_legend, settle_legends
 
 MIN_BIN_PEOPLE = 30
-"""Fewest person-records per replicate for a years-with-pain bin to be drawn (figure 1)."""
+"""Fewest people (all replicates) for a bin to be drawn; fewer are shown greyed in the n strip."""
+T_REPLICATES = 3
+"""Fewest replicates for a t interval over replicate means (fewer: an interval over people)."""
 YLP_BIN_EDGES: tuple[float, ...] = (
     *(0, 0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 60),
     math.inf,
@@ -46,19 +56,37 @@ YLP_BIN_EDGES: tuple[float, ...] = (
 """Bins of years lived with pain (left-closed) for figure 1."""
 MAX_SCATTER_POINTS = 3000
 """Scatter plots draw at most this many people (a random subset; fits use everyone)."""
-COMPARED_OUTCOMES: tuple[str, ...] = ("dmn_perturbation", "pain", "coping")
-"""Outcomes of figure 2."""
+APART_SHARE = 0.1
+"""Arms are drawn as levels only if two arms' curves differ somewhere by this share of the
+curves' span; otherwise panel A shows each arm's difference from the reference arm."""
 
 
-# -- figure 1: DMN perturbation vs years lived with pain ----------------------------------------
+# -- binned means with honest bands -------------------------------------------------------------
 @dataclass(frozen=True)
 class Curve:
-    """Mean and 95 % band of an outcome per bin of years lived with pain."""
+    """Mean and 95 % band of a value per bin of years lived with pain.
+
+    Attributes
+    ----------
+    x, mean, low, high
+        Per drawn bin: mean years lived with pain, mean value and band.
+    people
+        People with records in every bin (drawn or not), all replicates.
+    kept
+        Which bins are drawn (at least :data:`MIN_BIN_PEOPLE` people).
+    edges
+        Bin edges.
+    method
+        How the band was made (for captions).
+    """
 
     x: np.ndarray
     mean: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    people: np.ndarray
+    kept: np.ndarray
+    edges: tuple[float, ...]
     method: str
 
 
@@ -67,86 +95,208 @@ def band_method(replicates: int) -> str:
 
     Examples
     --------
-    >>> band_method(3), band_method(1)
-    ('t interval over 3 replicates', 'bootstrap over people (1 replicate)')
+    >>> band_method(3)
+    't interval over 3 replicate means'
+    >>> band_method(2)
+    'normal interval over people, all records of a person together (2 replicates pooled)'
     """
-    if replicates >= 2:
-        return f"t interval over {replicates} replicates"
-    return "bootstrap over people (1 replicate)"
+    if replicates >= T_REPLICATES:
+        return f"t interval over {replicates} replicate means"
+    pooled = f" ({replicates} replicates pooled)" if replicates > 1 else ""
+    return f"normal interval over people, all records of a person together{pooled}"
 
 
 def binned_curve(
     rows: pd.DataFrame,
     value: str = "dmn_perturbation",
     *,
+    x: str = "years_with_pain",
     edges: Sequence[float] = YLP_BIN_EDGES,
     min_people: int = MIN_BIN_PEOPLE,
-    rng: np.random.Generator | None = None,
 ) -> Curve:
-    """Mean ``value`` per bin of years lived with pain, with a 95 % band.
+    """Mean ``value`` per bin of ``x`` (years lived with pain), with a 95 % band.
 
     Parameters
     ----------
     rows
-        Patient records (any record times) with ``replicate``, ``patient_id``,
-        ``years_with_pain`` and ``value``.
+        Records (any record times) with ``replicate``, ``patient_id``, ``x`` and ``value``.
     edges
-        Bin edges of years lived with pain (left-closed).
+        Bin edges (left-closed).
     min_people
-        Bins with fewer records than this in any replicate are left out.
-    rng
-        For the bootstrap with a single replicate.
+        Bins with fewer people than this (all replicates together) are not drawn.
 
     Returns
     -------
     Curve
-        ``x`` is the mean years lived with pain of each bin. The band is a Student-t interval
-        over replicate means with two or more replicates; with one, a percentile bootstrap
-        over people (all records of a person resampled together).
+        See :func:`band_method` for the band.
     """
-    data = rows[["replicate", "patient_id", "years_with_pain", value]].dropna()
-    data = data.assign(bin=np.digitize(data["years_with_pain"], edges[1:-1]))
-    replicates = np.sort(data["replicate"].unique())
-    grouped = data.groupby(["replicate", "bin"])
-    means = grouped[value].mean().unstack("bin")
-    counts = grouped[value].size().unstack("bin").reindex(replicates).fillna(0)
-    xs = grouped["years_with_pain"].mean().unstack("bin")
-    keep = [b for b in means.columns if counts[b].min() >= min_people]
-    if not keep:
-        return Curve(*(np.array([]),) * 4, method="no bin with enough people")
-    x = xs[keep].mean(axis=0).to_numpy()
-    if len(replicates) >= 2:
-        mean, low, high = t_interval(means[keep].to_numpy(float))
+    data = rows[["replicate", "patient_id", x, value]].dropna()
+    edges = tuple(float(e) for e in edges)
+    k = len(edges) - 1
+    xs = data[x].to_numpy(float)
+    bins = np.clip(np.digitize(xs, edges[1:-1]), 0, k - 1)
+    replicate = data["replicate"].to_numpy(np.int64)
+    replicates = np.sort(pd.unique(replicate))
+    width = int(data["patient_id"].max()) + 1 if len(data) else 1
+    person = np.searchsorted(replicates, replicate) * width + data["patient_id"].to_numpy(np.int64)
+    people_ids = np.arange(len(replicates) * width)  # one slot per (replicate, person)
+    key = person * k + bins
+    size = len(people_ids) * k
+    values = data[value].to_numpy(float)
+    sums = np.bincount(key, values, minlength=size).reshape(-1, k)
+    counts = np.bincount(key, minlength=size).reshape(-1, k).astype(float)
+    x_sums = np.bincount(key, xs, minlength=size).reshape(-1, k)
+    people = (counts > 0).sum(axis=0)
+    kept = people >= min_people
+    method = band_method(len(replicates))
+    if len(replicates) >= T_REPLICATES:
+        rep_sums = sums.reshape(len(replicates), width, k).sum(axis=1)
+        rep_counts = counts.reshape(len(replicates), width, k).sum(axis=1)
+        kept &= (rep_counts > 0).all(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean, low, high = t_interval(rep_sums / rep_counts)
     else:
-        sub = data[data["bin"].isin(keep)]
-        people = sub.groupby(["patient_id", "bin"])[value].agg(["sum", "size"])
-        sums = people["sum"].unstack("bin").reindex(columns=keep).fillna(0).to_numpy(float)
-        cnts = people["size"].unstack("bin").reindex(columns=keep).fillna(0).to_numpy(float)
-        mean = means[keep].to_numpy(float)[0]
-        low, high = cluster_bootstrap_interval(sums, cnts, rng or np.random.default_rng(0))
-    return Curve(x, mean, low, high, band_method(len(replicates)))
+        mean, low, high = cluster_normal_interval(sums, counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x_mean = x_sums.sum(axis=0) / counts.sum(axis=0)
+    return Curve(x_mean[kept], mean[kept], low[kept], high[kept], people, kept, edges, method)
 
 
-def coping_groups(rows: pd.DataFrame) -> tuple[pd.Series, list[str]]:
-    """Tertile of catastrophizing at the start (year 0) of every (replicate, patient).
+def coping_codes(rows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Third of catastrophizing at the start (year 0) of the person of every record.
 
     Returns
     -------
-    (groups, labels)
-        ``groups``: Series indexed by (replicate, patient_id) with codes 0, 1, 2 (low to
-        high); ``labels``: PCS ranges of the three groups.
+    (codes, labels)
+        ``codes``: 0, 1, 2 (low to high) per row of ``rows``; ``labels``: the PCS ranges.
     """
-    start = rows[rows["year"] == rows["year"].min()]
-    coping = start.set_index(["replicate", "patient_id"])["coping"]
-    cuts = np.quantile(coping.to_numpy(float), [1 / 3, 2 / 3])
-    groups = pd.Series(np.digitize(coping.to_numpy(float), cuts), index=coping.index)
+    replicate = rows["replicate"].to_numpy(np.int64)
+    patient = rows["patient_id"].to_numpy(np.int64)
+    first = (rows["year"] == rows["year"].min()).to_numpy()
+    at_start = np.full((replicate.max() + 1, patient.max() + 1), np.nan)
+    at_start[replicate[first], patient[first]] = rows["coping"].to_numpy(float)[first]
+    values = at_start[replicate[first], patient[first]]
+    cuts = np.quantile(values, [1 / 3, 2 / 3])
+    codes = np.digitize(at_start[replicate, patient], cuts)
     a, b = (f"{c:.0f}" for c in cuts)
     labels = [f"PCS < {a} (lowest third)", f"PCS {a}–{b}", f"PCS ≥ {b} (highest third)"]
-    return groups, labels
+    return codes, labels
+
+
+def coping_curves(
+    rows: pd.DataFrame, *, min_people: int = MIN_BIN_PEOPLE
+) -> tuple[list[Curve], list[str]]:
+    """:func:`binned_curve` of each third of catastrophizing at the start, and their labels."""
+    narrow = rows[["replicate", "patient_id", "years_with_pain", "dmn_perturbation"]]
+    codes, labels = coping_codes(rows)
+    curves = [binned_curve(narrow[codes == g], min_people=min_people) for g in range(3)]
+    return curves, labels
+
+
+def arm_rows(patients: pd.DataFrame, arm: str) -> pd.DataFrame:
+    """One arm's records, in the order they are stored (a slice when stored together)."""
+    column = patients["arm"]
+    if isinstance(column.dtype, pd.CategoricalDtype) and arm in column.cat.categories:
+        where = np.flatnonzero(column.cat.codes.to_numpy() == column.cat.categories.get_loc(arm))
+    else:
+        where = np.flatnonzero((column == arm).to_numpy())
+    if where.size and where[-1] - where[0] + 1 == where.size:
+        return patients.iloc[where[0] : where[-1] + 1]  # runs store each arm in one block
+    return patients.iloc[where]
+
+
+def twin_rows(
+    patients: pd.DataFrame, reference: str, arm: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The records of ``arm`` and of the same people in ``reference``, row by row (twins).
+
+    Runs store every arm in the same order (replicate, record time, person), so the rows line
+    up as stored; otherwise both are sorted.
+    """
+    ref, other = arm_rows(patients, reference), arm_rows(patients, arm)
+    keys = ["replicate", "year", "patient_id"]
+    if len(ref) == len(other) and all(
+        np.array_equal(ref[k].to_numpy(), other[k].to_numpy()) for k in keys
+    ):
+        return ref, other
+    ref, other = (t.sort_values(keys, kind="stable") for t in (ref, other))
+    if len(ref) != len(other) or not all(
+        np.array_equal(ref[k].to_numpy(), other[k].to_numpy()) for k in keys
+    ):
+        raise FigureError(f"arm '{arm}' does not hold the same people as '{reference}'")
+    return ref, other
+
+
+def healthy_level(rows: pd.DataFrame, value: str = "dmn_perturbation") -> float:
+    """Median ``value`` of records of people who never had pain (NaN if none)."""
+    never = rows.loc[rows["years_with_pain"] <= 0, value]
+    return float(never.median()) if len(never) else math.nan
+
+
+def twin_differences(patients: pd.DataFrame, arms: Sequence[str], arm: str) -> pd.DataFrame:
+    """Each record of ``arm`` minus the same person's record in the reference arm (twins).
+
+    ``years_with_pain`` is the reference twin's, so bins compare the same people.
+    """
+    ref, other = twin_rows(patients, arms[0], arm)
+    diff = other["dmn_perturbation"].to_numpy(float) - ref["dmn_perturbation"].to_numpy(float)
+    return ref[["replicate", "patient_id", "year", "years_with_pain"]].assign(dmn_perturbation=diff)
+
+
+def arms_apart(curves: dict[str, Curve]) -> bool:
+    """Can the arms' curves be told apart at a glance (see :data:`APART_SHARE`)?"""
+    drawn = [c for c in curves.values() if c.mean.size]
+    if len(drawn) < 2:
+        return True
+    if len(drawn) > 3:
+        return False  # four or more lines with bands: always differences
+    means = np.concatenate([c.mean for c in drawn])
+    span = float(np.nanmax(means) - np.nanmin(means)) or 1.0
+    ref = drawn[0]
+    gaps = []
+    for c in drawn[1:]:
+        common = min(c.mean.size, ref.mean.size)
+        gaps.append(float(np.nanmax(np.abs(c.mean[:common] - ref.mean[:common]))))
+    return min(gaps) >= APART_SHARE * span
+
+
+def _n_strip(
+    ax: Axes, curves: Sequence[tuple[Curve, str]], s: hs.Style, x_max: float, min_people: int
+) -> None:
+    """People per bin as steps: solid where the bin is drawn, dotted grey where it is not."""
+    right = x_max * 1.05
+    top = 1
+    for curve, color in curves:
+        edges = np.array(curve.edges, float)
+        edges[-1] = max(right, edges[-2] + 1)
+        for i, n in enumerate(curve.people):
+            if n <= 0 or edges[i] >= right:
+                continue
+            top = max(top, int(n))
+            ax.plot(
+                [edges[i], min(edges[i + 1], right)],
+                [n, n],
+                color=color if curve.kept[i] else "#AAAAAA",
+                linestyle="-" if curve.kept[i] else ":",
+                linewidth=s.line,
+                solid_capstyle="butt",
+            )
+    ax.axhline(min_people, color=hs.NEUTRAL, linewidth=1.0 if s.talk else 0.4, linestyle="--")
+    ax.set_yscale("log")
+    ax.set_ylim(max(1, min_people / 4), top * 2.5)
+    ax.set_ylabel("people\nper bin", fontsize=s.small)
+    ax.tick_params(axis="y", labelsize=s.small)
+    ax.yaxis.set_major_locator(ticker.LogLocator(numticks=4 if s.talk else 3))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.yaxis.set_minor_locator(ticker.NullLocator())
 
 
 def perturbation_by_years(
-    patients: pd.DataFrame, arms: Sequence[str], style: str | hs.Style = "talk", *, seed: int = 0
+    patients: pd.DataFrame,
+    arms: Sequence[str],
+    style: str | hs.Style = "talk",
+    *,
+    min_people: int = MIN_BIN_PEOPLE,
 ) -> Figure:
     """Figure 1: DMN perturbation vs years lived with pain, per arm and by coping group.
 
@@ -160,252 +310,143 @@ def perturbation_by_years(
         Arm names in scenario order; the first is the reference (panel B).
     style
         ``talk`` or ``paper``.
-    seed
-        Seed of the bootstrap used with a single replicate.
+    min_people
+        Bins with fewer people are not drawn (greyed in the n strip).
 
     Returns
     -------
     matplotlib.figure.Figure
-        A: mean and 95 % band per arm; B: the reference arm split into thirds of
-        catastrophizing at the start (PCS).
+        A: mean and 95 % band per arm, or each arm's difference from its reference twin when
+        the arms cannot be told apart (:func:`arms_apart`); B: the reference arm by thirds of
+        catastrophizing at the start (PCS). Under each panel, people per bin.
     """
     s = hs.get_style(style)
-    rng = np.random.default_rng(seed)
     colors = hs.arm_colors(arms)
-    per_replicate = len(patients) / max(len(arms), 1) / max(patients["replicate"].nunique(), 1)
-    # Small runs: smaller bins are drawn (with their wide bands) rather than nothing.
-    min_people = int(min(MIN_BIN_PEOPLE, max(5, per_replicate // 40)))
+    ref = arm_rows(patients, arms[0])
+    levels = {arm: binned_curve(arm_rows(patients, arm), min_people=min_people) for arm in arms}
+    apart = arms_apart(levels)
+    if apart:
+        shown = levels
+    else:
+        shown = {
+            arm: binned_curve(twin_differences(patients, arms, arm), min_people=min_people)
+            for arm in arms[1:]
+        }
+    groups, group_labels = coping_curves(ref, min_people=min_people)
+    healthy = healthy_level(ref)
+    x_max = max([float(c.x.max()) for c in [*shown.values(), *groups] if c.x.size] or [1.0])
     ylp, perturbation = name_of("years_with_pain"), label("dmn_perturbation")
+    if not s.talk:  # a short axis: the unit on a line of its own
+        perturbation = perturbation.replace(" (", "\n(")
     with hs.use(s):
-        fig = hs.new_figure(s, paper_height=5.0)
-        axes = fig.subplots(1, 2, sharey=True) if s.talk else fig.subplots(2, 1, sharey=True)
-        ax = axes[0]
-        for arm in arms:
-            curve = binned_curve(patients[patients["arm"] == arm], rng=rng, min_people=min_people)
+        fig = hs.new_figure(s, paper_height=6.2)
+        if s.talk:
+            grid = fig.add_gridspec(2, 2, height_ratios=[4, 1])
+            main = [fig.add_subplot(grid[0, j]) for j in range(2)]
+            strips = [fig.add_subplot(grid[1, j], sharex=main[j]) for j in range(2)]
+        else:
+            # A narrow column: each legend in a row of its own under its panel's n strip.
+            entries = [len(shown) + 1, 4]
+            grid = fig.add_gridspec(
+                6, 1, height_ratios=[4, 1.1, 0.32 * entries[0], 4, 1.1, 0.32 * entries[1]]
+            )
+            main = [fig.add_subplot(grid[0]), fig.add_subplot(grid[3])]
+            strips = [
+                fig.add_subplot(grid[1], sharex=main[0]),
+                fig.add_subplot(grid[4], sharex=main[1]),
+            ]
+            keys = [fig.add_subplot(grid[2]), fig.add_subplot(grid[5])]
+        ax = main[0]
+        for arm, curve in shown.items():
             if curve.x.size:
-                band(ax, curve.x, curve.mean, curve.low, curve.high, colors[arm], arm, s)
-        ax.set_title("By arm")
-        ax.set_xlabel(ylp)
-        ax.set_ylabel(perturbation)
-        ax.legend(loc="upper left", title="Arm (mean, 95 % band)")
-        ref = patients[patients["arm"] == arms[0]]
-        groups, labels = coping_groups(ref)
-        code = groups.reindex(pd.MultiIndex.from_frame(ref[["replicate", "patient_id"]]))
-        ref = ref.assign(coping_group=code.to_numpy())
-        ax = axes[1]
+                name = wrap(arm, 28 if s.talk else 22)
+                band(ax, curve.x, curve.mean, curve.low, curve.high, colors[arm], name, s)
+        if apart:
+            ax.set_ylabel(perturbation)
+            title = "By arm"
+        else:
+            ax.axhline(0, color=hs.NEUTRAL, linewidth=1.2 if s.talk else 0.5, zorder=0)
+            ax.set_ylabel(
+                wrap(f"Δ DMN perturbation vs {arms[0]} twin (healthy SD)", 30)
+                if s.talk
+                else "Δ perturbation vs twin\n(healthy SD)"
+            )
+            title = f"Each arm minus {arms[0]} (same people)"
+        limits_a = data_limits(
+            [c.mean for c in shown.values()],
+            [b for c in shown.values() for b in (c.low, c.high)],
+        )
+        fit_title(ax, title)
+        ax = main[1]
         drawn = 0
         for g, (name, color, marker) in enumerate(
-            zip(labels, hs.COPING_COLORS, "os^", strict=True)
+            zip(group_labels, hs.COPING_COLORS, "os^", strict=True)
         ):
-            curve = binned_curve(
-                ref[ref["coping_group"] == g], rng=rng, min_people=max(5, min_people // 3)
-            )
+            curve = groups[g]
             if curve.x.size:
                 band(ax, curve.x, curve.mean, curve.low, curve.high, color, name, s, marker)
                 drawn += 1
-        ax.set_title("By catastrophizing at the start")
-        ax.set_xlabel(ylp)
-        if not s.talk:
-            ax.set_ylabel(perturbation)
-        if drawn:
-            ax.legend(loc="upper left", title=f"{arms[0]}, catastrophizing at the start")
-        else:
+        fit_title(
+            ax, "By catastrophizing at the start" + (f" ({arms[0]})" if len(arms) > 1 else "")
+        )
+        ax.set_ylabel(perturbation)
+        if not drawn:
             ax.text(
                 0.5,
                 0.5,
-                "Too few people per bin\nto split by coping",
+                f"Fewer than {min_people} people per bin\nin each third of coping",
                 ha="center",
                 va="center",
                 transform=ax.transAxes,
                 color=hs.NEUTRAL,
             )
-        for letter, a in zip("AB", axes, strict=True):
+        limits_b = data_limits(
+            [c.mean for c in groups] + ([np.array([healthy])] if np.isfinite(healthy) else []),
+            [b for c in groups for b in (c.low, c.high)],
+        )
+        if apart:  # both panels show levels: one y scale
+            both = (min(limits_a[0], limits_b[0]), max(limits_a[1], limits_b[1]))
+            limits_a = limits_b = both
+        main[0].set_ylim(*limits_a)
+        main[1].set_ylim(*limits_b)
+        for ax in main if apart else main[1:]:
+            if np.isfinite(healthy):
+                ax.axhline(
+                    healthy,
+                    color=hs.NEUTRAL,
+                    linestyle=":",
+                    linewidth=1.5 if s.talk else 0.6,
+                    label="never in pain (median)",
+                )
+        _n_strip(strips[0], [(levels[arms[0]], "#333333")], s, x_max, min_people)
+        _n_strip(strips[1], list(zip(groups, hs.COPING_COLORS, strict=True)), s, x_max, min_people)
+        for letter, a, strip in zip("AB", main, strips, strict=True):
             panel_letter(a, letter)
-            a.set_xlim(left=0)
-            a.set_ylim(bottom=0)  # perturbation is a mean absolute z-score
+            a.set_xlim(0, x_max * 1.05)
+            a.tick_params(axis="x", labelbottom=False)
+            strip.set_xlabel(ylp)
             despine_numbers(a)
-    return fig
-
-
-# -- figure 2: arm differences at the horizon ---------------------------------------------------
-def _twin_matrix(rows: pd.DataFrame, arm: str, outcome: str) -> np.ndarray:
-    part = rows[rows["arm"] == arm]
-    table = part.pivot(index="replicate", columns="patient_id", values=outcome)
-    return table.sort_index().sort_index(axis=1).to_numpy(dtype=float)
-
-
-def arm_differences(
-    patients: pd.DataFrame,
-    arms: Sequence[str],
-    *,
-    year: float | None = None,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Differences of every arm from the reference arm (the first) at one record year.
-
-    The method of ``painsim compare``: per-patient twin differences, mean and 95 % bootstrap
-    interval over replicates, then patients; computed here from the patient rows, so the
-    figure is the same whether or not the run was compared before. For arms with enrolment,
-    the same for the patients enrolled in that arm.
-
-    Parameters
-    ----------
-    patients
-        Patient rows of a run.
-    arms
-        Arm names in scenario order; the first is the reference.
-    year
-        Record year (default: the horizon).
-    seed
-        Seed of the bootstrap (the scenario's seed).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``arm, outcome, who ('all' or 'enrolled'), difference, ci_low, ci_high,
-        n_pairs, year``.
-    """
-    reference = arms[0]
-    year = float(patients["year"].max()) if year is None else float(year)
-    at = patients[np.isclose(patients["year"], year)]
-    rng = np.random.default_rng(seed)
-    rows: list[dict[str, Any]] = []
-
-    def add(arm: str, outcome: str, who: str, twins: np.ndarray) -> None:
-        low, high = two_level_bootstrap_interval(twins, rng)
-        rows.append(
-            {
-                "arm": arm,
-                "outcome": outcome,
-                "who": who,
-                "difference": float(np.nanmean(twins)),
-                "ci_low": low,
-                "ci_high": high,
-                "n_pairs": int(np.isfinite(twins).sum()),
-            }
-        )
-
-    for arm in arms[1:]:
-        enrolled = _twin_matrix(at, arm, "enrolled_year") if "enrolled_year" in at else None
-        for outcome in COMPARED_OUTCOMES:
-            twins = _twin_matrix(at, arm, outcome) - _twin_matrix(at, reference, outcome)
-            add(arm, outcome, "all", twins)
-            if enrolled is not None and np.isfinite(enrolled).any():
-                treated = np.where(np.isfinite(enrolled), twins, np.nan)
-                if np.isfinite(treated).sum() >= 2:
-                    add(arm, outcome, "enrolled", treated)
-    table = pd.DataFrame(
-        rows, columns=["arm", "outcome", "who", "difference", "ci_low", "ci_high", "n_pairs"]
-    )
-    return table.assign(year=year)
-
-
-def arm_comparison(
-    differences: pd.DataFrame, arms: Sequence[str], style: str | hs.Style = "talk"
-) -> Figure:
-    """Figure 2: dot-and-interval plot of each arm's difference from the reference arm.
-
-    Parameters
-    ----------
-    differences
-        Output of :func:`arm_differences`.
-    arms
-        Arm names in scenario order; the first is the reference.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One panel per outcome (perturbation, pain, coping); one row per arm; filled dots:
-        all patients; open diamonds: patients enrolled in the arm (when there is enrolment).
-    """
-    s = hs.get_style(style)
-    colors = hs.arm_colors(arms)
-    others = list(arms[1:])
-    positions = {arm: len(others) - 1 - i for i, arm in enumerate(others)}
-    has_enrolled = (differences["who"] == "enrolled").any()
-    offset = 0.17 if has_enrolled else 0.0
-    with hs.use(s):
-        fig = hs.new_figure(s, paper_height=1.2 + 0.85 * len(others) * 1.0 + 1.0)
-        axes = fig.subplots(1, 3, sharey=True) if s.talk else fig.subplots(3, 1, sharey=True)
-        for ax, outcome in zip(axes, COMPARED_OUTCOMES, strict=True):
-            ax.axvline(0, color=hs.NEUTRAL, linewidth=1.2 if s.talk else 0.5, zorder=0)
-            for who, marker, shift, fill in (
-                ("all", "o", offset, True),
-                ("enrolled", "D", -offset, False),
-            ):
-                part = differences[
-                    (differences["outcome"] == outcome) & (differences["who"] == who)
-                ]
-                for r in part.itertuples():
-                    y = positions[r.arm] + shift
-                    color = colors[r.arm]
-                    ax.plot(
-                        [r.ci_low, r.ci_high],
-                        [y, y],
-                        color=color,
-                        linewidth=s.line * 1.2,
-                        solid_capstyle="round",
+            despine_numbers(strip)
+        titles = ["Arm" if apart else "Arm minus its twin", "PCS at the start"]
+        if s.talk:
+            best_legend(main[0], title=titles[0])
+            if drawn:
+                best_legend(main[1], title=titles[1])
+            settle_legends(fig)
+        else:
+            for ax, key, title in zip(main, keys, titles, strict=True):
+                key.axis("off")
+                handles, labels = ax.get_legend_handles_labels()
+                if handles:
+                    key.legend(
+                        handles,
+                        labels,
+                        loc="center",
+                        title=title,
+                        fontsize=s.tiny,
+                        title_fontsize=s.tiny,
+                        ncols=1,
                     )
-                    ax.plot(
-                        r.difference,
-                        y,
-                        marker=marker,
-                        color=color,
-                        markersize=s.marker * 1.3,
-                        markerfacecolor=color if fill else "white",
-                        markeredgewidth=2 if s.talk else 0.8,
-                        linestyle="none",
-                    )
-            # Two lines: the difference's name over its unit.
-            ax.set_xlabel(label(outcome, difference=True).replace(" (", "\n(", 1))
-            ax.set_title(name_of(outcome))
-            lim = np.nanmax(
-                np.abs(
-                    differences.loc[
-                        differences["outcome"] == outcome, ["ci_low", "ci_high"]
-                    ].to_numpy(float)
-                )
-            )
-            lim = lim * 1.15 if np.isfinite(lim) and lim > 0 else 1.0
-            ax.set_xlim(-lim, lim)
-            tick = nice(0.7 * lim)  # three ticks away from the panel edges: labels never touch
-            ax.set_xticks([-tick, 0, tick])
-            ax.spines["left"].set_visible(False)
-            ax.tick_params(axis="y", length=0)
-        axes[0].set_yticks(list(positions.values()), list(positions.keys()))
-        for ax in axes:
-            ax.set_ylim(-0.6, len(others) - 0.4)
-        year = differences["year"].iloc[0] if len(differences) else math.nan
-        handles = [
-            Line2D(
-                [],
-                [],
-                marker="o",
-                color="#333333",
-                linestyle="none",
-                markersize=s.marker,
-                label="all patients",
-            )
-        ]
-        if has_enrolled:
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    marker="D",
-                    color="#333333",
-                    linestyle="none",
-                    markerfacecolor="white",
-                    markersize=s.marker,
-                    label="patients enrolled in the arm",
-                )
-            )
-        fig.suptitle(
-            f"Difference from {arms[0]} at year {year:g} (twin difference, 95 % CI)"
-            if s.talk
-            else f"Difference from {arms[0]}, year {year:g}"
-        )
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
     return fig
 
 
@@ -438,14 +479,14 @@ def metrics_by_years(
         else rows.iloc[np.sort(rng.choice(len(rows), max_points, replace=False))]
     )
     with hs.use(s):
-        fig = hs.new_figure(s, paper_height=3.6)
+        fig = hs.new_figure(s, paper_height=3.8)
         fig.get_layout_engine().set(hspace=0.1)  # keep row tick labels apart
         axes = fig.subplots(2, 2, sharex=True).ravel()
         x = rows["years_with_pain"].to_numpy(float)
         grid = np.linspace(0, np.nanmax(x) if x.size else 1.0, 100)
         for ax, metric in zip(axes, PERTURBATION_METRICS, strict=True):
             y = rows[metric].to_numpy(float)
-            ax.scatter(
+            cloud = ax.scatter(
                 shown["years_with_pain"],
                 shown[metric],
                 s=(14 if s.talk else 1.5),
@@ -454,21 +495,14 @@ def metrics_by_years(
                 linewidths=0,
                 rasterized=True,
             )
-            fit, low, high, slope, r = ols_band(x, y, grid)
+            cloud.set_gid(NOT_DATA)  # background: the fit is the data a label must not hide
+            fit, low, high, _, r = ols_band(x, y, grid)
             ax.fill_between(grid, low, high, color=color, alpha=0.25, linewidth=0)
             ax.plot(grid, fit, color=color)
-            ax.set_title(name_of(metric), loc="left", fontsize=s.font)
-            ax.set_ylabel(unit_of(metric))
-            ax.text(
-                0.98,
-                0.95 if slope < 0 else 0.05,
-                f"correlation {r:.2f}",
-                transform=ax.transAxes,
-                ha="right",
-                va="top" if slope < 0 else "bottom",
-                fontsize=s.small,
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 2},
+            fit_title(
+                ax, f"{name_of(metric)} (r = {r:.2f})", fontsize=s.font if s.talk else s.small
             )
+            ax.set_ylabel(unit_of(metric))
             ax.set_xlim(0, grid[-1])
             despine_numbers(ax)
         for ax in axes[2:]:
@@ -483,7 +517,7 @@ def metrics_by_years(
 
 # -- from a run ---------------------------------------------------------------------------------
 def run_seed(result: Any) -> int:
-    """Seed of a run's figures (the scenario's seed: bootstraps and subsets repeat exactly)."""
+    """Seed of a run's figures (the scenario's seed: subsets repeat exactly)."""
     return int(result.scenario.scenario.seed)
 
 
@@ -501,28 +535,14 @@ def add_perturbation(result: Any, writer: FigureWriter) -> None:
     writer.add(
         "01_perturbation_by_years",
         "DMN perturbation vs years lived with pain",
-        "DMN perturbation (healthy-SD units) by years lived with pain, all record "
-        f"times; mean and 95 % band ({method}); A per arm, B {arms[0]} split by thirds of "
-        "catastrophizing at the start.",
-        lambda: perturbation_by_years(patients, arms, writer.style, seed=run_seed(result)),
-    )
-
-
-def add_comparison(result: Any, writer: FigureWriter) -> None:
-    """Figure 2 of a run (two or more arms), computed from the patient rows."""
-    arms, patients = result.arms, result.patients
-    if len(arms) < 2:
-        writer.skip("02_arm_comparison", "one arm only; nothing to compare")
-        return
-    year = float(patients["year"].max())
-    differences = arm_differences(patients, arms, year=year, seed=run_seed(result))
-    writer.add(
-        "02_arm_comparison",
-        "Arm comparison at the horizon",
-        f"Difference of each arm from {arms[0]} at year {year:g} (per-patient twin "
-        "difference, 95 % bootstrap CI over replicates and patients) in DMN perturbation, "
-        "pain and catastrophizing; open diamonds: patients enrolled in the arm.",
-        lambda: arm_comparison(differences, arms, writer.style),
+        "DMN perturbation (mean |z| of four graph metrics against healthy people of the same "
+        "age; healthy-SD units) by years lived with pain, every record time of every person. "
+        f"Line and markers: mean per bin; band: 95 % {method}. A: each arm (when the arms "
+        f"cannot be told apart: each arm minus the same person in {arms[0]}, zero line = no "
+        f"difference); B: {arms[0]} by thirds of catastrophizing (PCS) at the start. Dotted "
+        "line: median of people never in pain. Strips below: people per bin (log scale); "
+        f"grey bins hold fewer than {MIN_BIN_PEOPLE} people and are not drawn.",
+        lambda: perturbation_by_years(patients, arms, writer.style),
     )
 
 
@@ -534,7 +554,8 @@ def add_metrics(result: Any, writer: FigureWriter) -> None:
         "05_metrics_by_years",
         "Graph metrics vs years lived with pain",
         f"The four DMN graph metrics of every person in {result.arms[0]} at year {year:g} "
-        f"(all replicates, n = {len(rows):,}) vs years lived with pain, with least-squares "
-        "line and 95 % CI of the fit; r: Pearson correlation.",
+        f"(all replicates, n = {len(rows):,}; grey dots: at most {MAX_SCATTER_POINTS:,} of them) "
+        "vs years lived with pain. Line: least-squares fit to everyone; band: its 95 % "
+        "confidence interval; r in each title: Pearson correlation.",
         lambda: metrics_by_years(rows, writer.style, seed=run_seed(result)),
     )

@@ -10,7 +10,7 @@ draws every figure that fits, with its caption.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -22,7 +22,17 @@ from matplotlib.figure import Figure
 
 from sim.core.outcomes import HORIZON, label
 from sim.viz import style as hs
-from sim.viz.figures.common import FigureError, FigureWriter, name_of, require
+from sim.viz.figures.common import (
+    FigureError,
+    FigureWriter,
+    fit_suptitle,
+    fit_title,
+    fmt,
+    in_sentence,
+    name_of,
+    require,
+)
+from sim.viz.figures.layout import best_legend, settle_legends
 
 SWEEP_META_COLUMNS = {"point", "replicate", "arm", "seed", "year", "run_seconds", "status", "error"}
 """Columns of ``sweep.parquet`` that are neither settings nor outcomes."""
@@ -148,6 +158,7 @@ def sweep_heatmap(
     parameters: Sequence[str] | None = None,
     arms: Sequence[str] | None = None,
     bins: int = 8,
+    title: str | None = None,
 ) -> Figure:
     """Figure 7a: mean of an outcome over two swept parameters (heatmap, one panel per arm).
 
@@ -222,21 +233,17 @@ def sweep_heatmap(
                 for spine in ax.spines.values():
                     spine.set_visible(False)
                 if len(arms) > 1:
-                    ax.set_title(arm, color=hs.arm_colors(arms)[arm] if arm != arms[0] else "black")
+                    fit_title(ax, arm, color=hs.arm_colors(arms)[arm])
             bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
             bar.set_label(f"{text}, mean")
             others = params[2:]
-            title = f"{name_of(outcome)} over {x} and {y}"
-            fig.suptitle(
-                title
-                + (
-                    f" (mean over {', '.join(others)} and replicates)"
-                    if others
-                    else " (mean over replicates)"
-                )
-                if s.talk
-                else title
+            text = f"{name_of(outcome)} over {x} and {y}"
+            text += (
+                f" (mean over {', '.join(others)} and replicates)"
+                if others
+                else " (mean over replicates)"
             )
+            fit_suptitle(fig, title or text, s.large if s.talk else s.font)
         else:
             x = params[0]
             colors = hs.arm_colors(arms)
@@ -255,9 +262,10 @@ def sweep_heatmap(
                 ax.plot(means.index, means.to_numpy(), "-", color=colors[arm], label="mean")
                 ax.set_xlabel(param_label(x))
                 ax.set_ylabel(text)
-                ax.legend(loc="best")
+                best_legend(ax)
                 if len(arms) > 1:
-                    ax.set_title(arm)
+                    fit_title(ax, arm)
+            settle_legends(fig)
     return fig
 
 
@@ -284,6 +292,7 @@ def sensitivity_bars(
     style: str | hs.Style = "talk",
     *,
     arms: Sequence[str] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Figure 7b: sensitivity indices of one outcome per parameter, bars with 95 % intervals.
 
@@ -339,15 +348,20 @@ def sensitivity_bars(
             ax.spines["left"].set_visible(False)
             ax.tick_params(axis="y", length=0)
             if len(arms) > 1:
-                ax.set_title(arm)
+                fit_title(ax, arm)
             ax.set_xlabel(
                 f"Elementary effect on {outcome}"
                 if method == "morris"
                 else "Sensitivity index (share of variance)"
             )
-        axes[0].legend(loc="lower right")
+        best_legend(axes[0], fontsize=s.small if s.talk else s.tiny)
+        settle_legends(fig)
         name = METHOD_NAMES.get(method, "Sensitivity indices")
-        fig.suptitle(f"{name}: what drives {name_of(outcome)}? (95 % CI)" if s.talk else name)
+        fit_suptitle(
+            fig,
+            title or f"{name}: what drives {name_of(outcome)}? (95 % CI)",
+            s.large if s.talk else s.font,
+        )
     return fig
 
 
@@ -359,20 +373,91 @@ def _arms_in(arms: Sequence[str], present: pd.Series) -> list[str] | None:
     return shown or None
 
 
+def sweep_headline(t: SweepTables) -> tuple[Callable[[], Figure], str] | None:
+    """The sweep's headline: its first outcome over the first two settings, or what drives
+    it most (sensitivity), on one slide with the message."""
+    outcomes = t.outcomes or [c for c in HORIZON if t.table is not None and c in t.table]
+    slide = hs.get_style("talk")
+    if t.sensitivity is not None:
+        long = sensitivity_long(t.sensitivity)
+        outcome = outcomes[0] if outcomes else str(long["outcome"].iloc[0])
+        part = long[long["outcome"] == outcome]
+        kinds = list(dict.fromkeys(part["index"]))
+        lead = "ST" if "ST" in kinds else ("mu_star" if "mu_star" in kinds else kinds[0])
+        top = part[part["index"] == lead].sort_values("value", ascending=False)
+        if top.empty:
+            return None
+        best = top.iloc[0]
+        message = (
+            f"{best['parameter']} drives {in_sentence(name_of(outcome))} most "
+            f"({INDEX_LABELS.get(lead, lead)} = {fmt(best['value'], '.2f')})"
+        )
+        sens = t.sensitivity
+        arms = _arms_in(t.arms, sens["arm"]) if "arm" in sens else None
+        caption = (
+            f"{message}. Figure 7b as a slide: sensitivity indices of {outcome} per swept "
+            "setting (bars) with 95 % intervals (lines), sorted by the leading index."
+        )
+        return (lambda: sensitivity_bars(sens, outcome, slide, arms=arms, title=message)), caption
+    if t.table is None or not outcomes:
+        return None
+    table, outcome = t.table, outcomes[0]
+    params = sweep_parameters(table, t.names)
+    ok = _ok_runs(table)
+    if not params or outcome not in ok:
+        return None
+    means = ok.groupby(params[: min(2, len(params))])[outcome].mean()
+    if means.empty:
+        return None
+    high, low = means.idxmax(), means.idxmin()
+
+    def where(key: Any) -> str:
+        values = np.atleast_1d(key)
+        return ", ".join(f"{p} = {v:g}" for p, v in zip(params, values, strict=False))
+
+    message = (
+        f"{name_of(outcome)} ranges from {fmt(means.min(), '.2f')} ({where(low)}) to "
+        f"{fmt(means.max(), '.2f')} ({where(high)})"
+    )
+    arms = _arms_in(t.arms, table["arm"]) if "arm" in table else None
+    caption = (
+        f"{message}. Figure 7a as a slide: mean {outcome} at the horizon in every cell of the "
+        "swept settings (colour; numbers: the means), other settings and replicates averaged, "
+        "failed runs left out."
+    )
+    return (
+        lambda: sweep_heatmap(table, outcome, slide, parameters=params, arms=arms, title=message)
+    ), caption
+
+
 def add_sweep(result: Any, writer: FigureWriter) -> None:
-    """Figures 7a (per outcome) and 7b (per outcome with sensitivity indices) of a sweep."""
+    """Figures 00, 7a (per outcome) and 7b (per outcome with sensitivity indices) of a sweep."""
+    from sim.viz.figures.headline import add_headline
+
     t = sweep_tables(result)
     s = writer.style
+    try:
+        add_headline(writer, sweep_headline(t), "no outcome to headline")
+    except (FigureError, KeyError, ValueError) as exc:
+        writer.skip("00_headline", str(exc).strip("'\""))
     if t.table is not None:
         table = t.table
         params = sweep_parameters(table, t.names)
         arms = _arms_in(t.arms, table["arm"]) if "arm" in table else None
+        sampled = t.method not in ("", "grid")
         for outcome in t.outcomes or [c for c in HORIZON if c in table.columns]:
             writer.try_add(
                 f"07a_sweep_{outcome}",
                 f"Sweep: {outcome}",
-                f"{label(outcome)}: mean at the horizon over {' and '.join(params[:2])} "
-                "(other settings and replicates averaged; failed runs left out).",
+                f"{label(outcome)} at the horizon: the mean over runs in every cell of "
+                f"{' × '.join(params[:2])} (colour, same scale in every panel; numbers: the "
+                "mean when the grid is small), other swept settings and replicates averaged; "
+                + (
+                    "sampled settings are grouped into quantile bins labelled by their centres; "
+                    if sampled
+                    else ""
+                )
+                + "failed runs left out; empty cells had no run. One panel per arm.",
                 lambda o=outcome: sweep_heatmap(table, o, s, parameters=params, arms=arms),
             )
     if t.sensitivity is not None:
@@ -381,11 +466,20 @@ def add_sweep(result: Any, writer: FigureWriter) -> None:
             dict.fromkeys(sensitivity.get("outcome", pd.Series(["outcome"])))
         )
         arms = _arms_in(t.arms, sensitivity["arm"]) if "arm" in sensitivity else None
+        method = METHOD_NAMES.get(t.method, "sensitivity indices")
+        bars = {
+            "sobol": "bars: first-order S1, the share of the outcome's variance a setting "
+            "explains alone, and total ST, with its interactions",
+            "morris": "bars: μ*, the mean absolute elementary effect (in the outcome's unit), "
+            "and σ, their spread (interactions or nonlinearity)",
+            "latin": "bars: first-order indices, the share of the outcome's variance a setting "
+            "explains alone",
+        }.get(t.method, "bars: the indices")
         for outcome in names:
             writer.try_add(
                 f"07b_sensitivity_{outcome}",
                 f"Sensitivity: {outcome}",
-                f"{label(outcome)}: sensitivity indices per swept setting with 95 % "
-                "intervals, sorted by size.",
+                f"{label(outcome)}: {method} per swept setting ({bars}), with 95 % intervals "
+                "(lines), sorted by the leading index, largest on top; one panel per arm.",
                 lambda o=outcome: sensitivity_bars(sensitivity, o, s, arms=arms),
             )

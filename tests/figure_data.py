@@ -1,0 +1,137 @@
+"""Small hand-made tables for the figure tests: a study, its sample, a sweep, a run scenario."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+LONG_ARM = "cognitive behavioural therapy + transcranial magnetic stim."
+"""An arm name long enough to wrap in every label that shows it."""
+
+
+def treatment_scenario(treated: str = "CBT + TMS") -> dict:
+    """Two arms, two replicates; the treated arm enrols at the subacute stage (about 50
+    patients), so every run figure, the effect over time included, has data."""
+
+    def intervention(kind: str) -> dict:
+        return {"kind": kind, "at_stage": "subacute", "eligible_stages": ["subacute"]}
+
+    return {
+        "scenario": {
+            "name": "figures test",
+            "seed": 5,
+            "years": 3,
+            "dt_weeks": 4,
+            "replicates": 2,
+            "record_every_years": 1,
+        },
+        "cohort": {"size": 200, "pain_history_share": 0.6},
+        "arms": [
+            {"name": "usual care"},
+            {"name": treated, "interventions": [intervention("cbt"), intervention("tms")]},
+        ],
+    }
+
+
+def study_table(n: int, scale: float, rng: np.random.Generator) -> pd.DataFrame:
+    """``study.csv`` rows with the documented columns (scale: the sample-size multiplier)."""
+    a, b = rng.normal(0.4, 0.1, n), rng.normal(0.02, 0.005, n)
+    direct = rng.normal(0.03, 0.01, n)
+    indirect = a * b
+    return pd.DataFrame(
+        {
+            "replication": np.arange(n),
+            "n_hc": int(39 * scale),
+            "n_sbp": int(77 * scale),
+            "n_cbp": int(31 * scale),
+            "d_cbp_hc": rng.normal(0.6, 0.25, n),
+            "p_cbp_hc": rng.uniform(0, 0.1 / scale, n),
+            "d_cbp_sbp": rng.normal(0.1, 0.2, n),
+            "p_cbp_sbp": rng.uniform(0, 1, n),
+            "d_sbp_hc": rng.normal(0.4, 0.2, n),
+            "p_sbp_hc": rng.uniform(0, 0.3, n),
+            "r_ylp": rng.normal(0.25, 0.1, n),
+            "p_ylp": rng.uniform(0, 0.1 / scale, n),
+            "a_path": a,
+            "b_path": b,
+            "direct": direct,
+            "total": direct + indirect,
+            "indirect": indirect,
+            "indirect_ci_low": indirect - 0.01 / scale,
+            "indirect_ci_high": indirect + 0.01,
+            "share_mediated": indirect / (direct + indirect),
+        }
+    )
+
+
+def sample_table(rng: np.random.Generator) -> pd.DataFrame:
+    """``sample.csv``: one replication's 147 participants as the study measures them."""
+    groups = ["healthy"] * 39 + ["subacute"] * 77 + ["chronic"] * 31
+    n = len(groups)
+    ylp = np.where(
+        np.array(groups) == "healthy", 0.0, rng.gamma(2.0, 3.0, n) * (np.array(groups) != "healthy")
+    )
+    coping = 12 + 0.5 * ylp + rng.normal(0, 6, n)
+    return pd.DataFrame(
+        {
+            "replication": 0,
+            "person": np.arange(n),
+            "group": groups,
+            "age": rng.uniform(20, 70, n),
+            "years_with_pain": ylp,
+            "coping_score": np.clip(coping, 0, 52),
+            "dmn_perturbation": np.abs(0.8 + 0.05 * ylp + 0.02 * coping + rng.normal(0, 0.4, n)),
+        }
+    )
+
+
+def sweep_table() -> pd.DataFrame:
+    """``sweep.parquet`` of a 3 x 3 grid with 2 replicates; the first run failed."""
+    grid = list(itertools.product([0.1, 0.2, 0.4], [0.0, 0.3, 0.6], [0, 1]))
+    rows = [
+        {
+            "point": i // 2,
+            "replicate": rep,
+            "arm": "usual care",
+            "seed": i,
+            "drift.rate": r,
+            "drift.coping_weight": w,
+            "year": 2.0,
+            "dmn_perturbation": 0.8 + r + w / 2 + 0.01 * rep,
+            "pain": 1.0,
+            "run_seconds": 0.1,
+            "status": "ok",
+            "error": "",
+        }
+        for i, (r, w, rep) in enumerate(grid)
+    ]
+    rows[0]["status"], rows[0]["dmn_perturbation"] = "failed", 99.0  # left out
+    return pd.DataFrame(rows)
+
+
+def sensitivity_table(arms: tuple[str, ...] = ("usual care",)) -> pd.DataFrame:
+    """``sensitivity.csv`` of a Sobol sweep over two settings."""
+    return pd.DataFrame(
+        [
+            {
+                "arm": arm,
+                "outcome": "dmn_perturbation",
+                "parameter": p,
+                "method": "sobol",
+                "index": k,
+                "value": v,
+                "conf": 0.1,
+                "ci_low": v - 0.1,
+                "ci_high": v + 0.1,
+            }
+            for arm in arms
+            for p, k, v in [
+                ("drift.rate", "S1", 0.5),
+                ("drift.rate", "ST", 0.6),
+                ("drift.coping_weight", "S1", 0.2),
+                ("drift.coping_weight", "ST", 0.3),
+            ]
+        ]
+    )
