@@ -27,7 +27,7 @@ def treatment_scenario(treated: str = "CBT + TMS") -> dict:
             "replicates": 2,
             "record_every_years": 1,
         },
-        "cohort": {"size": 200, "pain_history_share": 0.6},
+        "cohort": {"size": 200},
         "arms": [
             {"name": "usual care"},
             {"name": treated, "interventions": [intervention("cbt"), intervention("tms")]},
