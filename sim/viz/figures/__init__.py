@@ -16,7 +16,9 @@ contact sheet with a caption per figure. What a result is decides what is drawn:
   simulated, 6f mechanism check (:mod:`~sim.viz.figures.study`,
   :mod:`~sim.viz.figures.findings`);
 * a sweep: 7a outcome over the swept settings, 7b sensitivity indices
-  (:mod:`~sim.viz.figures.sweep`).
+  (:mod:`~sim.viz.figures.sweep`);
+* a timing experiment: 9 treatment benefit by years with pain at the start
+  (:mod:`~sim.viz.figures.timing`).
 
 Each figure is one function that takes plain data and returns a matplotlib ``Figure``; styles,
 colours and saving (painsim's version and the run id in each file's metadata) are in
@@ -127,10 +129,17 @@ def _draw_sweep(source: Source, writer: FigureWriter, animation: bool) -> None:
     add_sweep(source.result, writer)
 
 
+def _draw_timing(source: Source, writer: FigureWriter, animation: bool) -> None:
+    from sim.viz.figures.timing import add_timing
+
+    add_timing(source.result, writer)
+
+
 DRAW: dict[str, Callable[[Source, FigureWriter, bool], None]] = {
     "run": _draw_run,
     "study": _draw_study,
     "sweep": _draw_sweep,
+    "timing": _draw_timing,
 }
 
 
@@ -152,7 +161,8 @@ def make_figures(
     Parameters
     ----------
     source
-        A ``RunResult``, ``StudyResult`` or ``SweepResult``, or a results folder (read with
+        A ``RunResult``, ``StudyResult``, ``SweepResult`` or ``TimingResult``, or a results
+        folder (read with
         :func:`sim.results.io.load`).
     folder
         Where the figures go; default ``<results folder>/figures``.

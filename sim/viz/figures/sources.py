@@ -1,7 +1,8 @@
 """What the figures draw from: a result object, or a results folder loaded into one.
 
 :func:`load_source` reads a results folder with :func:`sim.results.io.load` (a ``RunResult``,
-``StudyResult`` or ``SweepResult``); :func:`result_source` wraps an object already in memory.
+``StudyResult``, ``SweepResult`` or ``TimingResult``); :func:`result_source` wraps an object
+already in memory.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Source:
     result
         RunResult, StudyResult or SweepResult (or a folder reading with their attributes).
     kind
-        ``run``, ``study`` or ``sweep``.
+        ``run``, ``study``, ``sweep`` or ``timing``.
     folder
         The results folder, or None for a result only in memory.
     manifest
@@ -71,9 +72,9 @@ def result_source(result: Any) -> Source:
     kind = getattr(result, "kind", None)
     if kind is None:
         kind = "study" if hasattr(result, "power") else "sweep" if hasattr(result, "table") else ""
-    if kind not in ("run", "study", "sweep"):
+    if kind not in ("run", "study", "sweep", "timing"):
         raise FigureError(
-            f"source: cannot draw a {type(result).__name__} (a run, study or sweep result, "
+            f"source: cannot draw a {type(result).__name__} (a run, study, sweep or timing result, "
             "or its results folder)",
             "source",
         )
@@ -99,7 +100,7 @@ def load_source(folder: str | Path) -> Source:
     try:
         manifest = read_manifest(folder)
         kind = kind_of(manifest)
-        if kind in ("study", "sweep", "run"):
+        if kind in ("study", "sweep", "run", "timing"):
             result = load(folder)
             if kind == "run" and not result.patients_in_memory:
                 # The figures use a third of the columns: read only those (faster, smaller).
