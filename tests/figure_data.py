@@ -174,3 +174,62 @@ def timing_table(
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def variants_table() -> pd.DataFrame:
+    """``variants.csv`` rows of every analysis (rates only), the published design first."""
+    rows = [
+        ("base", "base", "as designed"),
+        ("power", "power:2x", "2 x the design"),
+        ("design", "design:first", "subacute: first episode only (no earlier episodes)"),
+        ("design", "design:controls", "controls: no chronic history instead of never in pain"),
+        ("mechanism", "mechanism:coping_drift", "catastrophizing -> drift off"),
+        ("mechanism", "mechanism:coping_drift:2x", "catastrophizing -> drift off, 2 x the design"),
+        ("mechanism", "mechanism:no_pain_coping", "pain -> catastrophizing off"),
+        ("uncertainty", "set:0", "parameter set 0 (posterior draw)"),
+        ("uncertainty", "set:1", "parameter set 1 (posterior draw)"),
+        ("index", "index:mean_abs_z", "mean |z| over signature edges"),
+        ("edge sign", "edge:flip", "mPFC-PCC edge with the other sign"),
+    ]
+    rng = np.random.default_rng(11)
+    rates = ("cbp_hc", "cbp_sbp", "ylp", "mediation", "mediation_age_sex", "all")
+    return pd.DataFrame(
+        [
+            {
+                "analysis": analysis,
+                "variant": key,
+                "label": text,
+                "multiplier": 2.0 if key.endswith("2x") else 1.0,
+                **{f"rate_{r}": float(rng.uniform(0, 1)) for r in rates},
+            }
+            for analysis, key, text in rows
+        ]
+    )
+
+
+def longitudinal_table(windows: int = 8) -> pd.DataFrame:
+    """``longitudinal.csv``: windows ordered by years with pain; pain's weight is most
+    negative at few years with pain, catastrophizing's most positive at many."""
+    ylp = np.linspace(0.3, 12.0, windows)
+    pain = -0.5 + 0.06 * ylp
+    catastrophizing = -0.1 + 0.04 * ylp
+    table = {
+        "window": np.arange(windows),
+        "replications": 20,
+        "ylp_mean": ylp,
+        "ylp_min": ylp - 0.2,
+        "ylp_max": ylp + 0.2,
+        "n_chronic": np.linspace(0, 17, windows),
+    }
+    for name, weight, change in (("pain", pain, -30.0), ("catastrophizing", catastrophizing, -8.0)):
+        table |= {
+            f"{name}_change": change + 2 * ylp,
+            f"{name}_weight": weight,
+            f"{name}_low": weight - 0.35,
+            f"{name}_high": weight + 0.35,
+            f"{name}_ci_low": weight - 0.4,
+            f"{name}_ci_high": weight + 0.4,
+            f"{name}_negative": np.clip(-weight, 0, 1),
+            f"{name}_positive": np.clip(weight, 0, 1),
+        }
+    return pd.DataFrame(table)

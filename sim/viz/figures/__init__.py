@@ -13,8 +13,9 @@ contact sheet with a caption per figure. What a result is decides what is drawn:
   :mod:`~sim.viz.figures.cohort`, :mod:`~sim.viz.figures.arms`, :mod:`~sim.viz.figures.brain`,
   :mod:`~sim.viz.figures.animation`; who is shown: :mod:`~sim.viz.figures.people`);
 * a study: 6a groups, 6b years with pain, 6c mediation, 6d power curve, 6e published vs
-  simulated, 6f mechanism check (:mod:`~sim.viz.figures.study`,
-  :mod:`~sim.viz.figures.findings`);
+  simulated, 6f mechanism check, 6g findings in every version of the study, 6h longitudinal
+  design (:mod:`~sim.viz.figures.study`, :mod:`~sim.viz.figures.findings`,
+  :mod:`~sim.viz.figures.evidence`);
 * a sweep: 7a outcome over the swept settings, 7b sensitivity indices
   (:mod:`~sim.viz.figures.sweep`);
 * a timing experiment: 9 treatment benefit by years with pain at the start
@@ -119,7 +120,7 @@ def _draw_run(source: Source, writer: FigureWriter, animation: bool) -> None:
 def _draw_study(source: Source, writer: FigureWriter, animation: bool) -> None:
     from sim.viz.figures.study import add_study
 
-    writer.expect(7)
+    writer.expect(9)
     add_study(source.result, writer)
 
 

@@ -483,7 +483,8 @@ def study_power(
 
 # -- from a study -------------------------------------------------------------------------------
 def add_study(result: Any, writer: FigureWriter) -> None:
-    """Figures 00 and 6a-f of a study result; a figure its tables cannot make is skipped."""
+    """Figures 00 and 6a-h of a study result; a figure its tables cannot make is skipped."""
+    from sim.viz.figures.evidence import add_evidence
     from sim.viz.figures.findings import (
         mechanism_check,
         published_vs_simulated,
@@ -567,6 +568,7 @@ def add_study(result: Any, writer: FigureWriter) -> None:
             "counterfactual; the years-with-pain effect should stay.",
             lambda: mechanism_check(study, counter, s, alpha=alpha, seed=seed),
         )
+    add_evidence(result, writer)
     if t.power is None:
         writer.skip("06d_study_power", "no power table (the study has no power multipliers)")
         return
