@@ -17,11 +17,14 @@ import pandas as pd
 import pytest
 from figure_data import (
     LONG_ARM,
+    longitudinal_table,
     sample_table,
     sensitivity_table,
     study_table,
     sweep_table,
+    timing_table,
     treatment_scenario,
+    variants_table,
 )
 from matplotlib.patches import FancyArrowPatch
 
@@ -32,11 +35,13 @@ from sim.viz.figures import animation as fanim
 from sim.viz.figures import arms as farms
 from sim.viz.figures import brain as fbrain
 from sim.viz.figures import cohort as fcohort
+from sim.viz.figures import evidence as fevidence
 from sim.viz.figures import findings as ffind
 from sim.viz.figures import headline as fhead
 from sim.viz.figures import run as frun
 from sim.viz.figures import study as fstudy
 from sim.viz.figures import sweep as fsweep
+from sim.viz.figures import timing as ftiming
 from sim.viz.figures.layout import drawn_texts, layout_problems
 
 
@@ -138,7 +143,17 @@ def kinds(long_run) -> dict:
             for outcome, scale in (("dmn_perturbation", 0.1), ("pain", 1.0), ("coping", 5.0))
         ]
     )
+    timing = timing_table(
+        treatments=("CBT", LONG_ARM, "mindfulness", "PRT"),
+        outcomes=("dmn_perturbation", "healthy_range", "pain", "coping", "signature_score"),
+    )
+    variants = variants_table()
+    variants.loc[2, "label"] = f"subacute: {LONG_ARM}, first episode only (no earlier episodes)"
     return {
+        "00_timing": lambda s: ftiming.timing_headline(timing)[0](),
+        "09_timing": lambda s: ftiming.timing_figure(timing, s),
+        "06g": lambda s: fevidence.variant_rates(variants, s),
+        "06h": lambda s: fevidence.longitudinal_figure(longitudinal_table(), s),
         "02_many_arms": lambda s: farms.arm_comparison(many_differences, many, s),
         "00_run_forest": lambda s: farms.arm_comparison(
             differences, arms, fhead.SLIDE, title=fhead.treatment_message(differences, arms)
@@ -186,18 +201,21 @@ def kinds(long_run) -> dict:
     }
 
 
-SLIDES_ONLY = {"00_run_forest", "00_run_coping", "00_study", "00_sweep", "08_frame"}
+SLIDES_ONLY = {
+    "00_run_forest", "00_run_coping", "00_study", "00_sweep", "00_timing", "08_frame"
+}  # fmt: skip
 """Kinds drawn in one layout whatever the style (slides and the animation)."""
 KINDS = [
-    "00_run_forest", "00_run_coping", "00_study", "00_sweep", "01", "01b", "02", "02_many_arms",
-    "02b", "03",
+    "00_run_forest", "00_run_coping", "00_study", "00_sweep", "00_timing", "01", "01b", "02",
+    "02_many_arms", "02b", "03",
     "04", "05", "06a_sample", "06a_replications", "06b_sample", "06b_replications",
-    "06c_sample", "06c_replications", "06d", "06e", "06f", "07a", "07b", "08_frame",
+    "06c_sample", "06c_replications", "06d", "06e", "06f", "06g", "06h", "07a", "07b",
+    "08_frame", "09_timing",
 ]  # fmt: skip
 
 
 QUICK = {("00_run_forest", "talk"), ("01", "paper"), ("02_many_arms", "paper"), ("03", "paper"),
-         ("06e", "paper")}  # fmt: skip
+         ("06e", "paper"), ("06g", "paper"), ("09_timing", "paper")}  # fmt: skip
 """Checked in every test run (the kinds and styles that used to break); the others are slow."""
 
 
@@ -226,7 +244,7 @@ def test_every_figure_kind_fits_its_canvas_without_overlaps(kinds, kind, style):
 
 
 def test_paper_figures_are_one_column_wide_and_at_most_nine_inches_tall(kinds):
-    for kind in ("01", "02", "02b", "03", "06e"):
+    for kind in ("01", "02", "02b", "03", "06e", "06g", "06h", "09_timing"):
         fig = kinds[kind]("paper")
         width, height = fig.get_size_inches()
         hs.close(fig)

@@ -10,11 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from figure_data import (
+    longitudinal_table,
     sample_table,
     sensitivity_table,
     study_table,
     sweep_table,
+    timing_table,
     treatment_scenario,
+    variants_table,
 )
 from PIL import Image
 from typer.testing import CliRunner
@@ -43,11 +46,13 @@ from sim.viz import style as hs
 from sim.viz.figures import animation as fanim
 from sim.viz.figures import arms as farms
 from sim.viz.figures import common as fcommon
+from sim.viz.figures import evidence as fevidence
 from sim.viz.figures import findings as ffind
 from sim.viz.figures import people as fpeople
 from sim.viz.figures import run as frun
 from sim.viz.figures import study as fstudy
 from sim.viz.figures import sweep as fsweep
+from sim.viz.figures import timing as ftiming
 from sim.viz.figures.layout import drawn_texts
 
 runner = CliRunner()
@@ -767,3 +772,133 @@ def test_captions_name_every_mark_and_interval(arms_figures):
     assert "people per bin" in captions["01_perturbation_by_years"]
     assert "own, finer colour scale" in captions["03_connectomes"]
     assert "timeseries.parquet" in captions["01b_cohort_over_time"]
+
+
+# -- a timing experiment --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def timing_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small timing experiment (CBT and PRT started after 0 or 1 year with pain), saved."""
+    scenario = parse_scenario(
+        {
+            "scenario": {"name": "figures timing", "years": 4, "dt_weeks": 4, "seed": 7},
+            "cohort": {"size": 300, "history": "none"},
+            "arms": [
+                {"name": "CBT", "interventions": [{"kind": "cbt"}]},
+                {"name": "PRT", "interventions": [{"kind": "prt"}]},
+            ],
+            "timing": {
+                "start_years_with_pain": [0, 1],
+                "follow_up_years": [1],
+                "outcomes": ["pain", "dmn_perturbation"],
+            },
+        }
+    )
+    result = sim.api.timing(scenario, progress=False)
+    return result.save(tmp_path_factory.mktemp("timing") / "t")
+
+
+def test_a_timing_folder_gets_its_headline_and_the_timing_figure_in_the_index(timing_folder):
+    made = fg.make_figures(timing_folder, animation=False)
+    assert [e.name for e in made.entries] == ["00_headline", "09_timing"]
+    size, text = png_info(made.entries[1].files[0])
+    assert size == (1920, 1080)
+    assert (
+        text["painsim run id"]
+        == json.loads((timing_folder / "manifest.json").read_text())["run_id"]
+    )
+    index = (timing_folder / "figures" / "index.html").read_text()
+    assert "09_timing.png" in index and "How late is too late" in index
+
+
+def test_painsim_figures_and_timing_result_figures_draw_a_timing_folder(timing_folder, tmp_path):
+    result = invoke("figures", timing_folder, "--style", "paper")
+    assert result.exit_code == 0, result.output
+    assert "09_timing: 09_timing.png" in result.stdout
+    made = sim.load(timing_folder).figures(tmp_path / "figures")
+    assert [e.name for e in made.entries] == ["00_headline", "09_timing"]
+
+
+def test_the_timing_figure_draws_every_difference_with_its_interval():
+    table = timing_table(treatments=("CBT", "PRT"), outcomes=("pain",))
+    fig = ftiming.timing_figure(table, "talk")
+    [ax] = fig.axes
+    colors = hs.arm_colors(["usual care", "CBT", "PRT"])
+    for treatment in ("CBT", "PRT"):
+        rows = table[table["treatment"] == treatment]
+        [line] = [
+            ln
+            for ln in ax.lines
+            if ln.get_color() == colors[treatment] and ln.get_linestyle() == "-"
+        ]
+        assert np.allclose(line.get_ydata(), rows["difference"])
+        # the x position is the patients' mean years with pain at the start (nudged apart)
+        assert np.allclose(line.get_xdata(), rows["years_with_pain_at_start"], atol=0.5)
+    hollow = [ln for ln in ax.lines if ln.get_markerfacecolor() == "white"]
+    assert len(hollow) == 2  # the start with 12 pairs, once per treatment, without interval
+    assert "↓ better" in ax.get_ylabel()
+    texts = " ".join(t.get_text() for t in drawn_texts(fig)[0])
+    assert "20 y: 12" in texts and "0 y: 2,800" in texts  # pairs per start
+    hs.close(fig)
+
+
+def test_the_timing_headline_names_the_treatment_that_helps_most_early():
+    table = timing_table(treatments=("CBT", "PRT"), outcomes=("pain", "coping"))
+    message = ftiming.timing_message(table)
+    early = table[(table["outcome"] == "pain") & (table["start"] == "0 y")]
+    best = early.loc[early["difference"].idxmin()]
+    assert message.startswith(f"{best.treatment} lowers pain by {-best.difference:.2f}")
+    assert "first year of pain" in message and "after 20 years with pain" in message
+
+
+# -- study variants and the longitudinal design -------------------------------------------------
+class EvidenceStudy:
+    """A study result with variants and the longitudinal design (the tables only)."""
+
+    kind = "study"
+    scenario = None
+    power = sample = counterfactual = None
+    run_id = "evidence-1"
+
+    def __init__(self, rng: np.random.Generator, variants, longitudinal):
+        self.study = study_table(40, 1.0, rng)
+        self.variants, self.longitudinal = variants, longitudinal
+
+
+def test_variant_and_longitudinal_figures_are_drawn_only_when_the_study_ran_them(tmp_path):
+    rng = np.random.default_rng(4)
+    made = fg.make_figures(
+        EvidenceStudy(rng, variants_table(), longitudinal_table()), tmp_path / "with"
+    )
+    names = [e.name for e in made.entries]
+    assert "06g_study_variants" in names and "06h_study_longitudinal" in names
+    empty = EvidenceStudy(rng, variants_table().iloc[:0], longitudinal_table().iloc[:0])
+    names = [e.name for e in fg.make_figures(empty, tmp_path / "without").entries]
+    assert not {"06g_study_variants", "06h_study_longitudinal"} & set(names)
+
+
+def test_the_variant_table_writes_every_rate_and_outlines_the_published_design():
+    variants = variants_table()
+    fig = fevidence.variant_rates(variants, "talk")
+    ax = fig.axes[0]
+    shown = variants[variants["analysis"] != "power"]  # the power curve is figure 6d
+    labels = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+    assert labels[0] == "as designed (published)"
+    assert len(labels) == len(shown)
+    cells = [t.get_text() for t in ax.texts if t.get_text().replace("−", "").isdigit()]
+    rates = shown[[c for c, _ in fevidence.FINDING_RATES]].to_numpy().ravel()
+    assert cells == [f"{100 * r:.0f}" for r in rates]
+    outlined = [p for p in ax.patches if not p.get_fill()]
+    assert len(outlined) == 1 and outlined[0].get_y() < 0  # around the first row
+    hs.close(fig)
+
+
+def test_the_longitudinal_figure_draws_change_and_path_weight_by_years_with_pain():
+    table = longitudinal_table()
+    fig = fevidence.longitudinal_figure(table, "paper")
+    top_pain, _, weight_pain, weight_cat = fig.axes[:4]
+    assert np.allclose(top_pain.lines[-1].get_ydata(), table["pain_change"])
+    assert np.allclose(weight_cat.lines[0].get_ydata(), table["catastrophizing_weight"])
+    assert np.allclose(weight_cat.lines[0].get_xdata(), table["ylp_mean"])
+    posters = {ln.get_ydata()[0] for ln in weight_pain.lines if ln.get_linestyle() == ":"}
+    assert posters == {-0.694}
+    hs.close(fig)
