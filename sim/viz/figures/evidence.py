@@ -66,6 +66,23 @@ ANALYSES: dict[str, str] = {
 BASE_MARK = " (published)"
 
 
+def variant_label(analysis: str, label: str) -> str:
+    """A row's label: what differs, without the mechanism's formula (that is in findings.md).
+
+    Examples
+    --------
+    >>> variant_label("mechanism", "pain -> coping (alpha) off: alpha = 0: the trait alone")
+    'pain -> coping (alpha) off'
+    >>> variant_label("base", "as designed")
+    'as designed (published)'
+    """
+    if analysis == "base":
+        return label + BASE_MARK
+    if analysis == "mechanism":
+        return label.split(": ")[0]
+    return label
+
+
 def _variant_rows(variants: pd.DataFrame) -> pd.DataFrame:
     require(variants, ["analysis", "label"], "variants.csv")
     rates = [c for c, _ in FINDING_RATES if c in variants.columns]
@@ -100,11 +117,10 @@ def variant_rates(variants: pd.DataFrame, style: str | hs.Style = "talk") -> Fig
     n_cols = values.shape[1]
     groups = list(dict.fromkeys(rows["analysis"]))
     label_size = s.small if s.talk else s.tiny
+    if s.talk and len(rows) > 16:  # a long table keeps to the slide with smaller text
+        label_size = s.tiny
     label_chars = chars_across(6.0 if s.talk else 1.25, label_size)
-    names = [
-        wrap(str(r.label) + (BASE_MARK if r.analysis == "base" else ""), label_chars)
-        for r in rows.itertuples()
-    ]
+    names = [wrap(variant_label(r.analysis, str(r.label)), label_chars) for r in rows.itertuples()]
     lines = sum(name.count("\n") + 1 for name in names)
     # Room per row (text lines) and per group heading; at most 9 in tall in print.
     paper_height = min(9.0, 1.3 + 0.13 * lines + 0.16 * len(groups))
@@ -119,7 +135,7 @@ def variant_rates(variants: pd.DataFrame, style: str | hs.Style = "talk") -> Fig
                 heading.append((y, ANALYSES[group]))
                 y += 0.9
             for i in np.flatnonzero(rows["analysis"].to_numpy() == group):
-                step = 1.0 + 0.55 * names[i].count("\n")  # wrapped labels need room
+                step = 1.0 + 0.8 * names[i].count("\n")  # wrapped labels need room
                 ypos.append(y + (step - 1.0) / 2)
                 y += step
         ypos_arr = np.asarray(ypos)
