@@ -271,7 +271,9 @@ def study_mediation(
         ax.text(
             5.0,
             0.55,
-            f"c′ = {estimate_text(*cp)} (direct)\nc = {estimate_text(*c)} (total), SD per year",
+            f"c′ = {estimate_text(*cp)} (direct)\nc = {estimate_text(*c)} (total)"
+            # a narrow column: the unit on its own line keeps the text between the boxes
+            + (", SD per year" if s.talk else "\nSD per year"),
             ha="center",
             va="top",
             fontsize=size,
