@@ -481,9 +481,15 @@ def treatment_over_time(
                 ax.set_ylim(*limits)
                 ax.set_xlim(x_low, x_high)
                 despine_numbers(ax)
+        many = len(shown) > 3  # narrow columns: smaller titles, the x label on two lines
         for arm in shown:
             if s.talk:
-                fit_title(cell[(outcomes[0], arm)], arm, fontsize=s.font, color=colors[arm])
+                fit_title(
+                    cell[(outcomes[0], arm)],
+                    arm,
+                    fontsize=s.small if many else s.font,
+                    color=colors[arm],
+                )
             else:
                 cell[(outcomes[0], arm)].set_ylabel(
                     wrap(arm, 14), fontsize=s.tiny, color=colors[arm]
@@ -502,7 +508,9 @@ def treatment_over_time(
                 cell[(outcome, arm)].yaxis.set_major_locator(MaxNLocator(4))
         if s.talk:
             for ax in axes[-1, :]:
-                ax.set_xlabel("Years since enrolment", fontsize=s.small)
+                ax.set_xlabel(
+                    "Years since\nenrolment" if many else "Years since enrolment", fontsize=s.small
+                )
         else:  # under the middle column: clear of the legend and of the canvas edge
             axes[-1, len(outcomes) // 2].set_xlabel("Years since enrolment", fontsize=s.tiny)
         handles = [
