@@ -223,8 +223,16 @@ def connectome_figure(
             level_norm,
         )
     ]
+    # A network with no edge past the threshold says so: an empty brain is a result, not a bug.
     columns += [
-        (title, np.where(np.abs(m) >= threshold, m, 0.0), change_map, change_norm)
+        (
+            title
+            if (upper(np.abs(m)) >= threshold).any()
+            else f"{title}\n(no edge changed by {threshold:.2g} or more)",
+            np.where(np.abs(m) >= threshold, m, 0.0),
+            change_map,
+            change_norm,
+        )
         for (title, _), m in zip(panels, changes, strict=True)
     ]
     diff_scale = None

@@ -151,7 +151,10 @@ def cohort_over_time(
             fig,
             f"The cohort over the run: {arms[0]}"
             + (f", {replicates} replicates" if replicates > 1 else "")
-            + (f" (dotted line: enrolment opens, year {opens:g})" if opens is not None else ""),
+            # a no-break space: the year never ends up alone on the title's last line
+            + (
+                f" (dotted line: enrolment opens, year\u00a0{opens:g})" if opens is not None else ""
+            ),
             s.large if s.talk else s.font,
         )
     return fig

@@ -500,7 +500,9 @@ def metrics_by_years(
             ax.fill_between(grid, low, high, color=color, alpha=0.25, linewidth=0)
             ax.plot(grid, fit, color=color)
             fit_title(
-                ax, f"{name_of(metric)} (r = {r:.2f})", fontsize=s.font if s.talk else s.small
+                ax,
+                f"{name_of(metric)} (r\u00a0=\u00a0{r:.2f})",
+                fontsize=s.font if s.talk else s.small,
             )
             ax.set_ylabel(unit_of(metric))
             ax.set_xlim(0, grid[-1])
