@@ -227,7 +227,7 @@ def connectome_figure(
     columns += [
         (
             title
-            if (upper(np.abs(m)) >= threshold).any()
+            if (upper(np.abs(m)) >= threshold).any() or not s.talk  # print: the caption says
             else f"{title}\n(no edge changed by {threshold:.2g} or more)",
             np.where(np.abs(m) >= threshold, m, 0.0),
             change_map,
