@@ -522,8 +522,7 @@ def test_cli_figures_redraws_a_study(study_folder):
 def test_painsim_run_makes_figures_unless_told_not_to(tmp_path):
     toml = tmp_path / "s.toml"
     toml.write_text(
-        '[scenario]\nname = "cli figs"\nyears = 2\ndt_weeks = 4\n'
-        "[cohort]\nsize = 120\n"
+        '[scenario]\nname = "cli figs"\nyears = 2\ndt_weeks = 4\n[cohort]\nsize = 120\n'
     )
     result = invoke("run", toml, "--out", tmp_path / "with", "--no-progress")
     assert result.exit_code == 0, result.output
