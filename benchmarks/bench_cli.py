@@ -6,8 +6,17 @@ Measures, each command in a fresh process (what a user waits for, import include
 * ``painsim run`` of 100,000 people x 30 years at weekly steps with yearly records and
   ``--no-figures``: wall time, peak memory (max RSS of the process), size and share of the
   ``patients.parquet`` it wrote, and patient-steps per second;
+* the time to write that ``patients.parquet`` again with the options ``painsim run`` uses
+  (``sim.results.run.PARQUET_OPTIONS``; the run writes it in row groups as it records, so its
+  share of the run's wall time is not separable there);
 * the naive design (a NetworkX graph in every Mesa agent, see ``bench_model.py``) in
-  patient-steps per second, measured in the same invocation, and the ratio of the two.
+  patient-steps per second, measured in the same invocation, and the ratio of the two;
+* the machine's load averages (1, 5, 15 minutes) before and after, since the machine may be
+  shared.
+
+Targets (checked in ``targets`` of the output, never in tests): the run <= 20 s and <= 1 GB peak
+and >= 1,500x the naive design's patient-steps per second; ``--version`` and ``--help``
+<= 0.5 s; ``validate`` <= 1 s.
 
 Results go to stdout and to ``benchmarks/out/bench_cli.json``.
 
@@ -59,6 +68,24 @@ def median_seconds(command: list[str], repeat: int) -> float:
     return statistics.median(timed(command)["seconds"] for _ in range(repeat))
 
 
+def parquet_write_seconds(path: Path) -> dict:
+    """Rows of a ``patients.parquet`` and the time to write it again as ``painsim run`` does."""
+    import pyarrow.parquet as pq
+
+    from sim.results.run import PARQUET_OPTIONS
+
+    table = pq.read_table(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        pq.write_table(table, Path(tmp) / "patients.parquet", **PARQUET_OPTIONS)
+        seconds = time.perf_counter() - start
+    return {
+        "patients_parquet_rows": table.num_rows,
+        "patients_parquet_write_seconds": seconds,
+        "patients_parquet_mb_in_memory": table.nbytes / 1e6,
+    }
+
+
 def naive_rate(patients: int, weeks: int) -> dict:
     out = subprocess.run(
         [
@@ -88,6 +115,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "out" / "bench_cli.json")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()
     painsim = [str(PAINSIM)]
     scenario_file = str(ROOT / "scenarios" / "natural_history.toml")
     startup = {
@@ -123,6 +151,7 @@ def main() -> None:
         )
         parquet = tmp / "run" / "patients.parquet"
         run["patients_parquet_mb"] = parquet.stat().st_size / 1e6
+        run.update(parquet_write_seconds(parquet))
     steps = round(args.years * WEEKS_PER_YEAR)
     run["patient_steps_per_second"] = args.patients * steps / run["seconds"]
     naive = naive_rate(args.naive_patients, args.naive_weeks)
@@ -137,6 +166,18 @@ def main() -> None:
         "run": {"patients": args.patients, "years": args.years, **run},
         "naive": naive,
         "run_vs_naive": run["patient_steps_per_second"] / naive["patient_steps_per_second"],
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+    }
+    result["targets"] = {
+        "run_seconds_max": 20,
+        "run_peak_rss_gb_max": 1,
+        "run_vs_naive_min": 1500,
+        "startup_seconds_max": 0.5,
+        "validate_seconds_max": 1,
+        "run_ok": run["seconds"] <= 20 and run["peak_rss_gb"] <= 1,
+        "run_vs_naive_ok": result["run_vs_naive"] >= 1500,
+        "startup_ok": max(startup["version_seconds"], startup["help_seconds"]) <= 0.5,
+        "validate_ok": startup["validate_seconds"] <= 1,
     }
     result["run"].pop("stderr", None)
     args.out.parent.mkdir(parents=True, exist_ok=True)

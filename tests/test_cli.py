@@ -75,6 +75,7 @@ def test_run_saves_connectivity_on_request(tmp_path, write_toml):
     assert (out / "connectivity.npz").is_file()
 
 
+@pytest.mark.slow
 def test_console_script_runs_a_scenario(tmp_path, write_toml):
     # The script pip installed beside this Python (the venv's bin/), whether or not the venv
     # is activated: the README runs the tests as .venv/bin/python -m pytest.

@@ -104,3 +104,16 @@ if __name__ == "__main__":
     if "--update-python-guide" in sys.argv:
         refresh_python_guide()
         print("rewrote docs/python.md")
+
+
+def test_readme_quick_start_is_two_commands_and_ci_runs_exactly_that_block():
+    """The README promises two set-up commands; .ci/run runs the same block, not a copy."""
+    readme = (ROOT / "README.md").read_text()
+    block = _between(readme, "<!-- quickstart:begin -->", "<!-- quickstart:end -->")
+    lines = [ln for ln in block.splitlines() if ln.strip() and not ln.startswith("```")]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("python3 -m venv .venv") and '".[test]"' in lines[0]
+    assert lines[1].startswith(".venv/bin/python -m pytest")  # no activation, no bare painsim
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "<!-- quickstart:begin -->" in ci and "env -i" in ci
+    assert 'bash -euo pipefail -c "$quickstart"' in ci

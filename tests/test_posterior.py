@@ -222,6 +222,7 @@ def test_run_refuses_a_posterior_it_cannot_use_and_writes_nothing(
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
+@pytest.mark.slow
 def test_study_under_a_posterior_shares_its_work_over_draws(drift_posterior):
     res = sim.study(
         {

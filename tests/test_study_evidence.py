@@ -325,6 +325,7 @@ def full_study(tmp_path_factory):
     return result, result.save(tmp_path_factory.mktemp("full") / "study")
 
 
+@pytest.mark.slow
 def test_the_full_study_reports_every_analysis_and_loads_back(full_study):
     result, folder = full_study
     variants = result.variants
@@ -367,6 +368,7 @@ def test_the_full_study_reports_every_analysis_and_loads_back(full_study):
         )
 
 
+@pytest.mark.slow
 def test_every_backend_gives_the_same_study(full_study):
     """Bands and replications on worker processes: the same tables as in one process."""
     result, _ = full_study
@@ -384,6 +386,7 @@ def test_the_dask_backend_gives_the_same_study(full_study):
         pd.testing.assert_frame_equal(getattr(again, name), getattr(result, name), obj=name)
 
 
+@pytest.mark.slow
 def test_mean_replications_and_candidates_are_reported_per_variant(full_study):
     variants = full_study[0].variants
     first = variants[variants["variant"] == "design:subacute_prior=first_episode"].iloc[0]

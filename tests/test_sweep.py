@@ -397,6 +397,7 @@ def sobol_folder(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_an_in_memory_sweep_gives_the_tables_of_a_folder_sweep(sobol_folder):
     memory = sim.sweep(sobol_scenario(), backend="serial")
     assert memory.folder is None and memory.kind == "sweep"
@@ -408,6 +409,7 @@ def test_an_in_memory_sweep_gives_the_tables_of_a_folder_sweep(sobol_folder):
     assert (memory.computed, memory.kept, memory.failed) == (40, 0, 0)
 
 
+@pytest.mark.slow
 def test_a_saved_sweep_loads_back_with_the_same_tables_and_plan(tmp_path, sobol_folder):
     result = sim.load(sobol_folder)
     assert type(result).__name__ == "SweepResult" and result.folder == sobol_folder
@@ -441,6 +443,7 @@ def test_an_in_memory_sweep_saves_the_folder_painsim_sweep_writes(tmp_path):
     assert not list(tmp_path.rglob(".*"))  # staged, then renamed: nothing hidden left
 
 
+@pytest.mark.slow
 def test_a_damaged_sweep_folder_gives_one_line_naming_the_file(tmp_path, sobol_folder):
     from sim.results.run import ResultsError
 

@@ -153,6 +153,7 @@ def test_resuming_with_another_scenario_is_refused(tmp_path, write_toml):
 
 
 # -- interruptions ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_full_disk_keeps_the_finished_runs_says_so_in_one_line_and_can_be_resumed(
     tmp_path, write_toml, monkeypatch
 ):

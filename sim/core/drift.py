@@ -155,9 +155,9 @@ def signature(brain: Brain, p: DriftParams) -> np.ndarray:
     >>> brain = build_brain()
     >>> pcc = brain.edge_sets["mpfc_pcc"]
     >>> float(signature(brain, DriftParams())[pcc][0])
-    -0.35
+    -0.27
     >>> float(signature(brain, DriftParams(mpfc_pcc_direction="kucyi2014"))[pcc][0])
-    0.35
+    0.27
     """
     sets = brain.edge_sets
     delta = np.where(sets["dmn"], p.dmn, 0.0)

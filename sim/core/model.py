@@ -218,6 +218,10 @@ class PainModel(mesa.Model):
         new._branch_key = key
         new.effects = ArmEffects(new._deliveries(seed, replicate))
         new._exposure_log = None
+        # Shadows (drift-only counterfactuals) go on for the same people.
+        take = np.asarray(rows)
+        new.shadow_drift = self.shadow_drift
+        new._shadows = [(r[take].copy(), s[take].copy()) for r, s in self._shadows]
         new.patients = []
         return new
 

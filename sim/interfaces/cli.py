@@ -330,7 +330,8 @@ def study(
     scheduler: Annotated[
         str | None,
         typer.Option(
-            metavar="ADDR", help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask)."
+            metavar="ADDRESS",
+            help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask).",
         ),
     ] = None,
     out: OutOption = None,
@@ -340,7 +341,9 @@ def study(
     posterior: PosteriorOption = None,
     draws: Annotated[
         int,
-        typer.Option(help="Posterior draws a study under --posterior is shared out over."),
+        typer.Option(
+            metavar="N", help="Posterior draws a study under --posterior is shared out over."
+        ),
     ] = 10,
 ) -> None:
     """Run the virtual study of a [study] section.
@@ -552,9 +555,9 @@ def sweep(
 def timing(
     ctx: typer.Context,
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file with a [timing] section.")],
-    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    seed: SeedOption = None,
     replicates: Annotated[
-        int | None, typer.Option(help="Override the scenario's number of replicates.")
+        int | None, typer.Option(metavar="N", help="Override the scenario's number of replicates.")
     ] = None,
     out: OutOption = None,
     results_root: ResultsRootOption = Path("results"),
@@ -599,14 +602,19 @@ def calibrate(
     ],
     backend: Annotated[
         str,
-        typer.Option(help="process (local worker processes), serial (one process) or dask."),
+        typer.Option(
+            metavar="NAME", help="process (local worker processes), serial (one process) or dask."
+        ),
     ] = "process",
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: usable cores).")
+        int | None, typer.Option(metavar="N", help="Worker processes (default: usable cores).")
     ] = None,
     scheduler: Annotated[
         str | None,
-        typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask)."),
+        typer.Option(
+            metavar="ADDRESS",
+            help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask).",
+        ),
     ] = None,
     resume: Annotated[
         bool,

@@ -26,7 +26,7 @@ from sim.experiments.calibrate.problem import weighted_quantile
 from sim.experiments.calibrate.result import TARGET_COLUMNS, CalibrationResult
 from sim.experiments.posterior import Posterior
 from sim.results.folder import destination, staged_folder
-from sim.results.manifest import ManifestError, build_manifest, read_manifest, write_manifest
+from sim.results.manifest import ManifestError, read_manifest, result_manifest, write_manifest
 from sim.results.run import ResultsError, read_table, scenario_of
 
 POSTERIOR, TARGETS_CSV, GENERATIONS = "posterior.parquet", "targets.csv", "generations.csv"
@@ -73,15 +73,10 @@ def save_calibration(
         if database.is_file():
             shutil.copy2(database, staging / ABC_DB)
         settings = {k: v for k, v in result.settings.items() if k not in ("database", "cache")}
-        manifest = build_manifest(
+        manifest = result_manifest(
             "calibration",
-            run_id=result.run_id,
-            seed=scenario.scenario.seed,
-            scenario=scenario.resolved(),
-            started=result.started,
-            finished=result.finished,
-            command=result.command,
-            files=[p.name for p in staging.iterdir()],
+            result,
+            staging,
             calibration={
                 **settings,
                 "parameters": list(result.medians),

@@ -157,6 +157,37 @@ def build_manifest(
     }
 
 
+def result_manifest(
+    kind: str,
+    result: Any,
+    staging: Path,
+    *,
+    more_files: Iterable[str] = (),
+    posterior: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """:func:`build_manifest` for a result object being written to ``staging``.
+
+    Identity and provenance come from the result (``run_id``, ``scenario``, ``started``,
+    ``finished``, ``command``); ``posterior`` (the draws a run used) is kept when given;
+    ``files`` are those in ``staging`` plus ``more_files`` (written after the manifest);
+    ``extra`` as for :func:`build_manifest`.
+    """
+    scenario = result.scenario
+    return build_manifest(
+        kind,
+        run_id=result.run_id,
+        seed=scenario.scenario.seed,
+        scenario=scenario.resolved(),
+        started=result.started,
+        finished=result.finished,
+        command=result.command,
+        files=[*(p.name for p in staging.iterdir()), *more_files],
+        **extra,
+        **({"posterior": posterior} if posterior is not None else {}),
+    )
+
+
 def write_manifest(folder: Path, manifest: Mapping[str, Any]) -> None:
     """Write ``manifest.json`` into ``folder`` (inside a staged folder: no atomic rename needed)."""
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

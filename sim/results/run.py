@@ -31,7 +31,7 @@ from sim.results.folder import (
     destination,
     staged_folder,
 )
-from sim.results.manifest import build_manifest, read_manifest, write_manifest
+from sim.results.manifest import read_manifest, result_manifest, write_manifest
 from sim.scenario import Scenario, ScenarioError, scenario_from_resolved
 
 TIMESERIES_KEYS: tuple[str, ...] = ("arm", "replicate", "year", "n")
@@ -73,21 +73,17 @@ def _write_tables(staging: Path, result: RunResult) -> None:
     result.summary.to_csv(staging / SUMMARY, index=False)
     if result.connectivity is not None:
         _write_connectivity(staging / CONNECTIVITY, scenario, result.connectivity)
-    manifest = build_manifest(
+    manifest = result_manifest(
         "run",
-        run_id=result.run_id,
-        seed=scenario.scenario.seed,
-        scenario=scenario.resolved(),
-        started=result.started,
-        finished=result.finished,
-        command=result.command,
-        files=[*(p.name for p in staging.iterdir()), PATIENTS],
+        result,
+        staging,
+        posterior=result.posterior,
+        more_files=[PATIENTS],
         run={
             "replicates": scenario.scenario.replicates,
             "arms": result.arms,
             "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
         },
-        **({"posterior": result.posterior} if result.posterior is not None else {}),
     )
     write_manifest(staging, manifest)
 

@@ -38,7 +38,7 @@ from sim.results.folder import (
     destination,
     staged_folder,
 )
-from sim.results.manifest import build_manifest, read_manifest, write_manifest
+from sim.results.manifest import read_manifest, result_manifest, write_manifest
 from sim.results.run import ResultsError, parse_time, read_table, scenario_of
 
 SAMPLE_COLUMNS: tuple[str, ...] = (
@@ -115,15 +115,11 @@ def save_study(
             if table is not None and len(table):
                 table.to_csv(staging / name, index=False)
         (staging / FINDINGS_MD).write_text(result.markdown(), encoding="utf-8")
-        manifest = build_manifest(
+        manifest = result_manifest(
             "study",
-            run_id=result.run_id,
-            seed=scenario.scenario.seed,
-            scenario=scenario.resolved(),
-            started=result.started,
-            finished=result.finished,
-            command=result.command,
-            files=[p.name for p in staging.iterdir()],
+            result,
+            staging,
+            posterior=result.posterior,
             study={
                 "replications": len(result.study),
                 "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
@@ -131,7 +127,6 @@ def save_study(
                 "counterfactual_population": result.counterfactual_pool,
                 "mean_replications_per_recruited_person": result.sharing,
             },
-            **({"posterior": result.posterior} if result.posterior is not None else {}),
         )
         write_manifest(staging, manifest)
     return path

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from sim.experiments.timing import PAIR_COLUMNS, TABLE_COLUMNS, TimingResult
 from sim.results.folder import TIMING_MD, TIMING_PAIRS, TIMING_TABLE, destination, staged_folder
-from sim.results.manifest import build_manifest, read_manifest, write_manifest
+from sim.results.manifest import read_manifest, result_manifest, write_manifest
 from sim.results.run import ResultsError, parse_time, read_table, scenario_of
 
 FLOAT32_PAIRS = ("years_with_pain_at_start", "age_at_start", "adaptation_at_start")
@@ -80,15 +80,11 @@ def save_timing(
         result.table.to_csv(staging / TIMING_TABLE, index=False)
         pq.write_table(_pairs_table(result.pairs), staging / TIMING_PAIRS, compression="zstd")
         (staging / TIMING_MD).write_text(result.markdown(), encoding="utf-8")
-        manifest = build_manifest(
+        manifest = result_manifest(
             "timing",
-            run_id=result.run_id,
-            seed=scenario.scenario.seed,
-            scenario=scenario.resolved(),
-            started=result.started,
-            finished=result.finished,
-            command=result.command,
-            files=[p.name for p in staging.iterdir()],
+            result,
+            staging,
+            posterior=getattr(result, "posterior", None),
             timing={
                 "treatments": [arm.name for arm in scenario.arms],
                 "start_years_with_pain": list(timing.start_years_with_pain),
@@ -101,11 +97,6 @@ def save_timing(
                 "parameter_sets": result.parameter_sets,
                 "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
             },
-            **(
-                {"posterior": result.posterior}
-                if getattr(result, "posterior", None) is not None
-                else {}
-            ),
         )
         write_manifest(staging, manifest)
     return path
