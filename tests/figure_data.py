@@ -40,7 +40,7 @@ def study_table(n: int, scale: float, rng: np.random.Generator) -> pd.DataFrame:
     a, b = rng.normal(0.4, 0.1, n), rng.normal(0.02, 0.005, n)
     direct = rng.normal(0.03, 0.01, n)
     indirect = a * b
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "replication": np.arange(n),
             "n_hc": int(39 * scale),
@@ -62,8 +62,33 @@ def study_table(n: int, scale: float, rng: np.random.Generator) -> pd.DataFrame:
             "indirect_ci_low": indirect - 0.01 / scale,
             "indirect_ci_high": indirect + 0.01,
             "share_mediated": indirect / (direct + indirect),
+            "t_cbp_hc": rng.normal(2.5, 1.0, n),
+            "t_cbp_sbp": rng.normal(0.4, 0.8, n),
+            "t_sbp_hc": rng.normal(1.8, 0.9, n),
+            "beta_ylp": rng.normal(0.03, 0.01, n),
+            "p_beta_ylp": rng.uniform(0, 0.1 / scale, n),
+            "p_a_path": rng.uniform(0, 0.05, n),
+            "p_b_path": rng.uniform(0, 0.05, n),
+            "mean_ylp_sbp": rng.normal(1.2, 0.2, n),
+            "mean_ylp_cbp": rng.normal(6.0, 1.0, n),
+            "mean_age_hc": rng.normal(40.0, 2.0, n),
+            "mean_age_patients": rng.normal(42.0, 2.0, n),
         }
     )
+    from sim.experiments.study import STUDY_COLUMNS  # the rest: as the study writes them
+
+    for name in STUDY_COLUMNS:
+        if name not in table:
+            like = next(
+                (
+                    c
+                    for c in ("indirect_ci_low", "indirect_ci_high")
+                    if name.startswith("indirect") and name.endswith(c[8:])
+                ),
+                "indirect",
+            )
+            table[name] = rng.uniform(0, 0.1, n) if name.startswith("p_") else table[like] * 0.9
+    return table
 
 
 def sample_table(rng: np.random.Generator) -> pd.DataFrame:
@@ -83,6 +108,10 @@ def sample_table(rng: np.random.Generator) -> pd.DataFrame:
             "years_with_pain": ylp,
             "coping_score": np.clip(coping, 0, 52),
             "dmn_perturbation": np.abs(0.8 + 0.05 * ylp + 0.02 * coping + rng.normal(0, 0.4, n)),
+            "episodes": (ylp > 0).astype(int),
+            "pain": np.where(ylp > 0, rng.uniform(2, 7, n), 0.0),
+            "coping": np.clip(coping, 0, 52),
+            "adaptation": 0.02 * ylp,
         }
     )
 

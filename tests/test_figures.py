@@ -31,6 +31,7 @@ from sim.analysis.stats import (
     path_intervals,
 )
 from sim.core.outcomes import VARIABLES, label
+from sim.experiments.study.findings import summarize_findings
 from sim.interfaces.cli import app
 from sim.results.manifest import build_manifest
 from sim.results.replay import (
@@ -146,6 +147,9 @@ def study_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         folder / "counterfactual.csv", index=False
     )
     (folder / "findings.md").write_text("# findings\n")
+    summarize_findings(pd.read_csv(folder / "study.csv"), 0.05).to_csv(
+        folder / "findings.csv", index=False
+    )
     write_manifest(
         folder,
         "study",
@@ -165,7 +169,16 @@ def sweep_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         folder,
         "sweep",
         "sweep-run-1",
-        {"scenario": {"name": "figures sweep", "seed": 5}},
+        {
+            "scenario": {"name": "figures sweep", "seed": 5, "years": 2},
+            "sweep": {
+                "method": "grid",
+                "replicates": 2,
+                "horizon_years": 2,
+                "outcomes": ["dmn_perturbation"],
+                "grid": {"drift.rate": [0.1, 0.2, 0.4], "drift.coping_weight": [0.0, 0.3, 0.6]},
+            },
+        },
         sweep={
             "method": "sobol",
             "targets": ["drift.rate", "drift.coping_weight"],
@@ -467,11 +480,8 @@ def test_sweep_folder_gets_heatmap_and_sensitivity_and_keeps_working_plots(
     sweep_folder, sweep_figures
 ):
     made = sweep_figures
-    assert [e.name for e in made.entries] == [
-        "00_headline",
-        "07a_sweep_dmn_perturbation",
-        "07b_sensitivity_dmn_perturbation",
-    ]
+    # A grid sweep has no sensitivity indices (figure 7b: tests/test_figure_layout.py).
+    assert [e.name for e in made.entries] == ["00_headline", "07a_sweep_dmn_perturbation"]
     assert (sweep_folder / "figures" / "grid_dmn_perturbation.png").read_bytes() == b"working plot"
     assert "grid_dmn_perturbation.png" in (sweep_folder / "figures" / "index.html").read_text()
 
