@@ -748,7 +748,7 @@ def _declared_kind(path: Path) -> str | None:
 def figures(
     folder: Annotated[
         Path,
-        typer.Argument(metavar="RESULTS_DIR", help="Results folder of run, study or sweep."),
+        typer.Argument(metavar="RESULTS_DIR", help="Run, study, sweep or timing results folder."),
     ],
     format: Annotated[
         str,
@@ -762,7 +762,7 @@ def figures(
         bool, typer.Option("--animation/--no-animation", help="Also make the GIF of a patient.")
     ] = True,
 ) -> None:
-    """Draw the figures of a run, study or sweep folder.
+    """Draw the figures of a run, study, sweep or timing folder.
 
     Into RESULTS_DIR/figures/, with an index.html contact sheet.
 
