@@ -680,3 +680,20 @@ def test_a_missing_study_table_is_named(tiny_folder, tmp_path):
     (folder / "study.csv").unlink()
     with pytest.raises(ResultsError, match=r"study\.csv: missing$"):
         sim.load(folder)
+
+
+def test_a_variant_replication_that_cannot_fill_its_sample_is_skipped_not_fatal(tiny_pools):
+    """A sensitivity variant whose population runs short in some replications keeps the others
+    (and reports how many it kept); the study itself still fails with one line."""
+    from sim.experiments.study.analysis import ReplicationJob
+
+    model, _ = tiny_pools
+    scenario = parse_scenario(TINY, "tiny")
+    too_many = (10_000, 4, 4)  # more healthy places than candidates
+    strict = ReplicationJob("v", model, scenario, too_many, 0, 2)
+    with pytest.raises(PoolTooSmallError):
+        strict.run()
+    rows, draws = ReplicationJob("v", model, scenario, too_many, 0, 2, skip_short=True).run()
+    assert rows == {"mean_abs_z": []} and draws.sum() == 0
+    rows, _ = ReplicationJob("v", model, scenario, (4, 4, 4), 0, 2, skip_short=True).run()
+    assert len(rows["mean_abs_z"]) == 2

@@ -30,7 +30,14 @@ from sim.analysis.stats import (
     welch_test,
 )
 from sim.core.brain import Brain, build_brain
-from sim.experiments.study.design import CBP, HC, SBP, STUDY_COLUMNS, study_design
+from sim.experiments.study.design import (
+    CBP,
+    HC,
+    SBP,
+    STUDY_COLUMNS,
+    PoolTooSmallError,
+    study_design,
+)
 from sim.experiments.study.measurement import measure
 from sim.experiments.study.pool import Pool
 from sim.scenario import Scenario
@@ -167,6 +174,11 @@ class ReplicationJob:
         Replication numbers; each has its own random stream, so slices can run anywhere.
     indices
         Perturbation indices to analyse (``sim.experiments.study.indexes``).
+    skip_short
+        Skip a replication whose sample cannot be filled (too few candidates in a group or an
+        age stratum) instead of failing: for the variants of a sensitivity analysis, whose
+        populations may be smaller or differently composed than the study's; the number of
+        replications each variant kept is reported.
     """
 
     key: str
@@ -176,6 +188,7 @@ class ReplicationJob:
     first: int
     stop: int
     indices: tuple[str, ...] = ("mean_abs_z",)
+    skip_short: bool = False
 
     def run(self) -> tuple[dict[str, list[dict[str, float]]], np.ndarray]:
         """Rows per index, and how often each pool row was recruited."""
@@ -183,9 +196,14 @@ class ReplicationJob:
         draws = np.zeros(self.pool.group.size, dtype=np.int64)
         rows: dict[str, list[dict[str, float]]] = {key: [] for key in self.indices}
         for r in range(self.first, self.stop):
-            by_index, recruited = _replicate(
-                self.pool, self.scenario, self.sizes, r, brain, self.indices
-            )
+            try:
+                by_index, recruited = _replicate(
+                    self.pool, self.scenario, self.sizes, r, brain, self.indices
+                )
+            except PoolTooSmallError:
+                if not self.skip_short:
+                    raise
+                continue
             for key, row in by_index.items():
                 rows[key].append(row)
             draws[recruited] += 1

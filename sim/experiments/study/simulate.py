@@ -180,6 +180,7 @@ def simulate_study(
                         a,
                         b,
                         indices,
+                        skip_short=job != variants[0].job,
                     )
                 )
         base_rule = Recruitment.from_study(study)
