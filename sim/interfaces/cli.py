@@ -200,6 +200,21 @@ SeedOption = Annotated[int | None, typer.Option(metavar="N", help="Override the 
 FiguresOption = Annotated[
     bool, typer.Option("--figures/--no-figures", help="Draw figures into <results>/figures/.")
 ]
+BackendOption = Annotated[
+    str,
+    typer.Option(
+        metavar="NAME", help="process (local worker processes), serial (one process) or dask."
+    ),
+]
+WorkersOption = Annotated[
+    int | None, typer.Option(metavar="N", help="Worker processes (default: usable cores).")
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESS", help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask)."
+    ),
+]
 PosteriorOption = Annotated[
     Path | None,
     typer.Option(
@@ -318,22 +333,9 @@ def study(
         typer.Option(metavar="N", help="Override the study's number of replications."),
     ] = None,
     seed: SeedOption = None,
-    backend: Annotated[
-        str,
-        typer.Option(
-            metavar="NAME", help="process (local worker processes), serial (one process) or dask."
-        ),
-    ] = "process",
-    workers: Annotated[
-        int | None, typer.Option(metavar="N", help="Worker processes (default: usable cores).")
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            metavar="ADDRESS",
-            help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask).",
-        ),
-    ] = None,
+    backend: BackendOption = "process",
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
     out: OutOption = None,
     results_root: ResultsRootOption = Path("results"),
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
@@ -474,24 +476,9 @@ def sweep(
         Path,
         typer.Argument(metavar="SCENARIO", help="Scenario TOML file with a [sweep] section."),
     ],
-    backend: Annotated[
-        str,
-        typer.Option(
-            metavar="NAME",
-            help="process (local worker processes), serial (one process) or dask.",
-        ),
-    ] = "process",
-    workers: Annotated[
-        int | None,
-        typer.Option(metavar="N", help="Worker processes (default: usable cores)."),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            metavar="ADDRESS",
-            help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask).",
-        ),
-    ] = None,
+    backend: BackendOption = "process",
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the interrupted sweep of this scenario.")
     ] = False,
@@ -600,22 +587,9 @@ def calibrate(
     scenario: Annotated[
         Path, typer.Argument(help="Scenario TOML file with a [calibration] section.")
     ],
-    backend: Annotated[
-        str,
-        typer.Option(
-            metavar="NAME", help="process (local worker processes), serial (one process) or dask."
-        ),
-    ] = "process",
-    workers: Annotated[
-        int | None, typer.Option(metavar="N", help="Worker processes (default: usable cores).")
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            metavar="ADDRESS",
-            help="Address of a running Dask scheduler, e.g. tcp://host:8786 (dask).",
-        ),
-    ] = None,
+    backend: BackendOption = "process",
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
     resume: Annotated[
         bool,
         typer.Option("--resume", help="Continue the interrupted calibration of this scenario."),
