@@ -197,8 +197,18 @@ def _uncertainty(result: StudyResult, variants: pd.DataFrame) -> list[str]:
         "",
         *_rate_header("parameter set"),
     ]
+    short = rows[rows["replications"] < len(result.study)]
     for _, row in rows.iterrows():
-        lines.append(f"| {row['label']} | {_rate_cells(row)} |")
+        label = row["label"]
+        if row["replications"] < len(result.study):
+            label += f" ({int(row['replications'])} replications)"
+        lines.append(f"| {label} | {_rate_cells(row)} |")
+    if len(short):
+        lines[3] += (
+            " A set whose population is too small for a replication's sample (a group or an age "
+            "stratum of the controls runs short) keeps only the replications it could fill: "
+            "its rates are rougher, and its population differs from the design's in composition."
+        )
     spread = " | ".join(
         f"{_pct(rows[c].median())} ({_pct(rows[c].min())}-{_pct(rows[c].max())})" for c, _ in RATES
     )
