@@ -157,8 +157,20 @@ def allowed_range(params: BaseModel, name: str) -> tuple[float, float, bool, boo
     node: Any = params
     for part in path:
         node = getattr(node, part)
+    return field_bounds(type(node), leaf)
+
+
+def field_bounds(model: type, field: str) -> tuple[float, float, bool, bool]:
+    """(low, high, low inclusive, high inclusive) from a pydantic field's ge/gt/le/lt.
+
+    Examples
+    --------
+    >>> from sim.core.drift import DriftParams
+    >>> field_bounds(DriftParams, "irreversible_fraction")
+    (0, 1, True, True)
+    """
     low, high, low_in, high_in = -float("inf"), float("inf"), True, True
-    for meta in type(node).model_fields[leaf].metadata:
+    for meta in model.model_fields[field].metadata:
         if getattr(meta, "ge", None) is not None:
             low, low_in = meta.ge, True
         if getattr(meta, "gt", None) is not None:

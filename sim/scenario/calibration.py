@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sim.core.intervention_params import intervention_parameters
 from sim.core.interventions import KINDS
-from sim.core.parameters import ModelParams, allowed_range, parameter_table
+from sim.core.parameters import ModelParams, allowed_range, field_bounds, parameter_table
 from sim.core.targets import CATALOGUES, PUBLISHED_BY_EXPERIMENT, Target
 
 EXPERIMENTS: tuple[str, ...] = ("natural_history", "heukamp", "interventions")
@@ -282,15 +282,5 @@ def _allowed(name: str) -> tuple[float, float, bool, bool]:
     trial = intervention_parameters()
     if name in trial:
         kinds, field = trial[name]
-        low, high, low_in, high_in = -float("inf"), float("inf"), True, True
-        for meta in KINDS[kinds[0]].model_fields[field].metadata:
-            if getattr(meta, "ge", None) is not None:
-                low, low_in = meta.ge, True
-            if getattr(meta, "gt", None) is not None:
-                low, low_in = meta.gt, False
-            if getattr(meta, "le", None) is not None:
-                high, high_in = meta.le, True
-            if getattr(meta, "lt", None) is not None:
-                high, high_in = meta.lt, False
-        return low, high, low_in, high_in
+        return field_bounds(KINDS[kinds[0]], field)
     return allowed_range(ModelParams(), name)
