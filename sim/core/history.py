@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core import coping, drift, pain
+from sim.core import coping
 from sim.core.pain import PainState
 from sim.core.parameters import ModelParams
+from sim.core.step import fused_step
 
 
 @dataclass
@@ -93,12 +94,10 @@ def simulate_history(
     n = state.in_pain.size
     coping_state, reversible, scar = np.zeros(n), np.zeros(n), np.zeros(n)
     steps = math.ceil(history_years(state.age0, params) / dt_years - 1e-9)
+    oldest = float(state.age0.max()) if n else 0.0
     for k in range(steps):
         t = -(steps - k) * dt_years
         cz = coping.z_score(coping.score(coping_trait, coping_state), params.coping)
-        draws = pain.StepDraws.from_uniforms(rng.random((4, n)))
-        exposure = pain.advance(state, t, dt_years, draws, cz, params.pain)
-        coping_state = coping.advance(coping_state, exposure, params.coping)
-        if with_drift:
-            reversible, scar = drift.advance(reversible, scar, exposure, cz, params.drift)
+        fused_step(state, t, dt_years, rng.random((4, n)), cz, coping_state, reversible, scar,
+                   params, with_drift=with_drift, oldest_age=oldest)  # fmt: skip
     return History(coping_state=coping_state, reversible=reversible, scar=scar)

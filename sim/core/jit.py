@@ -47,7 +47,8 @@ class LazyKernel:
                 for name in self.py_func.__code__.co_names:
                     called = module.get(name)
                     if isinstance(called, LazyKernel):
-                        called.compile()
+                        # Also where it was imported into another kernel's module.
+                        module[name] = called.compile()
                 self.dispatcher = numba.njit(**self.options)(self.py_func)
                 if module.get(self.__name__) is self:
                     module[self.__name__] = self.dispatcher

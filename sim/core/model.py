@@ -29,6 +29,7 @@ from sim.core.outcomes import NETWORK, TRIAL
 from sim.core.pain import STAGES, WEEKS_PER_YEAR, PainState
 from sim.core.patient import Cohort, Patient
 from sim.core.replay import ExposureLog, PainPaths
+from sim.core.step import fused_step
 
 if TYPE_CHECKING:  # the scenario layer sits above the core; only its type is needed here
     from sim.scenario import ArmSection, Scenario
@@ -127,6 +128,7 @@ class PainModel(mesa.Model):
         self.time_years = 0.0
         self._pain_rng = stream(seed, replicate, "pain")
         self._grid_left = 0.0  # years left in the current step of the random-number grid
+        self._uniforms: np.ndarray | None = None  # the current grid step's (4, N) uniforms
         self._draws: pain.StepDraws | None = None
         self._branch_key: int | None = None
         self.cohort = self._new_cohort(
@@ -213,7 +215,7 @@ class PainModel(mesa.Model):
         new.brain, new.norms, new.dt_years = self.brain, self.norms, self.dt_years
         new.time_years = self.time_years
         new._pain_rng = stream(seed, replicate, "pain", 1, key)
-        new._grid_left, new._draws = 0.0, None
+        new._grid_left, new._draws, new._uniforms = 0.0, None, None
         new.cohort = self.cohort.take(np.asarray(rows))
         new._branch_key = key
         new.effects = ArmEffects(new._deliveries(seed, replicate))
@@ -259,15 +261,34 @@ class PainModel(mesa.Model):
         end = self.time_years + dt_years
         while dt_years > 1e-12:
             if self._grid_left <= 1e-12:
-                self._draws = pain.StepDraws.from_uniforms(
-                    self._pain_rng.random((4, self.cohort.size))
-                )
+                self._uniforms = self._pain_rng.random((4, self.cohort.size))
+                self._draws = None  # made from the uniforms if the step is split
                 self._grid_left = self.dt_years
             part = min(dt_years, self._grid_left)
-            self._advance_part(part)
+            if part == self.dt_years and self._exposure_log is None and not self.shadow_drift:
+                self._advance_step()
+            else:
+                self._advance_part(part)
             self._grid_left -= part
             dt_years -= part
         self.time_years = end  # no drift from summing the parts
+
+    def _advance_step(self) -> None:
+        """Advance by one whole grid step with the fused kernels (:mod:`sim.core.step`).
+
+        Gives exactly what :meth:`_advance_part` gives for a whole step, much faster.
+        """
+        p, c, t, dt = self.params, self.cohort, self.time_years, self.dt_years
+        cz = coping.z_score(self.coping_now(), p.coping)
+        relief = self.effects.pain_factor(t + dt / 2)
+        # New arrays each step, as the vectorized functions return (nobody sees them change).
+        c.coping_state = c.coping_state.copy()
+        c.reversible, c.scar = c.reversible.copy(), c.scar.copy()
+        relief = relief if isinstance(relief, np.ndarray) else None
+        fused_step(c.pain, t, dt, self._uniforms, cz, c.coping_state, c.reversible, c.scar, p,
+                   relief=relief)  # fmt: skip
+        self.time_years = t + dt
+        self._enroll()
 
     def _advance_part(self, dt_years: float) -> None:
         """Advance by ``dt_years`` within one grid step.
@@ -276,6 +297,8 @@ class PainModel(mesa.Model):
         enrolment into the arm's interventions is decided at its end.
         """
         p, c, t = self.params, self.cohort, self.time_years
+        if self._draws is None:
+            self._draws = pain.StepDraws.from_uniforms(self._uniforms)
         cz = coping.z_score(self.coping_now(), p.coping)
         exposure = pain.advance(c.pain, t, dt_years, self._draws, cz, p.pain)
         relief = self.effects.pain_factor(t + dt_years / 2)

@@ -449,16 +449,7 @@ def cumulative_onset_hazard(
         state.female,
         state.end,
         state.episodes,
-        p.onset_rate,
-        np.log(p.onset_age_ratio),
-        p.onset_reference_age,
-        p.history_start_age,
-        p.female_onset_ratio,
-        p.recurrence_rate,
-        p.recurrence_decay_years,
-        p.many_episodes_ratio - 1.0,
-        p.many_episodes_count,
-        p.many_episodes_fade_years,
+        *hazard_arguments(p),
     )
 
 
@@ -469,30 +460,62 @@ def _cumulative_kernel(
 ):  # fmt: skip
     n = years.size
     out = np.zeros(n)
-    tau_rm = 1.0 / (1.0 / tau_r + 1.0 / tau_m)
     for i in range(n):
-        w = years[i]
-        if w <= 0.0:
-            continue
-        age = age0[i] + t[i]
-        base = 0.0
-        if age >= start_age:
-            base = h0 * np.exp(log_age * (age - age_ref) / 10.0)
-            if female[i]:
-                base *= sex_ratio
-        total = base * w
-        since = t[i] - end[i]
-        if since < np.inf:  # an earlier episode has ended: the fading parts
-            since = max(since, 0.0)
-            m = many if episodes[i] >= many_count else 0.0
-            rec = rate_r * np.exp(-since / tau_r)
-            total += rec * tau_r * -np.expm1(-w / tau_r)
-            if m > 0.0:
-                fade = m * np.exp(-since / tau_m)
-                total += base * fade * tau_m * -np.expm1(-w / tau_m)
-                total += rec * fade * tau_rm * -np.expm1(-w / tau_rm)
-        out[i] = total
+        out[i] = onset_hazard_integral(
+            t[i], years[i], age0[i], female[i], end[i], episodes[i], h0, log_age, age_ref,
+            start_age, sex_ratio, rate_r, tau_r, many, many_count, tau_m,
+        )  # fmt: skip
     return out
+
+
+@njit(cache=True)
+def onset_hazard_integral(
+    t, years, age0, female, end, episodes, h0, log_age, age_ref, start_age, sex_ratio, rate_r,
+    tau_r, many, many_count, tau_m,
+):  # fmt: skip
+    """One person's :func:`cumulative_onset_hazard` (a Numba kernel for fused loops).
+
+    Arguments are that person's state and the hazard's parameters in the order
+    :func:`cumulative_onset_hazard` passes them.
+    """
+    w = years
+    if w <= 0.0:
+        return 0.0
+    age = age0 + t
+    base = 0.0
+    if age >= start_age:
+        base = h0 * np.exp(log_age * (age - age_ref) / 10.0)
+        if female:
+            base *= sex_ratio
+    total = base * w
+    since = t - end
+    if since < np.inf:  # an earlier episode has ended: the fading parts
+        since = max(since, 0.0)
+        m = many if episodes >= many_count else 0.0
+        rec = rate_r * np.exp(-since / tau_r)
+        total += rec * tau_r * -np.expm1(-w / tau_r)
+        if m > 0.0:
+            tau_rm = 1.0 / (1.0 / tau_r + 1.0 / tau_m)
+            fade = m * np.exp(-since / tau_m)
+            total += base * fade * tau_m * -np.expm1(-w / tau_m)
+            total += rec * fade * tau_rm * -np.expm1(-w / tau_rm)
+    return total
+
+
+def hazard_arguments(p: PainParams) -> tuple[float, ...]:
+    """The hazard's parameters in the order :func:`onset_hazard_integral` takes them."""
+    return (
+        p.onset_rate,
+        float(np.log(p.onset_age_ratio)),
+        p.onset_reference_age,
+        p.history_start_age,
+        p.female_onset_ratio,
+        p.recurrence_rate,
+        p.recurrence_decay_years,
+        p.many_episodes_ratio - 1.0,
+        p.many_episodes_count,
+        p.many_episodes_fade_years,
+    )
 
 
 def persistent_probability(coping_z: np.ndarray, p: PainParams) -> np.ndarray:

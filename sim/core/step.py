@@ -1,0 +1,254 @@
+"""One model step of the whole cohort, fused: pain, coping and drift in two passes.
+
+:func:`sim.core.pain.advance`, :func:`sim.core.coping.advance` and
+:func:`sim.core.drift.advance` are the model's equations, written as vectorized functions that
+make about 40 passes over the cohort per step. :func:`fused_step` computes exactly the same step
+in two per-person loops (Numba): every expression keeps the operation order of those functions,
+so its results are identical to theirs, bit for bit (``tests/test_step.py`` checks this on
+cohorts with many episodes, treatment relief and every step length). Change both together.
+
+It is used where a step needs nothing but the new state: every step of a pain history
+(:mod:`sim.core.history`) and the whole steps of a run (:class:`sim.core.model.PainModel`).
+Steps split by a record time, and runs that keep each step's exposure (replays) or carry
+shadow drift parameters, use the vectorized functions.
+
+Two shortcuts keep the results unchanged. An episode starts when a person's Exp(1) budget
+``-log(1 - u)`` falls below the step's cumulative hazard; since the budget is at least ``u``,
+people whose ``u`` exceeds an upper bound of anyone's hazard in the step (most people in most
+steps) need neither the budget's logarithm nor their hazard. And only the few people who start
+an episode go through :func:`sim.core.pain.start_episodes` (with its SciPy draws).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.core import pain
+from sim.core.jit import njit
+from sim.core.pain import PainState, onset_hazard_integral
+from sim.core.parameters import ModelParams
+
+
+def fused_step(
+    state: PainState,
+    t: float,
+    dt: float,
+    uniforms: np.ndarray,
+    coping_z: np.ndarray,
+    coping_state: np.ndarray,
+    reversible: np.ndarray,
+    scar: np.ndarray,
+    params: ModelParams,
+    *,
+    relief: np.ndarray | None = None,
+    with_drift: bool = True,
+    oldest_age: float | None = None,
+) -> None:
+    """Advance everyone by one whole step from ``t`` to ``t + dt`` (years), in place.
+
+    Parameters
+    ----------
+    state
+        Cohort pain state (modified in place).
+    t, dt
+        Start and length of the step in years.
+    uniforms
+        (4, N) the step's uniforms, as for :meth:`sim.core.pain.StepDraws.from_uniforms`.
+    coping_z
+        (N,) coping z-score at the start of the step (after any treatment effect).
+    coping_state, reversible, scar
+        (N,) coping state and adaptation, modified in place.
+    params
+        Model parameters.
+    relief
+        (N,) factor on everyone's pain during the step (treatment relief), or None.
+    with_drift
+        Also advance the adaptation (``reversible``, ``scar``).
+    oldest_age
+        Age of the oldest person at time 0 (computed if not given).
+
+    Examples
+    --------
+    >>> from sim.core.pain import draw_severity
+    >>> rng = np.random.default_rng(3)
+    >>> n, p = 500, ModelParams()
+    >>> state = PainState.new(draw_severity(rng.random(n), p.pain), rng.random(n) < 0.5)
+    >>> z, s, r, a = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    >>> for week in range(52):
+    ...     fused_step(state, week / 52.1775, 1 / 52.1775, rng.random((4, n)), z, s, r, a, p)
+    >>> bool(state.episodes.sum() > 0), bool((r + a).max() > 0)
+    (True, True)
+    """
+    pp, cp, dp = params.pain, params.coping, params.drift
+    n = state.in_pain.size
+    if oldest_age is None:
+        oldest_age = float(state.age0.max()) if n else 0.0
+    hazard = pain.hazard_arguments(pp)
+    weeks = pain.WEEKS_PER_YEAR
+    course = (pp.onset_intensity, pp.long_plateau, pp.short_plateau,
+              pp.long_tau_weeks / weeks, pp.short_tau_weeks / weeks)  # fmt: skip
+    relax = np.log(2.0) / dp.relax_half_life
+    rates = (
+        cp.recovery_rate, cp.sensitization_rate, np.exp(-cp.recovery_rate * dt), relax,
+        np.exp(-relax * dt), dp.rate, dp.coping_weight, dp.irreversible_fraction,
+    )  # fmt: skip
+    ceiling = hazard_ceiling(oldest_age + max(t + dt, 0.0), pp) * dt
+    len1, pain1, onset = np.empty(n), np.empty(n), np.empty(n)
+    running = np.empty(n, bool)  # in an episode at the start of the step
+    starts = np.empty(n, np.intp)
+    started = _onsets(t, dt, uniforms[0], state.in_pain, state.onset, state.end,
+                      state.persistent, state.scale, state.severity, state.episodes,
+                      state.female, state.age0, coping_z, *course, *hazard, ceiling, running,
+                      len1, pain1, onset, starts)  # fmt: skip
+    rows = starts[:started]
+    pain.start_episodes(state, rows, onset[rows], uniforms[1:, rows], coping_z[rows], pp)
+    has_relief = relief is not None
+    factor = relief if has_relief else np.ones(1)
+    _exposure(t, dt, state.in_pain, state.onset, state.end, state.persistent, state.scale,
+              state.severity, state.years_with_pain, coping_z, running, len1, pain1, onset,
+              has_relief, factor, coping_state, reversible, scar, *course, *rates,
+              bool(with_drift))  # fmt: skip
+
+
+def hazard_ceiling(oldest_age: float, p: pain.PainParams) -> float:
+    """An upper bound (1/year) of anyone's onset hazard up to ``oldest_age``.
+
+    The age factor is largest at one end of the adult ages (``history_start_age`` to the oldest
+    age; no onset hazard before), and the recurrence and many-episodes extras are largest right
+    after an episode. A relative margin of 1e-9 covers rounding.
+
+    Examples
+    --------
+    >>> p = ModelParams().pain
+    >>> bool(hazard_ceiling(70.0, p) >= hazard_ceiling(40.0, p))
+    True
+    """
+    h0, log_age, age_ref, start_age, sex_ratio, rate_r, _, many, _, _ = pain.hazard_arguments(p)
+    age_factor = max(
+        np.exp(log_age * (age - age_ref) / 10.0) for age in (start_age, max(oldest_age, start_age))
+    )
+    base = h0 * age_factor * max(1.0, sex_ratio)
+    return float((base + rate_r) * (1.0 + max(many, 0.0)) * (1.0 + 1e-9))
+
+
+@njit(cache=True)
+def _course(persistent, since_onset, level, onset_intensity, long_plateau, short_plateau,
+            long_tau, short_tau):  # fmt: skip
+    """pain.course_intensity for one person (``long_tau``/``short_tau`` in years)."""
+    plateau = long_plateau if persistent else short_plateau
+    tau = long_tau if persistent else short_tau
+    base = plateau + (onset_intensity - plateau) * np.exp(-since_onset / tau)
+    return min(max(level * base, 0.0), 10.0)
+
+
+@njit(cache=True)
+def _onsets(
+    t, dt, budget_uniform, in_pain, onset_time, end, persistent, scale, severity, episodes,
+    female, age0, coping_z, onset_intensity, long_plateau, short_plateau, long_tau, short_tau,
+    h0, log_age, age_ref, start_age, sex_ratio, rate_r, tau_r, many, many_count, tau_m, ceiling,
+    running, len1, pain1, onset, starts,
+):  # fmt: skip
+    """Segment 1 (running episodes) and the onset time of a new episode (NaN if none).
+
+    Returns how many people start an episode; their rows are the first entries of ``starts``.
+    """
+    t_end = t + dt
+    started = 0
+    for i in range(in_pain.size):
+        free_from = t
+        running[i] = in_pain[i]
+        len1[i] = 0.0
+        pain1[i] = 0.0
+        onset[i] = np.nan
+        if in_pain[i]:
+            stop = min(end[i], t_end)
+            level = severity[i] * scale[i]
+            pain1[i] = _course(persistent[i], (t + stop) / 2 - onset_time[i], level,
+                               onset_intensity, long_plateau, short_plateau, long_tau,
+                               short_tau)  # fmt: skip
+            len1[i] = stop - t
+            if end[i] > t_end:
+                continue  # in pain for the whole step: no onset
+            in_pain[i] = False
+            free_from = t + len1[i]
+        # The budget -log(1 - u) is at least u (see the module docstring).
+        if budget_uniform[i] * (1.0 - 1e-12) >= ceiling:
+            continue
+        exposure = t_end - free_from
+        total = onset_hazard_integral(
+            free_from, exposure, age0[i], female[i], end[i], episodes[i], h0, log_age, age_ref,
+            start_age, sex_ratio, rate_r, tau_r, many, many_count, tau_m,
+        )  # fmt: skip
+        needed = -np.log1p(-budget_uniform[i])
+        if needed < total:
+            onset[i] = free_from + exposure * needed / total
+            starts[started] = i
+            started += 1
+    return started
+
+
+@njit(cache=True)
+def _exposure(
+    t, dt, in_pain, onset_time, end, persistent, scale, severity, years_with_pain, coping_z,
+    running, len1, pain1, onset, has_relief, relief, coping_state, reversible, scar,
+    onset_intensity, long_plateau, short_plateau, long_tau, short_tau, recovery, sensitization,
+    coping_decay, relax, relax_decay, rate, coping_weight, irreversible, with_drift,
+):  # fmt: skip
+    """Segment 3 (new episodes), years with pain, and coping and drift over the four segments."""
+    t_end = t + dt
+    duration = np.zeros(4)
+    intensity = np.zeros(4)
+    for i in range(in_pain.size):
+        started = not np.isnan(onset[i])
+        if not (running[i] or started):
+            coping_state[i] = coping_state[i] * coping_decay
+            if with_drift:
+                reversible[i] = reversible[i] * relax_decay
+            continue
+        len3, pain3 = 0.0, 0.0
+        if started:
+            stop = min(end[i], t_end)
+            level = severity[i] * scale[i]
+            pain3 = _course(persistent[i], (onset[i] + stop) / 2 - onset_time[i], level,
+                            onset_intensity, long_plateau, short_plateau, long_tau,
+                            short_tau)  # fmt: skip
+            len3 = stop - onset[i]
+            if end[i] <= t_end:
+                in_pain[i] = False
+        if running[i]:
+            years_with_pain[i] += len1[i]
+        if started:
+            years_with_pain[i] += len3
+        duration[0], intensity[0] = len1[i], pain1[i]
+        duration[1] = dt - duration[0]
+        duration[2], intensity[2], duration[3] = 0.0, 0.0, 0.0
+        if started:
+            duration[1] = onset[i] - t - duration[0]
+            duration[2], intensity[2] = len3, pain3
+            duration[3] = dt - duration[0] - duration[1] - len3
+        if has_relief:
+            for k in range(4):
+                intensity[k] *= relief[i]
+        # An empty segment without pain leaves both states exactly as they are (its exp is 1
+        # and its target 0), so it is skipped: most people in pain have one segment only.
+        s = coping_state[i]
+        for k in range(4):
+            if duration[k] == 0.0 and intensity[k] == 0.0:
+                continue
+            target = sensitization * intensity[k] / 10.0 / recovery
+            s = target + (s - target) * np.exp(-recovery * duration[k])
+        coping_state[i] = s
+        if not with_drift:
+            continue
+        a_r, a_s = reversible[i], scar[i]
+        speed = rate * np.exp(coping_weight * coping_z[i]) / 10.0
+        for k in range(4):
+            if duration[k] == 0.0 and intensity[k] == 0.0:
+                continue
+            if k == 0 or k == 2:
+                gain = (1.0 - a_r - a_s) * -np.expm1(-speed * intensity[k] * duration[k])
+                a_r = a_r + (1.0 - irreversible) * gain
+                a_s = a_s + irreversible * gain
+            else:
+                a_r = a_r * np.exp(-relax * duration[k])
+        reversible[i], scar[i] = a_r, a_s

@@ -1,0 +1,117 @@
+"""The fused step (sim.core.step) gives exactly what the model's vectorized equations give.
+
+``sim.core.step.fused_step`` computes pain.advance, coping.advance and drift.advance in two
+per-person Numba loops; the pain history and the whole steps of a run use it. These tests run
+the vectorized functions themselves over the same random numbers and require the same state,
+bit for bit: in a history, and in runs with treatment arms, record times that split steps and
+twins.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+
+import numpy as np
+import pytest
+
+from sim.core import coping, drift, pain
+from sim.core.history import history_years, simulate_history
+from sim.core.model import PainModel
+from sim.core.pain import PainState, draw_severity
+from sim.core.parameters import ModelParams, apply_overrides
+from sim.scenario import load_scenario
+
+
+def reference_history(state, trait, params, rng, dt_years, with_drift=True):
+    """The history written with the vectorized step functions, as the run uses them."""
+    n = state.in_pain.size
+    coping_state, reversible, scar = np.zeros(n), np.zeros(n), np.zeros(n)
+    steps = math.ceil(history_years(state.age0, params) / dt_years - 1e-9)
+    for k in range(steps):
+        t = -(steps - k) * dt_years
+        cz = coping.z_score(coping.score(trait, coping_state), params.coping)
+        draws = pain.StepDraws.from_uniforms(rng.random((4, n)))
+        exposure = pain.advance(state, t, dt_years, draws, cz, params.pain)
+        coping_state = coping.advance(coping_state, exposure, params.coping)
+        if with_drift:
+            reversible, scar = drift.advance(reversible, scar, exposure, cz, params.drift)
+    return coping_state, reversible, scar
+
+
+def cohort(n: int, seed: int, params: ModelParams):
+    rng = np.random.default_rng(seed)
+    state = PainState.new(
+        draw_severity(rng.random(n), params.pain), rng.random(n) < 0.5, rng.uniform(18, 60, n)
+    )
+    trait = coping.draw_trait(rng.random(n), params.coping)
+    return state, trait
+
+
+@pytest.mark.parametrize(
+    ("dt_weeks", "with_drift", "changes"),
+    [
+        (1.0, True, {}),
+        (4.0, False, {}),
+        # A strong recurrence and many-episodes hazard: several episodes per step window.
+        (2.0, True, {"pain.recurrence_rate": 8.0, "pain.many_episodes_ratio": 3.0}),
+    ],
+)
+def test_fused_history_equals_the_vectorized_equations_bit_for_bit(dt_weeks, with_drift, changes):
+    params = apply_overrides(ModelParams(), changes)
+    dt_years = dt_weeks / pain.WEEKS_PER_YEAR
+    fused_state, trait = cohort(3000, 5, params)
+    reference_state, _ = cohort(3000, 5, params)
+
+    fused = simulate_history(
+        fused_state, trait, params, np.random.default_rng(9), dt_years, with_drift=with_drift
+    )
+    expected = reference_history(
+        reference_state, trait, params, np.random.default_rng(9), dt_years, with_drift
+    )
+
+    assert fused_state.episodes.sum() > 3000  # the check covers many episodes
+    for field in fields(PainState):
+        np.testing.assert_array_equal(
+            getattr(fused_state, field.name), getattr(reference_state, field.name), field.name
+        )
+    np.testing.assert_array_equal(fused.coping_state, expected[0])
+    np.testing.assert_array_equal(fused.reversible, expected[1])
+    np.testing.assert_array_equal(fused.scar, expected[2])
+
+
+def vectorized_steps(monkeypatch):
+    """Make PainModel take every whole step through the vectorized functions."""
+    monkeypatch.setattr(PainModel, "_advance_step", lambda self: self._advance_part(self.dt_years))
+
+
+@pytest.mark.parametrize("arm", ["usual care", "CBT + TMS", "TMS with a posited DMN effect"])
+def test_a_run_with_fused_steps_equals_the_vectorized_run(monkeypatch, arm):
+    scenario = load_scenario("scenarios/treatments.toml")
+    scenario = scenario.model_copy(
+        update={"cohort": scenario.cohort.model_copy(update={"size": 1500})}
+    )
+
+    def records(model):
+        out = []
+        # Treatment starts at year 10; record times off the 2-week grid split steps.
+        for year in (0.5, 10.3, 11.0, 12.75):
+            model.run_until(year)
+            out.append(model.snapshot(labels=False))
+        out.append({"enrolled_year": model.enrolled_year()})
+        twin = model.branch(np.arange(0, 1500, 3))  # a twin goes on with its own draws
+        twin.run_until(14.0)
+        out.append(twin.snapshot(labels=False))
+        return out
+
+    fused = records(PainModel(scenario, arm=arm, create_agents=False))
+    vectorized_steps(monkeypatch)
+    expected = records(PainModel(scenario, arm=arm, create_agents=False))
+
+    assert fused[-3]["episodes"].sum() > 1500
+    if arm != "usual care":
+        assert np.isfinite(fused[-2]["enrolled_year"]).sum() > 20  # relief is exercised
+    for got, want in zip(fused, expected, strict=True):
+        assert got.keys() == want.keys()
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key], key)
