@@ -98,17 +98,24 @@ def test_a_run_with_fused_steps_equals_the_vectorized_run(monkeypatch, arm):
         for year in (0.5, 10.3, 11.0, 12.75):
             model.run_until(year)
             out.append(model.snapshot(labels=False))
+            out.append({"shadows": model.shadow_adaptation(np.arange(1500))})
         out.append({"enrolled_year": model.enrolled_year()})
         twin = model.branch(np.arange(0, 1500, 3))  # a twin goes on with its own draws
         twin.run_until(14.0)
         out.append(twin.snapshot(labels=False))
         return out
 
-    fused = records(PainModel(scenario, arm=arm, create_agents=False))
+    # Two shadow drift sets (a study's counterfactual views) ride along.
+    drift = scenario.params.drift
+    shadows = (
+        drift.model_copy(update={"coping_weight": 0.0}),
+        drift.model_copy(update={"relax_half_life": 2.0, "irreversible_fraction": 0.5}),
+    )
+    fused = records(PainModel(scenario, arm=arm, create_agents=False, shadow_drift=shadows))
     vectorized_steps(monkeypatch)
-    expected = records(PainModel(scenario, arm=arm, create_agents=False))
+    expected = records(PainModel(scenario, arm=arm, create_agents=False, shadow_drift=shadows))
 
-    assert fused[-3]["episodes"].sum() > 1500
+    assert fused[-4]["episodes"].sum() > 1500
     if arm != "usual care":
         assert np.isfinite(fused[-2]["enrolled_year"]).sum() > 20  # relief is exercised
     for got, want in zip(fused, expected, strict=True):

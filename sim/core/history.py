@@ -92,12 +92,16 @@ def simulate_history(
     (True, True)
     """
     n = state.in_pain.size
-    coping_state, reversible, scar = np.zeros(n), np.zeros(n), np.zeros(n)
+    coping_state = np.zeros(n)
+    drifts = (params.drift,) if with_drift else ()
+    reversible, scar = np.zeros((len(drifts), n)), np.zeros((len(drifts), n))
     steps = math.ceil(history_years(state.age0, params) / dt_years - 1e-9)
     oldest = float(state.age0.max()) if n else 0.0
     for k in range(steps):
         t = -(steps - k) * dt_years
         cz = coping.z_score(coping.score(coping_trait, coping_state), params.coping)
         fused_step(state, t, dt_years, rng.random((4, n)), cz, coping_state, reversible, scar,
-                   params, with_drift=with_drift, oldest_age=oldest)  # fmt: skip
-    return History(coping_state=coping_state, reversible=reversible, scar=scar)
+                   params, drifts=drifts, oldest_age=oldest)  # fmt: skip
+    if not with_drift:
+        reversible, scar = np.zeros((1, n)), np.zeros((1, n))
+    return History(coping_state=coping_state, reversible=reversible[0], scar=scar[0])

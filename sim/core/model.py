@@ -265,7 +265,7 @@ class PainModel(mesa.Model):
                 self._draws = None  # made from the uniforms if the step is split
                 self._grid_left = self.dt_years
             part = min(dt_years, self._grid_left)
-            if part == self.dt_years and self._exposure_log is None and not self.shadow_drift:
+            if part == self.dt_years and self._exposure_log is None:
                 self._advance_step()
             else:
                 self._advance_part(part)
@@ -281,12 +281,16 @@ class PainModel(mesa.Model):
         p, c, t, dt = self.params, self.cohort, self.time_years, self.dt_years
         cz = coping.z_score(self.coping_now(), p.coping)
         relief = self.effects.pain_factor(t + dt / 2)
-        # New arrays each step, as the vectorized functions return (nobody sees them change).
+        # New arrays each step, as the vectorized functions return (nobody sees them change);
+        # the shadows' adaptation goes through the same pass.
         c.coping_state = c.coping_state.copy()
-        c.reversible, c.scar = c.reversible.copy(), c.scar.copy()
+        reversible = np.stack([c.reversible, *(r for r, _ in self._shadows)])
+        scar = np.stack([c.scar, *(s for _, s in self._shadows)])
         relief = relief if isinstance(relief, np.ndarray) else None
-        fused_step(c.pain, t, dt, self._uniforms, cz, c.coping_state, c.reversible, c.scar, p,
-                   relief=relief)  # fmt: skip
+        fused_step(c.pain, t, dt, self._uniforms, cz, c.coping_state, reversible, scar, p,
+                   drifts=(p.drift, *self.shadow_drift), relief=relief)  # fmt: skip
+        c.reversible, c.scar = reversible[0], scar[0]
+        self._shadows = [(reversible[k], scar[k]) for k in range(1, len(reversible))]
         self.time_years = t + dt
         self._enroll()
 

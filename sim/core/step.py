@@ -9,8 +9,9 @@ cohorts with many episodes, treatment relief and every step length). Change both
 
 It is used where a step needs nothing but the new state: every step of a pain history
 (:mod:`sim.core.history`) and the whole steps of a run (:class:`sim.core.model.PainModel`).
-Steps split by a record time, and runs that keep each step's exposure (replays) or carry
-shadow drift parameters, use the vectorized functions.
+Steps split by a record time, and runs that keep each step's exposure (for replays), use the
+vectorized functions. Shadow drift parameter sets (a study's counterfactual views) are advanced
+in the same pass.
 
 Two shortcuts keep the results unchanged. An episode starts when a person's Exp(1) budget
 ``-log(1 - u)`` falls below the step's cumulative hazard; since the budget is at least ``u``,
@@ -21,9 +22,12 @@ an episode go through :func:`sim.core.pain.start_episodes` (with its SciPy draws
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from sim.core import pain
+from sim.core.drift import DriftParams
 from sim.core.jit import njit
 from sim.core.pain import PainState, onset_hazard_integral
 from sim.core.parameters import ModelParams
@@ -40,8 +44,8 @@ def fused_step(
     scar: np.ndarray,
     params: ModelParams,
     *,
+    drifts: Sequence[DriftParams] | None = None,
     relief: np.ndarray | None = None,
-    with_drift: bool = True,
     oldest_age: float | None = None,
 ) -> None:
     """Advance everyone by one whole step from ``t`` to ``t + dt`` (years), in place.
@@ -56,14 +60,17 @@ def fused_step(
         (4, N) the step's uniforms, as for :meth:`sim.core.pain.StepDraws.from_uniforms`.
     coping_z
         (N,) coping z-score at the start of the step (after any treatment effect).
-    coping_state, reversible, scar
-        (N,) coping state and adaptation, modified in place.
+    coping_state
+        (N,) coping state, modified in place.
+    reversible, scar
+        (D, N) reversible and irreversible adaptation under each of D drift parameter sets
+        (the model's and any shadows'; D may be 0), modified in place.
     params
         Model parameters.
+    drifts
+        The D drift parameter sets (default: the model's, for D = 1).
     relief
         (N,) factor on everyone's pain during the step (treatment relief), or None.
-    with_drift
-        Also advance the adaptation (``reversible``, ``scar``).
     oldest_age
         Age of the oldest person at time 0 (computed if not given).
 
@@ -73,13 +80,13 @@ def fused_step(
     >>> rng = np.random.default_rng(3)
     >>> n, p = 500, ModelParams()
     >>> state = PainState.new(draw_severity(rng.random(n), p.pain), rng.random(n) < 0.5)
-    >>> z, s, r, a = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    >>> z, s, r, a = np.zeros(n), np.zeros(n), np.zeros((1, n)), np.zeros((1, n))
     >>> for week in range(52):
     ...     fused_step(state, week / 52.1775, 1 / 52.1775, rng.random((4, n)), z, s, r, a, p)
     >>> bool(state.episodes.sum() > 0), bool((r + a).max() > 0)
     (True, True)
     """
-    pp, cp, dp = params.pain, params.coping, params.drift
+    pp, cp = params.pain, params.coping
     n = state.in_pain.size
     if oldest_age is None:
         oldest_age = float(state.age0.max()) if n else 0.0
@@ -87,10 +94,15 @@ def fused_step(
     weeks = pain.WEEKS_PER_YEAR
     course = (pp.onset_intensity, pp.long_plateau, pp.short_plateau,
               pp.long_tau_weeks / weeks, pp.short_tau_weeks / weeks)  # fmt: skip
-    relax = np.log(2.0) / dp.relax_half_life
-    rates = (
-        cp.recovery_rate, cp.sensitization_rate, np.exp(-cp.recovery_rate * dt), relax,
-        np.exp(-relax * dt), dp.rate, dp.coping_weight, dp.irreversible_fraction,
+    drifts = (params.drift,) if drifts is None else tuple(drifts)
+    if reversible.shape != scar.shape or reversible.shape != (len(drifts), n):
+        raise ValueError(f"adaptation must be ({len(drifts)}, {n}) arrays")
+    relax = np.array([np.log(2.0) / d.relax_half_life for d in drifts])
+    coping_rates = (cp.recovery_rate, cp.sensitization_rate, np.exp(-cp.recovery_rate * dt))
+    drift_rates = (
+        relax, np.array([np.exp(-r * dt) for r in relax]), np.array([d.rate for d in drifts]),
+        np.array([d.coping_weight for d in drifts]),
+        np.array([d.irreversible_fraction for d in drifts]),
     )  # fmt: skip
     ceiling = hazard_ceiling(oldest_age + max(t + dt, 0.0), pp) * dt
     len1, pain1, onset = np.empty(n), np.empty(n), np.empty(n)
@@ -106,8 +118,8 @@ def fused_step(
     factor = relief if has_relief else np.ones(1)
     _exposure(t, dt, state.in_pain, state.onset, state.end, state.persistent, state.scale,
               state.severity, state.years_with_pain, coping_z, running, len1, pain1, onset,
-              has_relief, factor, coping_state, reversible, scar, *course, *rates,
-              bool(with_drift))  # fmt: skip
+              has_relief, factor, coping_state, reversible, scar, *course, *coping_rates,
+              *drift_rates)  # fmt: skip
 
 
 def hazard_ceiling(oldest_age: float, p: pain.PainParams) -> float:
@@ -192,7 +204,7 @@ def _exposure(
     t, dt, in_pain, onset_time, end, persistent, scale, severity, years_with_pain, coping_z,
     running, len1, pain1, onset, has_relief, relief, coping_state, reversible, scar,
     onset_intensity, long_plateau, short_plateau, long_tau, short_tau, recovery, sensitization,
-    coping_decay, relax, relax_decay, rate, coping_weight, irreversible, with_drift,
+    coping_decay, relax, relax_decay, rate, coping_weight, irreversible,
 ):  # fmt: skip
     """Segment 3 (new episodes), years with pain, and coping and drift over the four segments."""
     t_end = t + dt
@@ -202,8 +214,8 @@ def _exposure(
         started = not np.isnan(onset[i])
         if not (running[i] or started):
             coping_state[i] = coping_state[i] * coping_decay
-            if with_drift:
-                reversible[i] = reversible[i] * relax_decay
+            for d in range(relax.size):
+                reversible[d, i] = reversible[d, i] * relax_decay[d]
             continue
         len3, pain3 = 0.0, 0.0
         if started:
@@ -238,17 +250,16 @@ def _exposure(
             target = sensitization * intensity[k] / 10.0 / recovery
             s = target + (s - target) * np.exp(-recovery * duration[k])
         coping_state[i] = s
-        if not with_drift:
-            continue
-        a_r, a_s = reversible[i], scar[i]
-        speed = rate * np.exp(coping_weight * coping_z[i]) / 10.0
-        for k in range(4):
-            if duration[k] == 0.0 and intensity[k] == 0.0:
-                continue
-            if k == 0 or k == 2:
-                gain = (1.0 - a_r - a_s) * -np.expm1(-speed * intensity[k] * duration[k])
-                a_r = a_r + (1.0 - irreversible) * gain
-                a_s = a_s + irreversible * gain
-            else:
-                a_r = a_r * np.exp(-relax * duration[k])
-        reversible[i], scar[i] = a_r, a_s
+        for d in range(relax.size):  # the same exposure under each drift parameter set
+            a_r, a_s = reversible[d, i], scar[d, i]
+            speed = rate[d] * np.exp(coping_weight[d] * coping_z[i]) / 10.0
+            for k in range(4):
+                if duration[k] == 0.0 and intensity[k] == 0.0:
+                    continue
+                if k == 0 or k == 2:
+                    gain = (1.0 - a_r - a_s) * -np.expm1(-speed * intensity[k] * duration[k])
+                    a_r = a_r + (1.0 - irreversible[d]) * gain
+                    a_s = a_s + irreversible[d] * gain
+                else:
+                    a_r = a_r * np.exp(-relax[d] * duration[k])
+            reversible[d, i], scar[d, i] = a_r, a_s
