@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core import coping
 from sim.core.pain import PainState
 from sim.core.parameters import ModelParams
 from sim.core.step import fused_step
@@ -97,10 +96,11 @@ def simulate_history(
     reversible, scar = np.zeros((len(drifts), n)), np.zeros((len(drifts), n))
     steps = math.ceil(history_years(state.age0, params) / dt_years - 1e-9)
     oldest = float(state.age0.max()) if n else 0.0
+    uniforms = np.empty((4, n))  # one buffer: a new 4 x N array every step costs page faults
     for k in range(steps):
         t = -(steps - k) * dt_years
-        cz = coping.z_score(coping.score(coping_trait, coping_state), params.coping)
-        fused_step(state, t, dt_years, rng.random((4, n)), cz, coping_state, reversible, scar,
+        rng.random(out=uniforms)
+        fused_step(state, t, dt_years, uniforms, coping_trait, coping_state, reversible, scar,
                    params, drifts=drifts, oldest_age=oldest)  # fmt: skip
     if not with_drift:
         reversible, scar = np.zeros((1, n)), np.zeros((1, n))

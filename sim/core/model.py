@@ -261,7 +261,9 @@ class PainModel(mesa.Model):
         end = self.time_years + dt_years
         while dt_years > 1e-12:
             if self._grid_left <= 1e-12:
-                self._uniforms = self._pain_rng.random((4, self.cohort.size))
+                if self._uniforms is None:  # one buffer (see sim.core.history)
+                    self._uniforms = np.empty((4, self.cohort.size))
+                self._pain_rng.random(out=self._uniforms)
                 self._draws = None  # made from the uniforms if the step is split
                 self._grid_left = self.dt_years
             part = min(dt_years, self._grid_left)
@@ -279,16 +281,18 @@ class PainModel(mesa.Model):
         Gives exactly what :meth:`_advance_part` gives for a whole step, much faster.
         """
         p, c, t, dt = self.params, self.cohort, self.time_years, self.dt_years
-        cz = coping.z_score(self.coping_now(), p.coping)
+        coping_relief = self.effects.coping_relief(t)  # as coping_now() at the step's start
         relief = self.effects.pain_factor(t + dt / 2)
         # New arrays each step, as the vectorized functions return (nobody sees them change);
         # the shadows' adaptation goes through the same pass.
         c.coping_state = c.coping_state.copy()
         reversible = np.stack([c.reversible, *(r for r, _ in self._shadows)])
         scar = np.stack([c.scar, *(s for _, s in self._shadows)])
-        relief = relief if isinstance(relief, np.ndarray) else None
-        fused_step(c.pain, t, dt, self._uniforms, cz, c.coping_state, reversible, scar, p,
-                   drifts=(p.drift, *self.shadow_drift), relief=relief)  # fmt: skip
+        fused_step(c.pain, t, dt, self._uniforms, c.coping_trait, c.coping_state, reversible,
+                   scar, p, drifts=(p.drift, *self.shadow_drift),
+                   relief=relief if isinstance(relief, np.ndarray) else None,
+                   coping_relief=None if np.ndim(coping_relief) == 0 and coping_relief == 0.0
+                   else np.broadcast_to(coping_relief, c.coping_state.shape))  # fmt: skip
         c.reversible, c.scar = reversible[0], scar[0]
         self._shadows = [(reversible[k], scar[k]) for k in range(1, len(reversible))]
         self.time_years = t + dt

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sim.core import pain
+from sim.core import coping, pain
 from sim.core.drift import DriftParams
 from sim.core.jit import njit
 from sim.core.pain import PainState, onset_hazard_integral
@@ -38,7 +38,7 @@ def fused_step(
     t: float,
     dt: float,
     uniforms: np.ndarray,
-    coping_z: np.ndarray,
+    coping_trait: np.ndarray,
     coping_state: np.ndarray,
     reversible: np.ndarray,
     scar: np.ndarray,
@@ -46,6 +46,7 @@ def fused_step(
     *,
     drifts: Sequence[DriftParams] | None = None,
     relief: np.ndarray | None = None,
+    coping_relief: np.ndarray | None = None,
     oldest_age: float | None = None,
 ) -> None:
     """Advance everyone by one whole step from ``t`` to ``t + dt`` (years), in place.
@@ -58,10 +59,11 @@ def fused_step(
         Start and length of the step in years.
     uniforms
         (4, N) the step's uniforms, as for :meth:`sim.core.pain.StepDraws.from_uniforms`.
-    coping_z
-        (N,) coping z-score at the start of the step (after any treatment effect).
+    coping_trait
+        (N,) coping trait (PCS points).
     coping_state
-        (N,) coping state, modified in place.
+        (N,) coping state, modified in place. With the trait it gives the coping z-score of
+        the step (:func:`sim.core.coping.z_score` of the score at the start of the step).
     reversible, scar
         (D, N) reversible and irreversible adaptation under each of D drift parameter sets
         (the model's and any shadows'; D may be 0), modified in place.
@@ -71,6 +73,8 @@ def fused_step(
         The D drift parameter sets (default: the model's, for D = 1).
     relief
         (N,) factor on everyone's pain during the step (treatment relief), or None.
+    coping_relief
+        (N,) PCS points taken off everyone's coping score during the step (treatment), or None.
     oldest_age
         Age of the oldest person at time 0 (computed if not given).
 
@@ -80,7 +84,7 @@ def fused_step(
     >>> rng = np.random.default_rng(3)
     >>> n, p = 500, ModelParams()
     >>> state = PainState.new(draw_severity(rng.random(n), p.pain), rng.random(n) < 0.5)
-    >>> z, s, r, a = np.zeros(n), np.zeros(n), np.zeros((1, n)), np.zeros((1, n))
+    >>> z, s, r, a = np.full(n, 14.0), np.zeros(n), np.zeros((1, n)), np.zeros((1, n))
     >>> for week in range(52):
     ...     fused_step(state, week / 52.1775, 1 / 52.1775, rng.random((4, n)), z, s, r, a, p)
     >>> bool(state.episodes.sum() > 0), bool((r + a).max() > 0)
@@ -105,13 +109,17 @@ def fused_step(
         np.array([d.irreversible_fraction for d in drifts]),
     )  # fmt: skip
     ceiling = hazard_ceiling(oldest_age + max(t + dt, 0.0), pp) * dt
-    len1, pain1, onset = np.empty(n), np.empty(n), np.empty(n)
+    coping_z, len1, pain1, onset = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    has_coping_relief = coping_relief is not None
+    coping_minus = coping_relief if has_coping_relief else np.zeros(1)
     running = np.empty(n, bool)  # in an episode at the start of the step
     starts = np.empty(n, np.intp)
     started = _onsets(t, dt, uniforms[0], state.in_pain, state.onset, state.end,
                       state.persistent, state.scale, state.severity, state.episodes,
-                      state.female, state.age0, coping_z, *course, *hazard, ceiling, running,
-                      len1, pain1, onset, starts)  # fmt: skip
+                      state.female, state.age0, coping_trait, coping_state, has_coping_relief,
+                      coping_minus, cp.trait_mean, cp.trait_sd, coping.PCS_MAX, coping_z,
+                      *course, *hazard, ceiling, running, len1, pain1, onset,
+                      starts)  # fmt: skip
     rows = starts[:started]
     pain.start_episodes(state, rows, onset[rows], uniforms[1:, rows], coping_z[rows], pp)
     has_relief = relief is not None
@@ -156,7 +164,8 @@ def _course(persistent, since_onset, level, onset_intensity, long_plateau, short
 @njit(cache=True)
 def _onsets(
     t, dt, budget_uniform, in_pain, onset_time, end, persistent, scale, severity, episodes,
-    female, age0, coping_z, onset_intensity, long_plateau, short_plateau, long_tau, short_tau,
+    female, age0, trait, coping_state, has_coping_relief, coping_relief, trait_mean, trait_sd,
+    pcs_max, coping_z, onset_intensity, long_plateau, short_plateau, long_tau, short_tau,
     h0, log_age, age_ref, start_age, sex_ratio, rate_r, tau_r, many, many_count, tau_m, ceiling,
     running, len1, pain1, onset, starts,
 ):  # fmt: skip
@@ -167,6 +176,11 @@ def _onsets(
     t_end = t + dt
     started = 0
     for i in range(in_pain.size):
+        # coping.z_score of coping.score, less any treatment effect (PainModel.coping_now).
+        score = min(max(trait[i] + coping_state[i], 0.0), pcs_max)
+        if has_coping_relief:
+            score = min(max(score - coping_relief[i], 0.0), pcs_max)
+        coping_z[i] = (score - trait_mean) / trait_sd
         free_from = t
         running[i] = in_pain[i]
         len1[i] = 0.0
