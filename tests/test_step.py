@@ -82,7 +82,7 @@ def test_fused_history_equals_the_vectorized_equations_bit_for_bit(dt_weeks, wit
 
 def vectorized_steps(monkeypatch):
     """Make PainModel take every whole step through the vectorized functions."""
-    monkeypatch.setattr(PainModel, "_advance_step", lambda self: self._advance_part(self.dt_years))
+    monkeypatch.setattr(PainModel, "_advance_step", lambda self, dt: self._advance_part(dt))
 
 
 @pytest.mark.parametrize("arm", ["usual care", "CBT + TMS", "TMS with a posited DMN effect"])
@@ -102,6 +102,8 @@ def test_a_run_with_fused_steps_equals_the_vectorized_run(monkeypatch, arm):
         out.append({"enrolled_year": model.enrolled_year()})
         twin = model.branch(np.arange(0, 1500, 3))  # a twin goes on with its own draws
         twin.run_until(14.0)
+        for _ in range(20):  # stepping by time + dt, as the study does: parts an ulp off dt
+            twin.run_until(twin.time_years + twin.dt_years)
         out.append(twin.snapshot(labels=False))
         return out
 

@@ -267,20 +267,23 @@ class PainModel(mesa.Model):
                 self._draws = None  # made from the uniforms if the step is split
                 self._grid_left = self.dt_years
             part = min(dt_years, self._grid_left)
-            if part == self.dt_years and self._exposure_log is None:
-                self._advance_step()
+            # A part that takes a whole step's draws (the budget left is never used) can be
+            # fused; callers that step by ``time + dt`` get parts an ulp off dt_weeks.
+            whole = self._grid_left == self.dt_years and self._grid_left - part <= 1e-12
+            if whole and self._exposure_log is None:
+                self._advance_step(part)
             else:
                 self._advance_part(part)
             self._grid_left -= part
             dt_years -= part
         self.time_years = end  # no drift from summing the parts
 
-    def _advance_step(self) -> None:
-        """Advance by one whole grid step with the fused kernels (:mod:`sim.core.step`).
+    def _advance_step(self, dt: float) -> None:
+        """Advance by ``dt`` years, a whole grid step, with the fused kernels (sim.core.step).
 
         Gives exactly what :meth:`_advance_part` gives for a whole step, much faster.
         """
-        p, c, t, dt = self.params, self.cohort, self.time_years, self.dt_years
+        p, c, t = self.params, self.cohort, self.time_years
         coping_relief = self.effects.coping_relief(t)  # as coping_now() at the step's start
         relief = self.effects.pain_factor(t + dt / 2)
         # New arrays each step, as the vectorized functions return (nobody sees them change);
