@@ -23,7 +23,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 import sim
-from sim.analysis.stats import batched_ols, mediation
+from sim.analysis.stats import batched_ols, count_weighted_ols, mediation
 from sim.analysis.stats import welch_test as compare_groups
 from sim.core.brain import build_brain
 from sim.core.parameters import ModelParams
@@ -271,6 +271,28 @@ def test_batched_least_squares_agrees_with_statsmodels():
     coefs = batched_ols(design, y)
     for b in range(3):
         np.testing.assert_allclose(coefs[b], sm.OLS(y[b], design[b]).fit().params, atol=1e-10)
+
+
+def test_count_weighted_regressions_are_the_resamples_regressions_and_nan_when_rank_deficient():
+    rng = np.random.default_rng(8)
+    n = 40
+    design = np.column_stack([np.ones(n), rng.normal(size=n), rng.random(n) < 0.1])
+    y = design @ np.array([1.0, 2.0, -0.5]) + rng.normal(size=n)
+    counts = rng.integers(0, 3, size=(300, n)).astype(float)
+    counts[:5, design[:, 2] == 1] = 0.0  # no one with the rare trait: a constant column
+    counts[5, :] = 0.0
+    counts[5, :2] = 1.0  # two people, three coefficients
+
+    coefs = count_weighted_ols(counts, design, y)
+
+    for b in range(counts.shape[0]):
+        rows = np.repeat(np.arange(n), counts[b].astype(int))
+        if np.linalg.matrix_rank(design[rows]) < 3:
+            assert np.isnan(coefs[b]).all(), b
+        else:
+            expected = np.linalg.lstsq(design[rows], y[rows], rcond=None)[0]
+            np.testing.assert_allclose(coefs[b], expected, atol=1e-9)
+    assert np.isnan(coefs[:6]).all() and np.isfinite(coefs[6:, 0]).sum() > 280
 
 
 def test_mediation_recovers_a_known_indirect_effect_and_not_a_missing_one():

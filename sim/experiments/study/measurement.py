@@ -76,10 +76,11 @@ def recruit(
     else:
         strata = np.floor((pool.age - age_min) / stratum_years).astype(int)
         wanted = np.bincount(rng.choice(strata[patients], n_hc), minlength=strata.max() + 1)
+        healthy_strata = strata[healthy]  # once, not per stratum: the pool is large
         controls = np.concatenate(
             [
                 _choose(
-                    healthy[strata[healthy] == s],
+                    healthy[healthy_strata == s],
                     k,
                     rng,
                     f"healthy (age {age_min + s * stratum_years:g}-"
