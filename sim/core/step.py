@@ -220,10 +220,12 @@ def _exposure(
     onset_intensity, long_plateau, short_plateau, long_tau, short_tau, recovery, sensitization,
     coping_decay, relax, relax_decay, rate, coping_weight, irreversible,
 ):  # fmt: skip
-    """Segment 3 (new episodes), years with pain, and coping and drift over the four segments."""
+    """Segment 3 (new episodes), years with pain, and coping and drift over the four segments.
+
+    Sequential on purpose: a parallel loop's start-up per call costs more than it saves for
+    the small cohorts of studies and tests, and worker processes already use every core.
+    """
     t_end = t + dt
-    duration = np.zeros(4)
-    intensity = np.zeros(4)
     for i in range(in_pain.size):
         started = not np.isnan(onset[i])
         if not (running[i] or started):
@@ -245,35 +247,53 @@ def _exposure(
             years_with_pain[i] += len1[i]
         if started:
             years_with_pain[i] += len3
-        duration[0], intensity[0] = len1[i], pain1[i]
-        duration[1] = dt - duration[0]
-        duration[2], intensity[2], duration[3] = 0.0, 0.0, 0.0
+        # The four segments pain / free / pain / free (pain.Exposure).
+        d0, p0 = len1[i], pain1[i]
+        d1 = dt - d0
+        d2, p2, d3 = 0.0, 0.0, 0.0
         if started:
-            duration[1] = onset[i] - t - duration[0]
-            duration[2], intensity[2] = len3, pain3
-            duration[3] = dt - duration[0] - duration[1] - len3
+            d1 = onset[i] - t - d0
+            d2, p2 = len3, pain3
+            d3 = dt - d0 - d1 - len3
         if has_relief:
-            for k in range(4):
-                intensity[k] *= relief[i]
-        # An empty segment without pain leaves both states exactly as they are (its exp is 1
-        # and its target 0), so it is skipped: most people in pain have one segment only.
-        s = coping_state[i]
-        for k in range(4):
-            if duration[k] == 0.0 and intensity[k] == 0.0:
-                continue
-            target = sensitization * intensity[k] / 10.0 / recovery
-            s = target + (s - target) * np.exp(-recovery * duration[k])
-        coping_state[i] = s
+            p0, p2 = p0 * relief[i], p2 * relief[i]
+        s = _coping_part(coping_state[i], d0, p0, recovery, sensitization)
+        s = _coping_part(s, d1, 0.0, recovery, sensitization)
+        s = _coping_part(s, d2, p2, recovery, sensitization)
+        coping_state[i] = _coping_part(s, d3, 0.0, recovery, sensitization)
         for d in range(relax.size):  # the same exposure under each drift parameter set
-            a_r, a_s = reversible[d, i], scar[d, i]
             speed = rate[d] * np.exp(coping_weight[d] * coping_z[i]) / 10.0
-            for k in range(4):
-                if duration[k] == 0.0 and intensity[k] == 0.0:
-                    continue
-                if k == 0 or k == 2:
-                    gain = (1.0 - a_r - a_s) * -np.expm1(-speed * intensity[k] * duration[k])
-                    a_r = a_r + (1.0 - irreversible[d]) * gain
-                    a_s = a_s + irreversible[d] * gain
-                else:
-                    a_r = a_r * np.exp(-relax[d] * duration[k])
-            reversible[d, i], scar[d, i] = a_r, a_s
+            a_r, a_s = _drift_pain(reversible[d, i], scar[d, i], d0, p0, speed, irreversible[d])
+            a_r = _drift_free(a_r, d1, relax[d])
+            a_r, a_s = _drift_pain(a_r, a_s, d2, p2, speed, irreversible[d])
+            reversible[d, i], scar[d, i] = _drift_free(a_r, d3, relax[d]), a_s
+
+
+# An empty segment without pain leaves a state exactly as it is (its exp is 1 and its target 0),
+# so it is skipped: most people in pain have one segment only.
+
+
+@njit(cache=True)
+def _coping_part(s, duration, pain_nrs, recovery, sensitization):
+    """coping.advance over one segment."""
+    if duration == 0.0 and pain_nrs == 0.0:
+        return s
+    target = sensitization * pain_nrs / 10.0 / recovery
+    return target + (s - target) * np.exp(-recovery * duration)
+
+
+@njit(cache=True)
+def _drift_pain(a_r, a_s, duration, pain_nrs, speed, irreversible):
+    """drift.advance over one pain segment."""
+    if duration == 0.0 and pain_nrs == 0.0:
+        return a_r, a_s
+    gain = (1.0 - a_r - a_s) * -np.expm1(-speed * pain_nrs * duration)
+    return a_r + (1.0 - irreversible) * gain, a_s + irreversible * gain
+
+
+@njit(cache=True)
+def _drift_free(a_r, duration, relax):
+    """drift.advance over one pain-free segment."""
+    if duration == 0.0:
+        return a_r
+    return a_r * np.exp(-relax * duration)
