@@ -15,7 +15,9 @@ from sim.experiments.backends import (
     WorkerLost,
     check_dask_workers,
     check_options,
+    default_workers,
     execute,
+    worker_threads,
 )
 
 
@@ -75,6 +77,21 @@ def test_process_backend_yields_the_same_results_as_serial_in_any_order():
     tasks = [float(x) for x in range(12)]
     parallel = execute(math.sqrt, tasks, backend="process", workers=2)
     assert sorted(parallel) == list(execute(math.sqrt, tasks, backend="serial"))
+
+
+def test_each_worker_process_gets_its_share_of_the_cores_for_numba(monkeypatch):
+    # Numba's parallel kernels would otherwise start a thread per core in every worker.
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    got = list(execute(os.getenv, ["NUMBA_NUM_THREADS"], backend="process", workers=2))
+    assert got == [str(worker_threads(2))]
+    assert worker_threads(2) == max(1, default_workers() // 2)
+
+
+@pytest.mark.slow  # starts a LocalCluster
+def test_each_local_dask_worker_gets_its_share_of_the_cores_for_numba(monkeypatch):
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    got = list(execute(os.getenv, ["NUMBA_NUM_THREADS"], backend="dask", workers=2))
+    assert got == [str(worker_threads(2))]
 
 
 def test_a_dead_worker_process_raises_worker_lost():

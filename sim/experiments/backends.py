@@ -294,6 +294,30 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _start_worker(threads: int) -> None:
+    """A worker process: ignore Ctrl-C (the parent handles it) and share the cores.
+
+    Numba's parallel kernels (graph metrics, connectivity) start one thread per core in every
+    process; with several workers that oversubscribes the cores, and their threads wait on each
+    other at every call. Each worker gets its share (set before Numba is imported, which the
+    first kernel call does). Results do not depend on the number of threads.
+    """
+    _ignore_sigint()
+    if "NUMBA_NUM_THREADS" not in os.environ:
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
+
+
+def worker_threads(workers: int) -> int:
+    """Numba threads for each of ``workers`` local worker processes (at least 1).
+
+    Examples
+    --------
+    >>> worker_threads(1) >= 1, worker_threads(10_000)
+    (True, 1)
+    """
+    return max(1, default_workers() // max(1, workers))
+
+
 def _terminate(executor: ProcessPoolExecutor) -> None:
     """Stop a process pool now (Python 3.11 has no public way; 3.14 adds terminate_workers)."""
     processes = list((getattr(executor, "_processes", None) or {}).values())
@@ -312,7 +336,12 @@ def _processes(
 ) -> Iterator[R]:
     """Tasks on local worker processes (spawned), at most ``PROCESS_WINDOW * workers`` in flight."""
     context = multiprocessing.get_context("spawn")
-    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
+    executor = ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(worker_threads(workers),),
+    )
     by_future: dict[Future, T] = {}
 
     def submit(task: T) -> None:
@@ -401,6 +430,12 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
                     host="127.0.0.1",
                     dashboard_address=None,
                     silence_logs=logging.ERROR,
+                    # Each worker's share of the cores for Numba (see _start_worker).
+                    env={
+                        "NUMBA_NUM_THREADS": os.environ.get(
+                            "NUMBA_NUM_THREADS", str(worker_threads(workers))
+                        )
+                    },
                 )
             client = Client(cluster)
         else:
