@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from sim.core.brain import Brain, BrainParams
-from sim.core.jit import njit, prange
+from sim.core.jit import PARALLEL_MIN_ROWS, njit, prange
 from sim.core.pain import Exposure
 from sim.core.paramgroup import ParamGroup, param
 
@@ -249,7 +249,11 @@ def connectivity(
         (N, E) float64 Pearson r in canonical edge order.
     """
     sets = brain.edge_sets
-    return _connectivity_kernel(
+    # Numba's threads cost more than they save on small batches (a study's participants).
+    kernel = (
+        _connectivity_kernel if np.shape(baseline)[0] >= PARALLEL_MIN_ROWS else _connectivity_serial
+    )
+    return kernel(
         brain.healthy_z,
         brain.healthy_sd_z,
         np.asarray(baseline),
@@ -268,16 +272,32 @@ def connectivity(
 @njit(parallel=True, cache=True)
 def _connectivity_kernel(mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift, mi, expr):
     """r_ij = tanh(mu + sd*eps + age_shift*AP + a*(Delta + tau*eta)*X + pain_shift*MI)."""
-    n, n_edges = eps.shape
-    out = np.empty((n, n_edges))
-    scaled = expr.shape[0] > 0
-    for i in prange(n):
-        for e in range(n_edges):
-            drift = a[i] * (delta[e] + tau * eta[i, e])
-            if scaled:
-                drift *= expr[i, e]
-            z = mu[e] + sd[e] * eps[i, e] + age_shift[i] * ap[e] + drift + pain_shift[i] * mi[e]
-            # tanh via exp: LLVM vectorizes exp but calls libm's tanh element by element;
-            # the two agree to ~4e-16.
-            out[i, e] = 1.0 - 2.0 / (np.exp(2.0 * z) + 1.0)
+    out = np.empty(eps.shape)
+    for i in prange(eps.shape[0]):
+        _connectivity_row(i, out, mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift,
+                          mi, expr)  # fmt: skip
     return out
+
+
+@njit(cache=True)
+def _connectivity_serial(mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift, mi, expr):
+    """:func:`_connectivity_kernel` on one thread."""
+    out = np.empty(eps.shape)
+    for i in range(eps.shape[0]):
+        _connectivity_row(i, out, mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift,
+                          mi, expr)  # fmt: skip
+    return out
+
+
+@njit(cache=True)
+def _connectivity_row(i, out, mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift, mi,
+                      expr):  # fmt: skip
+    scaled = expr.shape[0] > 0
+    for e in range(eps.shape[1]):
+        drift = a[i] * (delta[e] + tau * eta[i, e])
+        if scaled:
+            drift *= expr[i, e]
+        z = mu[e] + sd[e] * eps[i, e] + age_shift[i] * ap[e] + drift + pain_shift[i] * mi[e]
+        # tanh via exp: LLVM vectorizes exp but calls libm's tanh element by element;
+        # the two agree to ~4e-16.
+        out[i, e] = 1.0 - 2.0 / (np.exp(2.0 * z) + 1.0)
