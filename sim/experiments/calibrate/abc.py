@@ -6,11 +6,18 @@ continued with ``resume=True`` (``ABCSMC.load``), and the finished folder keeps 
 as ``abc.db``. Generations are run one at a time so that progress can be reported and the
 wall-time budget checked between them.
 
-Reproducibility: pyabc draws proposals from NumPy's global generator, seeded here from the
-scenario seed; each simulation derives its own seed from the parameters
-(:func:`~sim.experiments.calibrate.problem.simulation_seed`). The serial backend therefore
-repeats a calibration exactly; with parallel backends the accepted particles depend on which
-simulations finish first, so repeated runs agree in distribution, not bit for bit.
+Reproducibility: every backend samples with
+:class:`~sim.experiments.calibrate.sampler.OrderedSampler` on workers started once for the run
+(:func:`sim.experiments.backends.workers_pool`). Evaluation ``j`` of generation ``t`` proposes
+from NumPy's global generator seeded from (scenario seed, ``t``, ``j``), its simulation is
+seeded from the proposed parameters
+(:func:`~sim.experiments.calibrate.problem.simulation_seed`), and a generation keeps the first
+accepted particles by evaluation number, not by completion. The same scenario and seed
+therefore give the same generations (particles, weights, epsilon, simulation counts) bit for
+bit on ``serial``, ``process`` and ``dask``, with any number of workers, and a calibration
+continued with ``resume`` goes on as an uninterrupted one would. Only the wall-time budget
+(``max_minutes``) depends on speed: two runs it stops after different generations share the
+generations both ran.
 """
 
 from __future__ import annotations
