@@ -98,8 +98,14 @@ def _workers(workers: int | None) -> int:
     return workers
 
 
-BATCH_SIZE = {"serial": 1, "process": 1, "dask": 1}
-"""Evaluations per task on each backend (throughput only: the result is the same for any)."""
+BATCH_SIZE = {"serial": 1, "process": 1, "dask": 4}
+"""Evaluations per task on each backend (throughput only: the result is the same for any).
+
+A task costs about 0.2 ms on local worker processes and 15 ms on a 2-worker LocalCluster
+(measured on 2 shared cores, load average 7), against 0.1-0.7 s per evaluation: Dask runs 4
+per task, local processes 1, so that little work is in flight (and discarded) when a
+generation ends.
+"""
 
 
 @contextmanager
