@@ -113,11 +113,6 @@ class OrderedSampler(Sampler):
         self.pool, self.seed = pool, int(seed)
         self.batch_size, self.check_max_eval = int(batch_size), check_max_eval
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["pool"] = None  # workers and clients stay with their process
-        return state
-
     def _tasks(self, payload: bytes, t: int, limit: int | None) -> Iterator[tuple]:
         start = 0
         while limit is None or start < limit:
@@ -153,11 +148,11 @@ class OrderedSampler(Sampler):
         arrived: dict[int, list[Any]] = {}
         evaluated = accepted = 0
         window = BATCHES_PER_SLOT * self.pool.slots
-        rounds = self.pool.execute(
+        results = self.pool.execute(
             evaluate_batch, self._tasks(payload, t, limit), label="abc", window=window
         )
-        with closing(rounds), jabbar(total=n, enable=self.show_progress, keep=False) as bar:
-            for start, particles in rounds:
+        with closing(results), jabbar(total=n, enable=self.show_progress, keep=False) as bar:
+            for start, particles in results:
                 arrived[start] = particles
                 # Take batches in order of number only: a later batch waits for earlier ones.
                 while accepted < n and evaluated in arrived:
@@ -170,7 +165,7 @@ class OrderedSampler(Sampler):
                             if accepted == n:
                                 break
                 if accepted == n:
-                    break  # closing the rounds cancels the batches still waiting
+                    break  # closing the results cancels the batches still waiting
         self.nr_evaluations_ = evaluated
         if accepted < n:
             sample.ok = False
