@@ -18,6 +18,7 @@ from sim.experiments.backends import (
     default_workers,
     execute,
     worker_threads,
+    workers_pool,
 )
 
 
@@ -100,6 +101,15 @@ def test_a_dead_worker_process_raises_worker_lost():
         closing(execute(os._exit, [3], backend="process", workers=1)) as results,
     ):
         list(results)
+
+
+def test_a_kept_pool_runs_round_after_round_and_a_round_stopped_early_leaves_it_working():
+    with workers_pool("process", 2) as pool:
+        assert pool.slots == 2
+        with closing(pool.execute(abs, iter(range(10**6)), window=4)) as first:
+            assert next(first) in {0, 1, 2, 3}  # the first window; stopped after one result
+        again = pool.execute(math.sqrt, [4.0, 9.0], window=4)
+        assert sorted(again) == [2.0, 3.0]
 
 
 class FakeClient:

@@ -323,3 +323,98 @@ def test_a_tiny_heukamp_calibration_fits_findings_one_to_three_and_predicts_four
     assert (folder / "predictions.csv").is_file()
     assert not list((tmp_path / "hk").glob(".calibration-*"))  # populations and database gone
     pd.testing.assert_frame_equal(load(folder).predictions, result.predictions)
+
+
+# -- the same posterior on every backend and worker count --------------------------------------
+def _coin(share: float = 0.3):
+    """A stand-in for pyabc's simulate_one: one draw of the global generator, accepted if low."""
+    from pyabc.population import Particle
+
+    def simulate_one():
+        u = float(np.random.uniform())  # noqa: NPY002 - pyabc proposes from the global generator
+        return Particle(
+            m=0, parameter={"u": u}, weight=1.0, sum_stat={}, distance=u, accepted=u < share
+        )
+
+    return simulate_one
+
+
+def _sample(batch_size: int, n: int = 6, share: float = 0.3, **options):
+    from sim.experiments.backends import workers_pool
+    from sim.experiments.calibrate.sampler import OrderedSampler
+
+    check = options.pop("check_max_eval", False)
+    with workers_pool("serial") as pool:
+        sampler = OrderedSampler(pool, seed=3, batch_size=batch_size, check_max_eval=check)
+        sample = sampler.sample_until_n_accepted(n, _coin(share), 2, **options)
+    return sample, sampler.nr_evaluations_
+
+
+def test_the_sampler_keeps_the_first_n_accepted_by_number_whatever_the_batch_size():
+    from sim.experiments.calibrate.sampler import evaluation_seed
+
+    draws = [np.random.RandomState(evaluation_seed(3, 2, j)).uniform() for j in range(400)]
+    accepted = [j for j, u in enumerate(draws) if u < 0.3][:6]
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
+    for batch_size in (1, 4, 7):
+        sample, evaluations = _sample(batch_size)
+        assert [p.parameter["u"] for p in sample.accepted_particles] == [draws[j] for j in accepted]
+        assert evaluations == accepted[-1] + 1  # the number of the 6th acceptance, plus one
+    assert (np.random.get_state()[1] == before).all()  # noqa: NPY002 - generator restored
+
+
+def test_the_sampler_runs_n_when_all_are_accepted_and_stops_at_max_eval_when_asked():
+    sample, evaluations = _sample(4, share=1.0, all_accepted=True)
+    assert evaluations == 6 and sample.ok  # the calibration sample from the prior
+    sample, evaluations = _sample(4, n=50, max_eval=10, check_max_eval=True)
+    assert evaluations == 10 and not sample.ok
+    sample, evaluations = _sample(4, n=3, max_eval=10)  # not checked: runs until 3 accepted
+    assert sample.ok and sample.n_accepted == 3
+
+
+SAME = {"population": 200, "incident": 50, "history_dt_weeks": 13}
+
+
+def _toy(generations: int = 2):
+    return parse_scenario(
+        calibration(population_size=10, generations=generations, draws_for_fit=2, design=SAME)
+    )
+
+
+def _calibrated(root, generations: int = 2, **where) -> tuple[pd.DataFrame, list[int]]:
+    """posterior.parquet and the simulations per generation of a toy calibration."""
+    result = calibrate(_toy(generations), results_root=root, **where)
+    folder = result.save(results_root=root)
+    return pd.read_parquet(folder / "posterior.parquet"), list(result.generations["simulations"])
+
+
+@pytest.fixture(scope="module")
+def serial_toy(tmp_path_factory):
+    return _calibrated(tmp_path_factory.mktemp("serial"), backend="serial")
+
+
+def test_process_workers_give_the_serial_posterior_bit_for_bit(serial_toy, tmp_path):
+    posterior, simulations = _calibrated(tmp_path, backend="process", workers=2)
+    pd.testing.assert_frame_equal(posterior, serial_toy[0], check_exact=True)
+    assert simulations == serial_toy[1]
+
+
+@pytest.mark.slow
+def test_one_worker_and_a_two_worker_dask_cluster_give_the_same_posterior(serial_toy, tmp_path):
+    for where in ({"backend": "process", "workers": 1}, {"backend": "dask", "workers": 2}):
+        posterior, simulations = _calibrated(tmp_path / where["backend"], **where)
+        pd.testing.assert_frame_equal(posterior, serial_toy[0], check_exact=True)
+        assert simulations == serial_toy[1], where
+
+
+def test_a_resumed_calibration_ends_where_an_uninterrupted_one_does(serial_toy, tmp_path):
+    from sim.experiments.calibrate.abc import run_abc
+
+    database = tmp_path / "abc.db"
+    first = run_abc(_toy(generations=1), database=database, backend="serial")
+    assert list(first.generations["generation"]) == [0]
+    rest = run_abc(_toy(), database=database, backend="serial", resume=True)
+    assert list(rest.generations["simulations"]) == serial_toy[1]
+    pd.testing.assert_frame_equal(
+        rest.posterior.reset_index(drop=True), serial_toy[0], check_exact=True
+    )

@@ -17,6 +17,9 @@ Backends (:data:`BACKENDS`):
     running cluster at ``scheduler``; every worker must run the same painsim version (checked
     before the first task).
 
+A job that runs tasks in rounds (a calibration: one round per generation) keeps its workers with
+:func:`workers_pool` and calls :meth:`Pool.execute` once per round; the workers start once.
+
 ``function`` and the tasks must pickle for ``process`` and ``dask`` (a module-level function and
 plain data). Tasks are submitted in a window, so a lazy iterable of millions of tasks never sits
 in memory at once. Bad options raise :class:`BackendError`, whose ``option`` names the argument at
@@ -210,11 +213,102 @@ def execute(
     [1, 2, 3]
     """
     count = check_options(backend, workers, scheduler)
+    return _once(function, iter(tasks), backend, count, scheduler, on_error, label)
+
+
+def _once(
+    function: Callable[[T], R],
+    tasks: Iterator[T],
+    backend: str,
+    workers: int,
+    scheduler: str | None,
+    on_error: Callable[[T, Exception], R] | None,
+    label: str,
+) -> Iterator[R]:
+    """One round of tasks on workers started for it (stopped when the round ends or stops)."""
+    with _started(backend, workers, scheduler) as pool:
+        yield from pool.execute(function, tasks, on_error=on_error, label=label)
+
+
+class Pool:
+    """Workers kept for several rounds of tasks (from :func:`workers_pool`).
+
+    Attributes
+    ----------
+    backend
+        One of :data:`BACKENDS`.
+    slots
+        Tasks that run at once: 1 (``serial``), the local worker processes, or the threads of
+        the Dask cluster's workers.
+    """
+
+    def __init__(self, backend: str, slots: int, executor: Any = None, client: Any = None):
+        self.backend, self.slots = backend, slots
+        self._executor, self._client = executor, client
+
+    def execute(
+        self,
+        function: Callable[[T], R],
+        tasks: Iterable[T],
+        *,
+        on_error: Callable[[T, Exception], R] | None = None,
+        label: str = "task",
+        window: int | None = None,
+    ) -> Iterator[R]:
+        """Run ``function`` on every task on these workers; results as the tasks complete.
+
+        As :func:`execute`, but closing the iterator early cancels only this round's waiting
+        tasks (those already running finish, their results unused); the workers stay.
+        ``window`` is the most tasks in flight (default: ``PROCESS_WINDOW`` per local worker,
+        ``DASK_WINDOW`` on Dask).
+        """
+        tasks = iter(tasks)
+        if self.backend == "serial":
+            return _serial(function, tasks, on_error)
+        if self.backend == "process":
+            window = window or PROCESS_WINDOW * self.slots
+            return _processes(self._executor, function, tasks, window, on_error)
+        return _dask(self._client, function, tasks, window or DASK_WINDOW, on_error, label)
+
+
+@contextmanager
+def workers_pool(
+    backend: str = "process", workers: int | None = None, scheduler: str | None = None
+) -> Iterator[Pool]:
+    """Start workers once for several rounds of tasks; stop them when the block ends.
+
+    Options as for :func:`execute`, checked at once. Local worker processes are spawned by the
+    first round; a LocalCluster starts here. An exception (or Ctrl-C) in the block stops local
+    workers at once.
+
+    Raises
+    ------
+    BackendError
+        Bad options, or the Dask scheduler cannot be reached or its workers cannot run this
+        painsim version.
+
+    Examples
+    --------
+    >>> with workers_pool("serial") as pool:
+    ...     [sorted(pool.execute(abs, round_)) for round_ in ([-2, 1], [-3])]
+    [[1, 2], [3]]
+    """
+    count = check_options(backend, workers, scheduler)
+    with _started(backend, count, scheduler) as pool:
+        yield pool
+
+
+@contextmanager
+def _started(backend: str, workers: int, scheduler: str | None) -> Iterator[Pool]:
     if backend == "serial":
-        return _serial(function, iter(tasks), on_error)
-    if backend == "process":
-        return _processes(function, iter(tasks), count, on_error)
-    return _dask(function, iter(tasks), count, scheduler, on_error, label)
+        yield Pool("serial", 1)
+    elif backend == "process":
+        with _process_pool(workers) as executor:
+            yield Pool("process", workers, executor=executor)
+    else:
+        with dask_client(workers, scheduler) as client:
+            slots = sum(client.nthreads().values()) if scheduler is not None else workers
+            yield Pool("dask", max(int(slots), 1), client=client)
 
 
 # -- running one task ---------------------------------------------------------------------------
@@ -328,13 +422,9 @@ def _terminate(executor: ProcessPoolExecutor) -> None:
         process.join(timeout=10)
 
 
-def _processes(
-    function: Callable[[T], R],
-    tasks: Iterator[T],
-    workers: int,
-    on_error: Callable[[T, Exception], R] | None,
-) -> Iterator[R]:
-    """Tasks on local worker processes (spawned), at most ``PROCESS_WINDOW * workers`` in flight."""
+@contextmanager
+def _process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """Local worker processes (spawned, ignoring Ctrl-C); stopped at once if the block fails."""
     context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(
         workers,
@@ -342,6 +432,22 @@ def _processes(
         initializer=_start_worker,
         initargs=(worker_threads(workers),),
     )
+    try:
+        yield executor
+    except BaseException:
+        _terminate(executor)
+        raise
+    executor.shutdown(cancel_futures=True)
+
+
+def _processes(
+    executor: ProcessPoolExecutor,
+    function: Callable[[T], R],
+    tasks: Iterator[T],
+    window: int,
+    on_error: Callable[[T, Exception], R] | None,
+) -> Iterator[R]:
+    """Tasks on local worker processes, at most ``window`` in flight."""
     by_future: dict[Future, T] = {}
 
     def submit(task: T) -> None:
@@ -349,7 +455,7 @@ def _processes(
 
     try:
         with sigint_held():  # the workers are spawned by these first submissions
-            for task in itertools.islice(tasks, PROCESS_WINDOW * workers):
+            for task in itertools.islice(tasks, window):
                 submit(task)
         while by_future:
             done, _ = wait(by_future, return_when=FIRST_COMPLETED)
@@ -368,9 +474,9 @@ def _processes(
                     submit(following)
                 yield result
     except BaseException:
-        _terminate(executor)
+        for future in by_future:  # this round's tasks not yet running
+            future.cancel()
         raise
-    executor.shutdown()
 
 
 # -- Dask ---------------------------------------------------------------------------------------
@@ -458,44 +564,43 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
 
 
 def _dask(
+    client: Any,
     function: Callable[[T], R],
     tasks: Iterator[T],
-    workers: int,
-    scheduler: str | None,
+    window: int,
     on_error: Callable[[T, Exception], R] | None,
     label: str,
 ) -> Iterator[R]:
-    """Tasks with unique keys (never deduplicated), at most ``DASK_WINDOW`` in flight."""
+    """Tasks with unique keys (never deduplicated), at most ``window`` in flight."""
     from distributed import as_completed
 
-    with dask_client(workers, scheduler) as client:
-        token = secrets.token_hex(4)
-        by_key: dict[str, T] = {}
-        counter = itertools.count()
+    token = secrets.token_hex(4)
+    by_key: dict[str, T] = {}
+    counter = itertools.count()
 
-        def submit(task: T) -> Future:
-            key = f"painsim-{label}-{token}-{next(counter)}"
-            by_key[key] = task
-            return client.submit(run_one, function, task, key=key, pure=False)
+    def submit(task: T) -> Future:
+        key = f"painsim-{label}-{token}-{next(counter)}"
+        by_key[key] = task
+        return client.submit(run_one, function, task, key=key, pure=False)
 
-        queue = as_completed([submit(t) for t in itertools.islice(tasks, DASK_WINDOW)])
-        try:
-            for future in queue:
-                task = by_key.pop(future.key)
-                try:
-                    result = future.result()
-                except Exception as exc:
-                    if on_error is None:
-                        raise
-                    result = on_error(task, exc)
-                future.release()
-                following = next(tasks, None)
-                if following is not None:
-                    queue.add(submit(following))
-                yield result
-        except BaseException:
-            client.cancel(list(queue.futures))
-            raise
+    queue = as_completed([submit(t) for t in itertools.islice(tasks, window)])
+    try:
+        for future in queue:
+            task = by_key.pop(future.key)
+            try:
+                result = future.result()
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                result = on_error(task, exc)
+            future.release()
+            following = next(tasks, None)
+            if following is not None:
+                queue.add(submit(following))
+            yield result
+    except BaseException:
+        client.cancel(list(queue.futures))
+        raise
 
 
 __all__ = [
@@ -504,6 +609,7 @@ __all__ = [
     "MAX_WORKERS",
     "QUIET_DASK",
     "BackendError",
+    "Pool",
     "WorkerLost",
     "check_dask_workers",
     "check_options",
@@ -514,4 +620,5 @@ __all__ = [
     "run_one",
     "sigint_held",
     "tune_allocator",
+    "workers_pool",
 ]

@@ -180,8 +180,9 @@ def calibrate(
     scenario
         A validated scenario with a ``[calibration]`` section.
     backend
-        ``serial`` (one process, exactly repeatable), ``process`` (local worker processes)
-        or ``dask`` (a local cluster, or the scheduler at ``scheduler``).
+        ``serial`` (this process), ``process`` (local worker processes) or ``dask`` (a local
+        cluster, or the scheduler at ``scheduler``); all three give the same posterior, bit for
+        bit, with any number of workers.
     workers
         Worker processes (default: usable cores).
     scheduler
