@@ -393,6 +393,8 @@ def serial_toy(tmp_path_factory):
     return _calibrated(tmp_path_factory.mktemp("serial"), backend="serial")
 
 
+@pytest.mark.slow  # worker start-up (pyabc import, Numba) dominates; the ordering rule itself
+# is checked fast by test_the_sampler_keeps_the_first_n_accepted_by_number_whatever_the_batch_size
 def test_process_workers_give_the_serial_posterior_bit_for_bit(serial_toy, tmp_path):
     posterior, simulations = _calibrated(tmp_path, backend="process", workers=2)
     pd.testing.assert_frame_equal(posterior, serial_toy[0], check_exact=True)
