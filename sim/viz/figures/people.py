@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 
 from sim.results.folder import CONNECTIVITY, MANIFEST
-from sim.results.replay import ReplayError, Tracked, check_replay, pain_free_pattern, rebuild
+from sim.results.replay import (
+    ReplayError,
+    Tracked,
+    check_replay,
+    connectivity_from_records,
+    pain_free_pattern,
+    rebuild,
+)
 from sim.viz.figures.common import FigureError
 
 ANIMATION_FRAMES_MAX = 40
@@ -269,7 +276,7 @@ class Cast:
                 self.arms[0],
                 self.tracked_ids,
                 frames,
-                self.saved is None,
+                False,
             )
         if self.saved is None and self.chosen.treatment is not None:
             jobs["twin"] = (
@@ -358,7 +365,31 @@ class Cast:
             if self.saved is not None:
                 matrices = self._block(self.arms[0], replicate)[rows["patient_id"].to_numpy()]
             else:
-                matrices = self.track.everyone[rows["patient_id"].to_numpy()]
+                matrices = self.everyone(rows)
             healthy.append(matrices[(rows["years_with_pain"] == 0).to_numpy()].astype(float))
             chronic.append(matrices[(rows["stage"] == "chronic").to_numpy()].astype(float))
         return np.concatenate(healthy), np.concatenate(chronic)
+
+    def everyone(self, rows: pd.DataFrame) -> np.ndarray:
+        """(n, R, R) float32 connectivity of the reference arm's recorded ``rows`` at the horizon.
+
+        From their recorded age, adaptation and pain (no simulation); an arm whose treatment
+        acts on the network is replayed whole instead (its effect is not recorded).
+        """
+        self.track  # noqa: B018 (the replay of the chosen people checks the scenario first)
+        ids = rows["patient_id"].to_numpy()
+        try:
+            return connectivity_from_records(
+                self.scenario,
+                self.replicate,
+                self.arms[0],
+                ids,
+                ages=rows["age"].to_numpy(float),
+                adaptation=rows["adaptation"].to_numpy(float),
+                pain=rows["pain"].to_numpy(float),
+            )
+        except ValueError:
+            whole = rebuild(
+                self.scenario, self.replicate, self.arms[0], self.tracked_ids, everyone=True
+            )
+            return whole.everyone[ids]

@@ -122,6 +122,7 @@ FIGURE_COLUMNS: tuple[str, ...] = (
     "years_with_pain",
     "pain",
     "coping",
+    "adaptation",
     "dmn_perturbation",
     "enrolled_year",
     *PERTURBATION_METRICS,
