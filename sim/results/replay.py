@@ -155,13 +155,14 @@ def connectivity_from_records(
     ages: Sequence[float],
     adaptation: Sequence[float],
     pain: Sequence[float],
+    model: PainModel | None = None,
 ) -> np.ndarray:
     """(k, R, R) float32 connectivity of recorded people, from their recorded state.
 
     Connectivity depends only on age, adaptation and pain now, and on draws made when the
     cohort is made (:meth:`sim.core.model.PainModel.connectivity_at`), so the records of a
     run give everyone's network without simulating anybody (to the float32 precision of the
-    stored columns).
+    stored columns). ``model``: :func:`light_model` of the same replicate and arm, if made.
 
     Raises
     ------
@@ -169,7 +170,7 @@ def connectivity_from_records(
         The arm has an intervention acting on the network (its effect is not recorded):
         :func:`rebuild` with ``everyone=True`` instead.
     """
-    model = light_model(scenario, replicate, arm)
+    model = model or light_model(scenario, replicate, arm)
     edges = model.connectivity_at(
         np.asarray(people, dtype=int),
         ages=np.asarray(ages, dtype=float),
@@ -180,14 +181,19 @@ def connectivity_from_records(
 
 
 def pain_free_pattern(
-    scenario: Scenario, replicate: int, people: Sequence[int], ages: Sequence[float]
+    scenario: Scenario,
+    replicate: int,
+    people: Sequence[int],
+    ages: Sequence[float],
+    model: PainModel | None = None,
 ) -> np.ndarray:
     """(k, R, R) own pain-free connectivity of ``people`` at ``ages`` (years); no simulation.
 
     A person's healthy deviations are drawn when the cohort is made, so building the model
-    without running it (nor its pain history) is enough.
+    without running it (nor its pain history) is enough: ``model`` is
+    :func:`light_model` of the replicate, if already made.
     """
-    model = light_model(scenario, replicate)
+    model = model or light_model(scenario, replicate)
     rows = np.asarray(people, dtype=int)
     edges = model.pain_free_connectivity(rows, np.asarray(ages, dtype=float))
     return edges_to_matrix(edges, diagonal=1.0)

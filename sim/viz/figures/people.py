@@ -24,6 +24,7 @@ from sim.results.replay import (
     Tracked,
     check_replay,
     connectivity_from_records,
+    light_model,
     pain_free_pattern,
     rebuild,
 )
@@ -233,10 +234,6 @@ class Cast:
     background
         Replay in background threads (the figures that need no connectivity are drawn
         meanwhile); the replays are waited for when first needed.
-    chosen_from
-        The first replicate's records, enough to choose the people (default: all of
-        ``result.patients``): a folder's first replicate is read first, so the replays start
-        while the rest of the rows are read.
 
     Raises
     ------
@@ -252,12 +249,11 @@ class Cast:
         made_with: str | None = None,
         where: str = "run",
         background: bool = False,
-        chosen_from: pd.DataFrame | None = None,
     ):
         self.result = result
         self.arms: list[str] = list(result.arms)
         self.scenario = result.scenario
-        patients = result.patients if chosen_from is None else chosen_from
+        patients = result.patients
         self.year = float(patients["year"].max())
         self._horizon: pd.DataFrame | None = None
         self.chosen = choose_patients(patients, self.arms)
@@ -267,6 +263,7 @@ class Cast:
         self.tracked_ids = list(dict.fromkeys([self.chosen.patient, self.chosen.story]))
         self._made_with, self._where = made_with, where
         self._track: Tracked | None = None
+        self._light: Any = None
         jobs: dict[str, tuple[Any, ...]] = {}
         if self.saved is None or animation:
             frames = animation_frames(patients["year"].to_numpy()) if animation else ()
@@ -347,7 +344,16 @@ class Cast:
     def pain_free(self, patient: int) -> np.ndarray:
         """(R, R) the patient's own pain-free pattern at their age at the horizon."""
         age = float(self.record(self.arms[0], patient)["age"])
-        return pain_free_pattern(self.scenario, self.replicate, [patient], [age])[0]
+        return pain_free_pattern(self.scenario, self.replicate, [patient], [age], self.light_model)[
+            0
+        ]
+
+    @property
+    def light_model(self) -> Any:
+        """The cast's replicate as drawn at the start, without its history (made once)."""
+        if self._light is None:
+            self._light = light_model(self.scenario, self.replicate, self.arms[0])
+        return self._light
 
     def groups(self) -> tuple[np.ndarray, np.ndarray]:
         """(n, R, R) connectivity of the reference arm's never-in-pain and chronic people.
@@ -387,6 +393,7 @@ class Cast:
                 ages=rows["age"].to_numpy(float),
                 adaptation=rows["adaptation"].to_numpy(float),
                 pain=rows["pain"].to_numpy(float),
+                model=self.light_model,
             )
         except ValueError:
             whole = rebuild(

@@ -297,6 +297,7 @@ def perturbation_by_years(
     style: str | hs.Style = "talk",
     *,
     min_people: int = MIN_BIN_PEOPLE,
+    coping: tuple[list[Curve], list[str]] | None = None,
 ) -> Figure:
     """Figure 1: DMN perturbation vs years lived with pain, per arm and by coping group.
 
@@ -312,6 +313,9 @@ def perturbation_by_years(
         ``talk`` or ``paper``.
     min_people
         Bins with fewer people are not drawn (greyed in the n strip).
+    coping
+        :func:`coping_curves` of the reference arm with ``min_people``, if already made (the
+        headline of a run without treatment shows the same curves).
 
     Returns
     -------
@@ -332,7 +336,7 @@ def perturbation_by_years(
             arm: binned_curve(twin_differences(patients, arms, arm), min_people=min_people)
             for arm in arms[1:]
         }
-    groups, group_labels = coping_curves(ref, min_people=min_people)
+    groups, group_labels = coping or coping_curves(ref, min_people=min_people)
     healthy = healthy_level(ref)
     x_max = max([float(c.x.max()) for c in [*shown.values(), *groups] if c.x.size] or [1.0])
     ylp, perturbation = name_of("years_with_pain"), label("dmn_perturbation")
@@ -530,8 +534,15 @@ def horizon_rows(result: Any) -> pd.DataFrame:
     return horizon[horizon["arm"] == result.arms[0]]
 
 
-def add_perturbation(result: Any, writer: FigureWriter) -> None:
-    """Figure 1 of a run."""
+def reference_coping(result: Any) -> tuple[list[Curve], list[str]]:
+    """:func:`coping_curves` of a run's reference arm (figure 1 B and the coping headline)."""
+    return coping_curves(arm_rows(result.patients, result.arms[0]))
+
+
+def add_perturbation(
+    result: Any, writer: FigureWriter, coping: tuple[list[Curve], list[str]] | None = None
+) -> None:
+    """Figure 1 of a run (``coping``: :func:`reference_coping`, if already made)."""
     arms, patients = result.arms, result.patients
     method = band_method(int(patients["replicate"].nunique()))
     writer.add(
@@ -544,7 +555,7 @@ def add_perturbation(result: Any, writer: FigureWriter) -> None:
         f"difference); B: {arms[0]} by thirds of catastrophizing (PCS) at the start. Dotted "
         "line: median of people never in pain. Strips below: people per bin (log scale); "
         f"grey bins hold fewer than {MIN_BIN_PEOPLE} people and are not drawn.",
-        lambda: perturbation_by_years(patients, arms, writer.style),
+        lambda: perturbation_by_years(patients, arms, writer.style, coping=coping),
     )
 
 
