@@ -14,6 +14,10 @@ equal to the model's own state to 1e-9 at the model's parameters).
 The calibration of drift and coping to the Heukamp findings uses it: a study population is
 simulated once and every parameter set proposed by ABC is replayed on it in milliseconds
 (docs/model.md, "Calibration to the Heukamp findings").
+
+:func:`people_model` replays a few people of a cohort exactly as they live in the whole cohort,
+without simulating the others (:class:`ColumnStream` gives them their own columns of each
+random stream): the figures use it for the people they show (``sim.results.replay.rebuild``).
 """
 
 from __future__ import annotations

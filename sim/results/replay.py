@@ -4,7 +4,9 @@ A run is deterministic: the same scenario, seed, replicate and arm give the same
 same luck, as long as the model stops at the same record times (the random numbers are drawn on
 the step grid between them). So connectivity that a run did not save (``connectivity.npz``) can
 be rebuilt from the scenario recorded in ``manifest.json``: the figures use this for the
-glass-brain connectomes, the matrices and the animation of one patient.
+glass-brain connectomes, the matrices and the animation of one patient. Only the people to
+show are simulated (:func:`sim.core.replay.people_model`); everyone's network at a record time
+follows from the recorded state (:func:`connectivity_from_records`).
 
 :func:`rebuild` returns the rebuilt people's DMN perturbation at the horizon;
 :func:`check_replay` compares it with the recorded one and refuses a replay that differs (say, a

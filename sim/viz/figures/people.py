@@ -2,9 +2,10 @@
 
 Figures 3, 4 and 8 need connectivity matrices. Figures 3 and 4 use the run's saved connectivity
 (``RunResult.connectivity``, ``connectivity.npz``) when there is any; otherwise, and always for
-the animation (which needs the network at every record time), replicate 0 of the reference arm
-is replayed from the run's scenario (:mod:`sim.results.replay`) and checked against the
-recorded DMN perturbation.
+the animation (which needs the network at every record time), the chosen people of one
+replicate are replayed from the run's scenario (:mod:`sim.results.replay`; only they are
+simulated) and checked against the recorded DMN perturbation, and figure 4's groups are rebuilt
+from the recorded state of everyone at the horizon.
 """
 
 from __future__ import annotations

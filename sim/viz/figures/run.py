@@ -130,19 +130,37 @@ def binned_curve(
     Curve
         See :func:`band_method` for the band.
     """
-    data = rows[["replicate", "patient_id", x, value]].dropna()
+    return _binned(
+        rows["replicate"].to_numpy(np.int64),
+        rows["patient_id"].to_numpy(np.int64),
+        rows[x].to_numpy(float),
+        rows[value].to_numpy(float),
+        edges,
+        min_people,
+    )
+
+
+def _binned(
+    replicate: np.ndarray,
+    patient: np.ndarray,
+    xs: np.ndarray,
+    values: np.ndarray,
+    edges: Sequence[float],
+    min_people: int,
+) -> Curve:
+    """:func:`binned_curve` of plain arrays (records with a missing x or value are left out)."""
+    known = ~(np.isnan(xs) | np.isnan(values))
+    if not known.all():
+        replicate, patient, xs, values = (a[known] for a in (replicate, patient, xs, values))
     edges = tuple(float(e) for e in edges)
     k = len(edges) - 1
-    xs = data[x].to_numpy(float)
     bins = np.clip(np.digitize(xs, edges[1:-1]), 0, k - 1)
-    replicate = data["replicate"].to_numpy(np.int64)
     replicates = np.sort(pd.unique(replicate))
-    width = int(data["patient_id"].max()) + 1 if len(data) else 1
-    person = np.searchsorted(replicates, replicate) * width + data["patient_id"].to_numpy(np.int64)
+    width = int(patient.max()) + 1 if patient.size else 1
+    person = np.searchsorted(replicates, replicate) * width + patient
     people_ids = np.arange(len(replicates) * width)  # one slot per (replicate, person)
     key = person * k + bins
     size = len(people_ids) * k
-    values = data[value].to_numpy(float)
     sums = np.bincount(key, values, minlength=size).reshape(-1, k)
     counts = np.bincount(key, minlength=size).reshape(-1, k).astype(float)
     x_sums = np.bincount(key, xs, minlength=size).reshape(-1, k)
@@ -187,9 +205,17 @@ def coping_curves(
     rows: pd.DataFrame, *, min_people: int = MIN_BIN_PEOPLE
 ) -> tuple[list[Curve], list[str]]:
     """:func:`binned_curve` of each third of catastrophizing at the start, and their labels."""
-    narrow = rows[["replicate", "patient_id", "years_with_pain", "dmn_perturbation"]]
     codes, labels = coping_codes(rows)
-    curves = [binned_curve(narrow[codes == g], min_people=min_people) for g in range(3)]
+    columns = (
+        rows["replicate"].to_numpy(np.int64),
+        rows["patient_id"].to_numpy(np.int64),
+        rows["years_with_pain"].to_numpy(float),
+        rows["dmn_perturbation"].to_numpy(float),
+    )
+    curves = []
+    for g in range(3):
+        mine = codes == g
+        curves.append(_binned(*(c[mine] for c in columns), YLP_BIN_EDGES, min_people))
     return curves, labels
 
 
