@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit, prange
@@ -33,6 +33,10 @@ from sim.core import coping
 from sim.core.coping import CopingParams
 from sim.core.drift import DriftParams
 from sim.core.pain import Exposure
+
+if TYPE_CHECKING:  # the model imports this module; only its types are needed here
+    from sim.core.model import PainModel
+    from sim.scenario import Scenario
 
 TIME_TOL = 1e-9
 """Records that start less than this before a cut-off time (years) are after it."""
@@ -391,7 +395,9 @@ class ColumnStream:
         return out.reshape(shape)
 
 
-def people_model(scenario: Any, replicate: int, people: Sequence[int], *, arm: str | None = None):
+def people_model(
+    scenario: Scenario, replicate: int, people: Sequence[int], *, arm: str | None = None
+) -> tuple[PainModel, np.ndarray]:
     """A model of some people of a cohort, who live exactly as they do in the whole cohort.
 
     Every random number a person meets is theirs alone (their column of each stream's draw),
@@ -445,6 +451,8 @@ def people_model(scenario: Any, replicate: int, people: Sequence[int], *, arm: s
         )
     model.scenario = scenario
     model.cohort = cohort
+    # The model draws each step's uniforms from its pain stream for all its people: the kept
+    # people's columns of the whole cohort's draw instead.
     model._pain_rng = ColumnStream(stream(seed, replicate, "pain"), keep, n)
     model.effects = ArmEffects(
         [
