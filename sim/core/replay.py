@@ -14,11 +14,17 @@ equal to the model's own state to 1e-9 at the model's parameters).
 The calibration of drift and coping to the Heukamp findings uses it: a study population is
 simulated once and every parameter set proposed by ABC is replayed on it in milliseconds
 (docs/model.md, "Calibration to the Heukamp findings").
+
+:func:`people_model` replays a few people of a cohort exactly as they live in the whole cohort,
+without simulating the others (:class:`ColumnStream` gives them their own columns of each
+random stream): the figures use it for the people they show (``sim.results.replay.rebuild``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit, prange
@@ -27,6 +33,10 @@ from sim.core import coping
 from sim.core.coping import CopingParams
 from sim.core.drift import DriftParams
 from sim.core.pain import Exposure
+
+if TYPE_CHECKING:  # the model imports this module; only its types are needed here
+    from sim.core.model import PainModel
+    from sim.scenario import Scenario
 
 TIME_TOL = 1e-9
 """Records that start less than this before a cut-off time (years) are after it."""
@@ -324,3 +334,137 @@ def _replay_kernel(
         score[i] = min(max(trait[i] + s, 0.0), pcs_max)
         adaptation[i] = a_r + a_s
     return score, adaptation
+
+
+# -- some people of a cohort, exactly as they live in the whole cohort --------------------------
+class ColumnStream:
+    """What a whole cohort draws from a random stream, for some of its people only.
+
+    The model draws (m, N) uniforms at once for its N people (``rng.random((4, N))`` each
+    step), so person ``i``'s draw in row ``j`` is the stream's ``j * N + i``-th number. A PCG64
+    generator (NumPy's default) makes one 64-bit output per double and can jump ahead in
+    constant time, so the other people's numbers are skipped rather than drawn: a step costs
+    the same for a few people of 100,000 as of 100.
+
+    Parameters
+    ----------
+    rng
+        The stream as the whole cohort would use it (fresh).
+    columns
+        People to keep (sorted, distinct row indices).
+    size
+        The whole cohort's size N.
+
+    Examples
+    --------
+    >>> whole = np.random.default_rng(7).random((4, 1000))
+    >>> some = ColumnStream(np.random.default_rng(7), np.array([3, 998]), 1000)
+    >>> bool(np.array_equal(some.random((4, 2)), whole[:, [3, 998]]))
+    True
+    """
+
+    def __init__(self, rng: np.random.Generator, columns: np.ndarray, size: int):
+        self.rng = rng
+        self.columns = np.asarray(columns, dtype=np.int64)
+        self.size = int(size)
+        if np.any(np.diff(self.columns) <= 0) or (
+            self.columns.size and not 0 <= self.columns[0] <= self.columns[-1] < self.size
+        ):
+            raise ValueError("columns must be sorted, distinct and within the cohort")
+        # Without a jump-ahead (another bit generator), draw everyone and keep the columns.
+        self.skips = isinstance(rng.bit_generator, np.random.PCG64)
+
+    def random(self, shape: int | tuple[int, ...]) -> np.ndarray:
+        """The kept people's columns of ``random((m, N))`` (``shape``: (m, k) or (k,))."""
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        rows = int(np.prod(shape[:-1], dtype=np.int64))
+        if shape[-1] != self.columns.size:
+            raise ValueError(f"asked for {shape[-1]} people, keeping {self.columns.size}")
+        if not self.skips:
+            return self.rng.random((rows, self.size))[:, self.columns].reshape(shape)
+        out = np.empty(rows * self.columns.size)
+        bits, draw, done, k = self.rng.bit_generator, self.rng.random, 0, 0
+        for j in range(rows):
+            for target in (j * self.size + self.columns).tolist():
+                if target > done:
+                    bits.advance(target - done)
+                out[k] = draw()
+                done, k = target + 1, k + 1
+        if rows * self.size > done:
+            bits.advance(rows * self.size - done)
+        return out.reshape(shape)
+
+
+def people_model(
+    scenario: Scenario, replicate: int, people: Sequence[int], *, arm: str | None = None
+) -> tuple[PainModel, np.ndarray]:
+    """A model of some people of a cohort, who live exactly as they do in the whole cohort.
+
+    Every random number a person meets is theirs alone (their column of each stream's draw),
+    and nothing in a person's pain, coping, adaptation or treatment depends on anybody else,
+    so a model of a few people reproduces them exactly, in a fraction of the time: the pain
+    history before the start (``sim.core.history``) and the run are simulated for them only.
+    The cohort's oldest person is kept too: the history starts at their 18th birthday.
+
+    Parameters
+    ----------
+    scenario
+        The run's scenario (``sim.scenario.Scenario``).
+    replicate, arm
+        Which cohort and arm (default: the first).
+    people
+        Row indices (patient ids) in the whole cohort.
+
+    Returns
+    -------
+    (model, rows)
+        A :class:`sim.core.model.PainModel` of the kept people, and where ``people`` are in it
+        (``model.connectivity(rows)``, ``model.network_outcomes(rows)``...). Step it with
+        ``model.iter_times`` as a whole cohort would be (the record times decide where steps
+        are split).
+    """
+    from dataclasses import replace
+
+    from sim.core.history import simulate_history
+    from sim.core.interventions import ArmEffects
+    from sim.core.model import PainModel, stream
+
+    history = scenario.cohort.history == "simulated"
+    # Everyone's draws at the start are cheap; the history is simulated below for the kept
+    # people only (it comes from a stream of its own, so skipping it changes no other draw).
+    light = scenario.model_copy(
+        update={"cohort": scenario.cohort.model_copy(update={"history": "none"})}
+    )
+    model = PainModel(light, replicate, arm=arm, create_agents=False)
+    whole = model.cohort
+    people = np.asarray(people, dtype=np.int64)
+    keep = np.unique(np.append(people, np.argmax(whole.age0) if whole.size else people))
+    cohort = whole.take(keep)
+    seed, n = scenario.scenario.seed, whole.size
+    if history:
+        rng = ColumnStream(stream(seed, replicate, "history"), keep, n)
+        past = simulate_history(cohort.pain, cohort.coping_trait, model.params, rng, model.dt_years)
+        cohort.coping_state, cohort.reversible, cohort.scar = (
+            past.coping_state,
+            past.reversible,
+            past.scar,
+        )
+    model.scenario = scenario
+    model.cohort = cohort
+    # The model draws each step's uniforms from its pain stream for all its people: the kept
+    # people's columns of the whole cohort's draw instead.
+    model._pain_rng = ColumnStream(stream(seed, replicate, "pain"), keep, n)
+    model.effects = ArmEffects(
+        [
+            replace(
+                d,
+                enrolled_at=d.enrolled_at[keep].copy(),
+                dose=d.dose[keep],
+                response=d.response[keep],
+                baseline_pain=d.baseline_pain[keep].copy(),
+                report_noise=d.report_noise[keep],
+            )
+            for d in model.effects.deliveries
+        ]
+    )
+    return model, np.searchsorted(keep, people)

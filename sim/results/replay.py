@@ -4,7 +4,9 @@ A run is deterministic: the same scenario, seed, replicate and arm give the same
 same luck, as long as the model stops at the same record times (the random numbers are drawn on
 the step grid between them). So connectivity that a run did not save (``connectivity.npz``) can
 be rebuilt from the scenario recorded in ``manifest.json``: the figures use this for the
-glass-brain connectomes, the matrices and the animation of one patient.
+glass-brain connectomes, the matrices and the animation of one patient. Only the people to
+show are simulated (:func:`sim.core.replay.people_model`); everyone's network at a record time
+follows from the recorded state (:func:`connectivity_from_records`).
 
 :func:`rebuild` returns the rebuilt people's DMN perturbation at the horizon;
 :func:`check_replay` compares it with the recorded one and refuses a replay that differs (say, a
@@ -32,6 +34,7 @@ import numpy as np
 import sim
 from sim.core.brain import edges_to_matrix
 from sim.core.model import PainModel
+from sim.core.replay import people_model
 from sim.scenario import Scenario, scenario_from_resolved
 
 
@@ -76,6 +79,19 @@ class Tracked:
     perturbation: np.ndarray
 
 
+def light_model(scenario: Scenario, replicate: int, arm: str | None = None) -> PainModel:
+    """The run's cohort as drawn at the start, without simulating its pain history.
+
+    Age, healthy deviations and drift direction (everything connectivity needs besides
+    adaptation and pain) are drawn from streams of their own, before and apart from the
+    history: they are the same as in the run, at a fraction of the cost.
+    """
+    light = scenario.model_copy(
+        update={"cohort": scenario.cohort.model_copy(update={"history": "none"})}
+    )
+    return PainModel(light, replicate, arm=arm, create_agents=False)
+
+
 def rebuild(
     scenario: Scenario,
     replicate: int,
@@ -87,8 +103,10 @@ def rebuild(
 ) -> Tracked:
     """Simulate one replicate of one arm again and capture the connectivity of ``people``.
 
-    The model stops at every record time of the run (as ``sim.experiments.run.run_replicate``
-    does), so the random numbers line up and the rebuilt people are the recorded ones.
+    Only ``people`` are simulated (:func:`sim.core.replay.people_model`: they live exactly as
+    in the whole cohort), unless ``everyone`` is asked for. The model stops at every record
+    time of the run (as ``sim.experiments.run.run_replicate`` does), so the random numbers
+    line up and the rebuilt people are the recorded ones.
 
     Parameters
     ----------
@@ -101,12 +119,16 @@ def rebuild(
     frames
         Record times (years) at which to capture them; the horizon is always captured last.
     everyone
-        Also return everyone's matrix at the horizon.
+        Also return everyone's matrix at the horizon (simulates the whole cohort; see
+        :func:`connectivity_from_records` for a cheaper way).
     """
-    model = PainModel(scenario, replicate, arm=arm, create_agents=False)
+    if everyone:
+        model = PainModel(scenario, replicate, arm=arm, create_agents=False)
+        rows = np.asarray(people, dtype=int)
+    else:
+        model, rows = people_model(scenario, replicate, people, arm=arm)
     times = model.record_times()
     wanted = {round(float(t), 9) for t in frames} | {round(float(times[-1]), 9)}
-    rows = np.asarray(people, dtype=int)
     caught, connectivity, pain_free = [], [], []
     for year in model.iter_times(times):
         if round(year, 9) in wanted:
@@ -126,15 +148,54 @@ def rebuild(
     )
 
 
+def connectivity_from_records(
+    scenario: Scenario,
+    replicate: int,
+    arm: str,
+    people: Sequence[int],
+    *,
+    ages: Sequence[float],
+    adaptation: Sequence[float],
+    pain: Sequence[float],
+    model: PainModel | None = None,
+) -> np.ndarray:
+    """(k, R, R) float32 connectivity of recorded people, from their recorded state.
+
+    Connectivity depends only on age, adaptation and pain now, and on draws made when the
+    cohort is made (:meth:`sim.core.model.PainModel.connectivity_at`), so the records of a
+    run give everyone's network without simulating anybody (to the float32 precision of the
+    stored columns). ``model``: :func:`light_model` of the same replicate and arm, if made.
+
+    Raises
+    ------
+    ValueError
+        The arm has an intervention acting on the network (its effect is not recorded):
+        :func:`rebuild` with ``everyone=True`` instead.
+    """
+    model = model or light_model(scenario, replicate, arm)
+    edges = model.connectivity_at(
+        np.asarray(people, dtype=int),
+        ages=np.asarray(ages, dtype=float),
+        adaptation=np.asarray(adaptation, dtype=float),
+        pain_now=np.asarray(pain, dtype=float),
+    )
+    return edges_to_matrix(edges.astype(np.float32), diagonal=1.0)
+
+
 def pain_free_pattern(
-    scenario: Scenario, replicate: int, people: Sequence[int], ages: Sequence[float]
+    scenario: Scenario,
+    replicate: int,
+    people: Sequence[int],
+    ages: Sequence[float],
+    model: PainModel | None = None,
 ) -> np.ndarray:
     """(k, R, R) own pain-free connectivity of ``people`` at ``ages`` (years); no simulation.
 
     A person's healthy deviations are drawn when the cohort is made, so building the model
-    without running it is enough.
+    without running it (nor its pain history) is enough: ``model`` is
+    :func:`light_model` of the replicate, if already made.
     """
-    model = PainModel(scenario, replicate, create_agents=False)
+    model = model or light_model(scenario, replicate)
     rows = np.asarray(people, dtype=int)
     edges = model.pain_free_connectivity(rows, np.asarray(ages, dtype=float))
     return edges_to_matrix(edges, diagonal=1.0)

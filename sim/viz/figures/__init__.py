@@ -52,21 +52,9 @@ from sim.results.folder import FIGURES_DIR
 from sim.viz import style as hs
 from sim.viz.figures.common import ANIMATION_FORMATS, Entry, FigureError, FigureSet, FigureWriter
 from sim.viz.figures.index import index_html, write_index
-from sim.viz.figures.sources import Source, load_source, read_first_replicate, result_source
+from sim.viz.figures.sources import Source, load_source, result_source
 
 __all__ = ["Entry", "FigureError", "FigureSet", "make_figures"]
-
-
-LONG_REPLAY_PERSON_STEPS = 30_000_000
-"""A replay this long (people x model steps) starts before all patient rows are read."""
-
-
-def long_replay(result: Any) -> bool:
-    """Will replaying one replicate of the run take long (many people, many steps)?"""
-    from sim.experiments.run import steps_per_replicate
-
-    scenario = result.scenario
-    return scenario.cohort.size * steps_per_replicate(scenario.scenario) > LONG_REPLAY_PERSON_STEPS
 
 
 def _draw_run(source: Source, writer: FigureWriter, animation: bool) -> None:
@@ -76,31 +64,28 @@ def _draw_run(source: Source, writer: FigureWriter, animation: bool) -> None:
     from sim.viz.figures.cohort import add_cohort
     from sim.viz.figures.headline import add_headline, run_headline
     from sim.viz.figures.people import Cast
-    from sim.viz.figures.run import add_metrics, add_perturbation
+    from sim.viz.figures.run import add_metrics, add_perturbation, reference_coping
 
     result = source.result
     writer.expect(9 + animation)
     writer.step("reading patient rows")
     where = str(source.folder) if source.folder is not None else "run"
-    # Connectivity is replayed in the background while the rows are read and the first
-    # figures drawn; a folder's first replicate is enough to choose whom to replay.
-    early = None
-    if source.folder is not None and not result.patients_in_memory and long_replay(result):
-        early = read_first_replicate(source.folder)
+    result.patients  # noqa: B018 (a folder's rows are read here, once)
+    # Only the people figures 3, 4 and 8 show are replayed (seconds even for 100,000 people),
+    # in the background while the figures that need no connectivity are drawn.
     cast = Cast(
         result,
         animation=animation,
         made_with=source.made_with,
         where=where,
         background=True,
-        chosen_from=early,
     )
-    result.patients  # noqa: B018 (a folder's rows are read here, once)
     writer.done()
     try:
         differences = add_comparison(result, writer)
-        add_headline(writer, run_headline(result, differences))
-        add_perturbation(result, writer)
+        coping = reference_coping(result)  # figure 1 B and the headline without treatment
+        add_headline(writer, run_headline(result, differences, coping))
+        add_perturbation(result, writer, coping)
         add_cohort(result, writer)
         add_treatment_over_time(result, writer)
         add_metrics(result, writer)

@@ -36,6 +36,7 @@ from sim.viz.figures.common import (
 from sim.viz.figures.layout import best_legend, settle_legends
 from sim.viz.figures.run import (
     MIN_BIN_PEOPLE,
+    Curve,
     arm_rows,
     band_method,
     coping_curves,
@@ -102,11 +103,19 @@ def coping_message(curves: Sequence[Any], labels: Sequence[str], healthy: float)
 
 
 def coping_headline_figure(
-    rows: pd.DataFrame, message: str, *, min_people: int = MIN_BIN_PEOPLE
+    rows: pd.DataFrame,
+    message: str,
+    *,
+    min_people: int = MIN_BIN_PEOPLE,
+    coping: tuple[list[Curve], list[str]] | None = None,
 ) -> Figure:
-    """DMN perturbation by thirds of catastrophizing at the start, one big panel."""
+    """DMN perturbation by thirds of catastrophizing at the start, one big panel.
+
+    ``coping``: :func:`~sim.viz.figures.run.coping_curves` of ``rows`` with ``min_people``,
+    if already made.
+    """
     s = SLIDE
-    curves, labels = coping_curves(rows, min_people=min_people)
+    curves, labels = coping or coping_curves(rows, min_people=min_people)
     healthy = healthy_level(rows)
     with hs.use(s):
         fig = hs.new_figure(s)
@@ -138,8 +147,15 @@ def coping_headline_figure(
     return fig
 
 
-def run_headline(result: Any, differences: pd.DataFrame | None) -> tuple[Make, str]:
-    """The headline of a run: the treatment forest plot, or the drift by coping group."""
+def run_headline(
+    result: Any,
+    differences: pd.DataFrame | None,
+    coping: tuple[list[Curve], list[str]] | None = None,
+) -> tuple[Make, str]:
+    """The headline of a run: the treatment forest plot, or the drift by coping group.
+
+    ``coping``: :func:`~sim.viz.figures.run.reference_coping`, if already made.
+    """
     arms = result.arms
     if differences is not None and (differences["who"] == "enrolled").any():
         message = treatment_message(differences, arms)
@@ -151,7 +167,8 @@ def run_headline(result: Any, differences: pd.DataFrame | None) -> tuple[Make, s
         )
         return (lambda: arm_comparison(differences, arms, SLIDE, title=message)), caption
     rows = arm_rows(result.patients, arms[0])
-    curves, labels = coping_curves(rows)
+    coping = coping or coping_curves(rows)
+    curves, labels = coping
     message = coping_message(curves, labels, healthy_level(rows))
     method = band_method(int(rows["replicate"].nunique()))
     caption = (
@@ -160,7 +177,7 @@ def run_headline(result: Any, differences: pd.DataFrame | None) -> tuple[Make, s
         f"band: 95 % {method}; bins with fewer than {MIN_BIN_PEOPLE} people left out; dotted: "
         "median of people never in pain."
     )
-    return (lambda: coping_headline_figure(rows, message)), caption
+    return (lambda: coping_headline_figure(rows, message, coping=coping)), caption
 
 
 def add_headline(writer: FigureWriter, made: tuple[Make, str] | None, reason: str = "") -> None:

@@ -2,9 +2,10 @@
 
 Figures 3, 4 and 8 need connectivity matrices. Figures 3 and 4 use the run's saved connectivity
 (``RunResult.connectivity``, ``connectivity.npz``) when there is any; otherwise, and always for
-the animation (which needs the network at every record time), replicate 0 of the reference arm
-is replayed from the run's scenario (:mod:`sim.results.replay`) and checked against the
-recorded DMN perturbation.
+the animation (which needs the network at every record time), the chosen people of one
+replicate are replayed from the run's scenario (:mod:`sim.results.replay`; only they are
+simulated) and checked against the recorded DMN perturbation, and figure 4's groups are rebuilt
+from the recorded state of everyone at the horizon.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ import numpy as np
 import pandas as pd
 
 from sim.results.folder import CONNECTIVITY, MANIFEST
-from sim.results.replay import ReplayError, Tracked, check_replay, pain_free_pattern, rebuild
+from sim.results.replay import (
+    ReplayError,
+    Tracked,
+    check_replay,
+    connectivity_from_records,
+    light_model,
+    pain_free_pattern,
+    rebuild,
+)
 from sim.viz.figures.common import FigureError
 
 ANIMATION_FRAMES_MAX = 40
@@ -226,10 +235,6 @@ class Cast:
     background
         Replay in background threads (the figures that need no connectivity are drawn
         meanwhile); the replays are waited for when first needed.
-    chosen_from
-        The first replicate's records, enough to choose the people (default: all of
-        ``result.patients``): a folder's first replicate is read first, so the replays start
-        while the rest of the rows are read.
 
     Raises
     ------
@@ -245,12 +250,11 @@ class Cast:
         made_with: str | None = None,
         where: str = "run",
         background: bool = False,
-        chosen_from: pd.DataFrame | None = None,
     ):
         self.result = result
         self.arms: list[str] = list(result.arms)
         self.scenario = result.scenario
-        patients = result.patients if chosen_from is None else chosen_from
+        patients = result.patients
         self.year = float(patients["year"].max())
         self._horizon: pd.DataFrame | None = None
         self.chosen = choose_patients(patients, self.arms)
@@ -260,6 +264,7 @@ class Cast:
         self.tracked_ids = list(dict.fromkeys([self.chosen.patient, self.chosen.story]))
         self._made_with, self._where = made_with, where
         self._track: Tracked | None = None
+        self._light: Any = None
         jobs: dict[str, tuple[Any, ...]] = {}
         if self.saved is None or animation:
             frames = animation_frames(patients["year"].to_numpy()) if animation else ()
@@ -269,7 +274,7 @@ class Cast:
                 self.arms[0],
                 self.tracked_ids,
                 frames,
-                self.saved is None,
+                False,
             )
         if self.saved is None and self.chosen.treatment is not None:
             jobs["twin"] = (
@@ -340,7 +345,16 @@ class Cast:
     def pain_free(self, patient: int) -> np.ndarray:
         """(R, R) the patient's own pain-free pattern at their age at the horizon."""
         age = float(self.record(self.arms[0], patient)["age"])
-        return pain_free_pattern(self.scenario, self.replicate, [patient], [age])[0]
+        return pain_free_pattern(self.scenario, self.replicate, [patient], [age], self.light_model)[
+            0
+        ]
+
+    @property
+    def light_model(self) -> Any:
+        """The cast's replicate as drawn at the start, without its history (made once)."""
+        if self._light is None:
+            self._light = light_model(self.scenario, self.replicate, self.arms[0])
+        return self._light
 
     def groups(self) -> tuple[np.ndarray, np.ndarray]:
         """(n, R, R) connectivity of the reference arm's never-in-pain and chronic people.
@@ -358,7 +372,32 @@ class Cast:
             if self.saved is not None:
                 matrices = self._block(self.arms[0], replicate)[rows["patient_id"].to_numpy()]
             else:
-                matrices = self.track.everyone[rows["patient_id"].to_numpy()]
+                matrices = self.everyone(rows)
             healthy.append(matrices[(rows["years_with_pain"] == 0).to_numpy()].astype(float))
             chronic.append(matrices[(rows["stage"] == "chronic").to_numpy()].astype(float))
         return np.concatenate(healthy), np.concatenate(chronic)
+
+    def everyone(self, rows: pd.DataFrame) -> np.ndarray:
+        """(n, R, R) float32 connectivity of the reference arm's recorded ``rows`` at the horizon.
+
+        From their recorded age, adaptation and pain (no simulation); an arm whose treatment
+        acts on the network is replayed whole instead (its effect is not recorded).
+        """
+        self.track  # noqa: B018 (the replay of the chosen people checks the scenario first)
+        ids = rows["patient_id"].to_numpy()
+        try:
+            return connectivity_from_records(
+                self.scenario,
+                self.replicate,
+                self.arms[0],
+                ids,
+                ages=rows["age"].to_numpy(float),
+                adaptation=rows["adaptation"].to_numpy(float),
+                pain=rows["pain"].to_numpy(float),
+                model=self.light_model,
+            )
+        except ValueError:
+            whole = rebuild(
+                self.scenario, self.replicate, self.arms[0], self.tracked_ids, everyone=True
+            )
+            return whole.everyone[ids]

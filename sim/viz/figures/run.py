@@ -130,19 +130,37 @@ def binned_curve(
     Curve
         See :func:`band_method` for the band.
     """
-    data = rows[["replicate", "patient_id", x, value]].dropna()
+    return _binned(
+        rows["replicate"].to_numpy(np.int64),
+        rows["patient_id"].to_numpy(np.int64),
+        rows[x].to_numpy(float),
+        rows[value].to_numpy(float),
+        edges,
+        min_people,
+    )
+
+
+def _binned(
+    replicate: np.ndarray,
+    patient: np.ndarray,
+    xs: np.ndarray,
+    values: np.ndarray,
+    edges: Sequence[float],
+    min_people: int,
+) -> Curve:
+    """:func:`binned_curve` of plain arrays (records with a missing x or value are left out)."""
+    known = ~(np.isnan(xs) | np.isnan(values))
+    if not known.all():
+        replicate, patient, xs, values = (a[known] for a in (replicate, patient, xs, values))
     edges = tuple(float(e) for e in edges)
     k = len(edges) - 1
-    xs = data[x].to_numpy(float)
     bins = np.clip(np.digitize(xs, edges[1:-1]), 0, k - 1)
-    replicate = data["replicate"].to_numpy(np.int64)
     replicates = np.sort(pd.unique(replicate))
-    width = int(data["patient_id"].max()) + 1 if len(data) else 1
-    person = np.searchsorted(replicates, replicate) * width + data["patient_id"].to_numpy(np.int64)
+    width = int(patient.max()) + 1 if patient.size else 1
+    person = np.searchsorted(replicates, replicate) * width + patient
     people_ids = np.arange(len(replicates) * width)  # one slot per (replicate, person)
     key = person * k + bins
     size = len(people_ids) * k
-    values = data[value].to_numpy(float)
     sums = np.bincount(key, values, minlength=size).reshape(-1, k)
     counts = np.bincount(key, minlength=size).reshape(-1, k).astype(float)
     x_sums = np.bincount(key, xs, minlength=size).reshape(-1, k)
@@ -187,9 +205,17 @@ def coping_curves(
     rows: pd.DataFrame, *, min_people: int = MIN_BIN_PEOPLE
 ) -> tuple[list[Curve], list[str]]:
     """:func:`binned_curve` of each third of catastrophizing at the start, and their labels."""
-    narrow = rows[["replicate", "patient_id", "years_with_pain", "dmn_perturbation"]]
     codes, labels = coping_codes(rows)
-    curves = [binned_curve(narrow[codes == g], min_people=min_people) for g in range(3)]
+    columns = (
+        rows["replicate"].to_numpy(np.int64),
+        rows["patient_id"].to_numpy(np.int64),
+        rows["years_with_pain"].to_numpy(float),
+        rows["dmn_perturbation"].to_numpy(float),
+    )
+    curves = []
+    for g in range(3):
+        mine = codes == g
+        curves.append(_binned(*(c[mine] for c in columns), YLP_BIN_EDGES, min_people))
     return curves, labels
 
 
@@ -297,6 +323,7 @@ def perturbation_by_years(
     style: str | hs.Style = "talk",
     *,
     min_people: int = MIN_BIN_PEOPLE,
+    coping: tuple[list[Curve], list[str]] | None = None,
 ) -> Figure:
     """Figure 1: DMN perturbation vs years lived with pain, per arm and by coping group.
 
@@ -312,6 +339,9 @@ def perturbation_by_years(
         ``talk`` or ``paper``.
     min_people
         Bins with fewer people are not drawn (greyed in the n strip).
+    coping
+        :func:`coping_curves` of the reference arm with ``min_people``, if already made (the
+        headline of a run without treatment shows the same curves).
 
     Returns
     -------
@@ -332,7 +362,7 @@ def perturbation_by_years(
             arm: binned_curve(twin_differences(patients, arms, arm), min_people=min_people)
             for arm in arms[1:]
         }
-    groups, group_labels = coping_curves(ref, min_people=min_people)
+    groups, group_labels = coping or coping_curves(ref, min_people=min_people)
     healthy = healthy_level(ref)
     x_max = max([float(c.x.max()) for c in [*shown.values(), *groups] if c.x.size] or [1.0])
     ylp, perturbation = name_of("years_with_pain"), label("dmn_perturbation")
@@ -530,8 +560,15 @@ def horizon_rows(result: Any) -> pd.DataFrame:
     return horizon[horizon["arm"] == result.arms[0]]
 
 
-def add_perturbation(result: Any, writer: FigureWriter) -> None:
-    """Figure 1 of a run."""
+def reference_coping(result: Any) -> tuple[list[Curve], list[str]]:
+    """:func:`coping_curves` of a run's reference arm (figure 1 B and the coping headline)."""
+    return coping_curves(arm_rows(result.patients, result.arms[0]))
+
+
+def add_perturbation(
+    result: Any, writer: FigureWriter, coping: tuple[list[Curve], list[str]] | None = None
+) -> None:
+    """Figure 1 of a run (``coping``: :func:`reference_coping`, if already made)."""
     arms, patients = result.arms, result.patients
     method = band_method(int(patients["replicate"].nunique()))
     writer.add(
@@ -544,7 +581,7 @@ def add_perturbation(result: Any, writer: FigureWriter) -> None:
         f"difference); B: {arms[0]} by thirds of catastrophizing (PCS) at the start. Dotted "
         "line: median of people never in pain. Strips below: people per bin (log scale); "
         f"grey bins hold fewer than {MIN_BIN_PEOPLE} people and are not drawn.",
-        lambda: perturbation_by_years(patients, arms, writer.style),
+        lambda: perturbation_by_years(patients, arms, writer.style, coping=coping),
     )
 
 

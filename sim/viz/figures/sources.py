@@ -122,6 +122,7 @@ FIGURE_COLUMNS: tuple[str, ...] = (
     "years_with_pain",
     "pain",
     "coping",
+    "adaptation",
     "dmn_perturbation",
     "enrolled_year",
     *PERTURBATION_METRICS,
@@ -132,22 +133,3 @@ FIGURE_COLUMNS: tuple[str, ...] = (
 def read_patients(folder: Path) -> pd.DataFrame:
     """The columns of a run's ``patients.parquet`` the figures use (checked by the loader)."""
     return pd.read_parquet(folder / PATIENTS, columns=list(FIGURE_COLUMNS))
-
-
-CHOOSING_COLUMNS: tuple[str, ...] = (
-    "patient_id",
-    "arm",
-    "replicate",
-    "year",
-    "years_with_pain",
-    "dmn_perturbation",
-    "enrolled_year",
-)
-"""Columns :func:`sim.viz.figures.people.choose_patients` needs."""
-
-
-def read_first_replicate(folder: Path) -> pd.DataFrame:
-    """Replicate 0's rows of a run's ``patients.parquet``, only the columns to choose people."""
-    return pd.read_parquet(
-        folder / PATIENTS, columns=list(CHOOSING_COLUMNS), filters=[("replicate", "==", 0)]
-    )
