@@ -374,8 +374,16 @@ class ColumnStream:
         # Without a jump-ahead (another bit generator), draw everyone and keep the columns.
         self.skips = isinstance(rng.bit_generator, np.random.PCG64)
 
-    def random(self, shape: int | tuple[int, ...]) -> np.ndarray:
-        """The kept people's columns of ``random((m, N))`` (``shape``: (m, k) or (k,))."""
+    def random(
+        self, shape: int | tuple[int, ...] | None = None, *, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The kept people's columns of ``random((m, N))`` (``shape``: (m, k) or (k,)).
+
+        With ``out`` (as ``numpy.random.Generator.random``), fills it and returns it.
+        """
+        if out is not None:
+            out[...] = self.random(out.shape)
+            return out
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         rows = int(np.prod(shape[:-1], dtype=np.int64))
         if shape[-1] != self.columns.size:
