@@ -368,15 +368,19 @@ def _full_rank(xtx: np.ndarray) -> np.ndarray:
 
     matrix_rank's rule: every singular value (here: eigenvalue) above the largest times
     k * eps. Eigenvalues of many small matrices are slow to get, so a cheap bound decides
-    first: the smallest eigenvalue is at least det / trace ** (k - 1) (the others are at most
-    the trace); a matrix whose bound clears the rule's threshold a million times over has full
-    rank under the rule too. Only the others (in practice none) get their eigenvalues.
+    first. With the diagonal d, C = A / sqrt(d d') has trace k and det(A) / prod(d), and
+    lambda_min(A) >= lambda_min(C) * min(d) >= det(C) / k ** (k - 1) * min(d) (C's other
+    eigenvalues are at most its trace), while lambda_max(A) <= trace(A). A matrix whose bound
+    clears the rule's threshold a million times over has full rank under the rule too; only
+    the others (in practice hardly any) get their eigenvalues.
     """
     k = xtx.shape[-1]
     threshold = k * np.finfo(float).eps
-    trace = np.trace(xtx, axis1=-2, axis2=-1)
+    diagonal = np.diagonal(xtx, axis1=-2, axis2=-1)
+    trace = diagonal.sum(axis=-1)
     with np.errstate(all="ignore"):
-        bound = np.linalg.det(xtx) / trace ** (k - 1)
+        det_c = np.linalg.det(xtx) / np.prod(diagonal, axis=-1)
+        bound = det_c / k ** (k - 1) * diagonal.min(axis=-1)
         full = bound > 1e6 * threshold * trace
     check = np.flatnonzero(~full)
     if check.size:
