@@ -23,7 +23,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
+
+# scipy.stats takes most of a second to import; the quantiles below are its own functions
+# (norm.ppf is special.ndtri, t.ppf(q, df) is special.stdtrit(df, q)), so only the one
+# function that needs more (correlation_test) imports it.
 
 LEVEL = 0.95
 """Default confidence level."""
@@ -56,7 +60,7 @@ def t_interval(
     if r < 2:
         nan = np.full_like(mean, np.nan)
         return mean, nan, nan.copy()
-    half = stats.t.ppf(0.5 + level / 2, r - 1) * values.std(axis=0, ddof=1) / math.sqrt(r)
+    half = special.stdtrit(r - 1, 0.5 + level / 2) * values.std(axis=0, ddof=1) / math.sqrt(r)
     return mean, mean - half, mean + half
 
 
@@ -81,7 +85,7 @@ def normal_interval(
         mean = np.nansum(values, axis=0) / n
         centred = np.where(present, values - mean, 0.0)
         sd = np.sqrt((centred**2).sum(axis=0) / (n - 1))
-        half = stats.norm.ppf(0.5 + level / 2) * sd / np.sqrt(n)
+        half = special.ndtri(0.5 + level / 2) * sd / np.sqrt(n)
     return mean, mean - half, mean + half
 
 
@@ -175,7 +179,7 @@ def wilson_interval(
     >>> float(low[0]), round(float(high[0]), 3)
     (0.0, 0.278)
     """
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     n = np.asarray(n, float)
     p = np.asarray(successes, float) / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -202,7 +206,7 @@ def ols_band(
     s = math.sqrt((resid @ resid) / max(n - 2, 1))
     sxx = ((x - x.mean()) ** 2).sum()
     se = s * np.sqrt(1 / n + (grid - x.mean()) ** 2 / sxx)
-    t = stats.t.ppf(0.5 + level / 2, max(n - 2, 1))
+    t = special.stdtrit(max(n - 2, 1), 0.5 + level / 2)
     fit = intercept + slope * grid
     r = float(np.corrcoef(x, y)[0, 1]) if n > 2 and x.std() > 0 and y.std() > 0 else math.nan
     return fit, fit - t * se, fit + t * se, float(slope), r
@@ -259,6 +263,8 @@ def correlation_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     >>> round(r, 3), p < 0.05
     (0.965, True)
     """
+    from scipy import stats
+
     r, p = stats.pearsonr(x, y)
     return float(r), float(p)
 
@@ -509,7 +515,7 @@ def standardized_slope(
     if n < 4 or x.std() == 0 or y.std() == 0:
         return math.nan, math.nan, math.nan, math.nan
     r, p = correlation_test(x, y)
-    z, half = math.atanh(min(max(r, -0.999999), 0.999999)), stats.norm.ppf(0.5 + level / 2)
+    z, half = math.atanh(min(max(r, -0.999999), 0.999999)), special.ndtri(0.5 + level / 2)
     half /= math.sqrt(n - 3)
     return r, math.tanh(z - half), math.tanh(z + half), p
 
@@ -631,7 +637,7 @@ def pooled_normal_interval(
         within = ((counts - 1) * np.nan_to_num(sds) ** 2).sum(axis=0)
         between = (counts * (means - mean) ** 2).sum(axis=0)
         sd = np.sqrt((within + between) / (total - 1))
-        half = stats.norm.ppf(0.5 + level / 2) * sd / np.sqrt(total)
+        half = special.ndtri(0.5 + level / 2) * sd / np.sqrt(total)
     return mean, mean - half, mean + half
 
 
@@ -666,7 +672,7 @@ def cluster_normal_interval(
         mean = sums.sum(axis=0) / total
         residual = np.where(counts > 0, sums - mean * counts, 0.0)
         var = people / (people - 1) * (residual**2).sum(axis=0) / total**2
-        half = stats.norm.ppf(0.5 + level / 2) * np.sqrt(var)
+        half = special.ndtri(0.5 + level / 2) * np.sqrt(var)
     half = np.where(people >= 2, half, np.nan)
     return mean, mean - half, mean + half
 
