@@ -20,16 +20,18 @@ import sim.experiments.sweep.engine as engine
 import sim.results.sweep as store
 from sim.scenario import load_scenario, parse_scenario
 
-# Slow enough runs (about 0.4 s each) that a sweep can be stopped halfway.
+# Slow enough runs that a sweep can be stopped halfway: the stop comes once 3 of the 12 runs are
+# written, so the other 9 (4 to 5 run times on two workers) are the margin. A third of the
+# earlier 4,000 people for 12 years: these two tests simulate about 30 runs each.
 SLOW_TOML = """
 [scenario]
 name = "slow sweep"
 seed = 9
-years = 12
+years = 8
 dt_weeks = 1
 
 [cohort]
-size = 4000
+size = 2000
 
 [sweep]
 replicates = 2
@@ -99,6 +101,7 @@ def test_cli_sweep_writes_the_documented_folder_and_prints_point_means(tmp_path,
     assert not list(tmp_path.glob(".*"))  # no work folder left
 
 
+@pytest.mark.slow  # draws figures; the sweep figures themselves: tests/test_figures.py
 def test_cli_sweep_draws_the_sweep_figures_on_the_finished_folder(tmp_path, write_toml):
     out = tmp_path / "out"
     result = invoke("sweep", write_toml(GRID_TOML), "--backend", "serial", "--out", out)
