@@ -450,6 +450,7 @@ def served(tmp_path_factory):
         log.close()
 
 
+@pytest.mark.slow  # starts a server (several seconds); the page itself: the headless tests above
 def test_the_page_runs_the_installed_painsim_wherever_it_is_started(served):
     url, marker = served
     with urllib.request.urlopen(url, timeout=10) as response:

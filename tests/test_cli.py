@@ -34,7 +34,11 @@ size = 30
 # -- commands that work -------------------------------------------------------------------------
 def test_run_classroom_prints_decade_table_and_writes_results_folder(tmp_path):
     root = tmp_path / "results"
-    result = invoke("run", SCENARIOS / "classroom.toml", "--results-root", root, "--no-progress")
+    # --no-figures: figures are drawn by default (tests/test_figures.py,
+    # test_painsim_run_makes_figures_unless_told_not_to); here they would take most of the time.
+    result = invoke(
+        "run", SCENARIOS / "classroom.toml", "--results-root", root, "--no-progress", "--no-figures"
+    )
     assert result.exit_code == 0, result.output
     header = next(line for line in result.stdout.splitlines() if line.startswith("year"))
     assert "% chronic" in header and "DMN perturbation" in header
@@ -58,6 +62,7 @@ def test_run_records_overrides_and_command_line_in_manifest(tmp_path, write_toml
         "--replicates",
         "2",
         "--no-progress",
+        "--no-figures",  # not about figures, which would take most of the time
     ]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
@@ -69,7 +74,9 @@ def test_run_records_overrides_and_command_line_in_manifest(tmp_path, write_toml
 def test_run_saves_connectivity_on_request(tmp_path, write_toml):
     out = tmp_path / "out"
     result = invoke(
-        "run", write_toml(SMALL_TOML), "--out", out, "--save-connectivity", "--no-progress"
+        "run",
+        write_toml(SMALL_TOML),
+        *("--out", out, "--save-connectivity", "--no-progress", "--no-figures"),
     )
     assert result.exit_code == 0, result.output
     assert (out / "connectivity.npz").is_file()

@@ -240,6 +240,10 @@ def test_study_under_a_posterior_shares_its_work_over_draws(drift_posterior):
         },
         posterior=drift_posterior,
         draws=2,
+        # One process: the statement is about sharing work over draws, not about backends
+        # (every backend gives the same tables: tests/test_study_evidence.py), and starting a
+        # process pool cost most of this test's time.
+        backend="serial",
     )
     assert res.study["replication"].tolist() == [0, 1, 2, 3]
     assert res.posterior["draws"] == 2 and res.posterior["population_per_draw"] == 2000
