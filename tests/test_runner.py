@@ -232,13 +232,15 @@ def test_patients_are_recorded_at_every_grid_time_including_the_horizon(small_ru
 
 def test_progress_callback_counts_every_model_step(monkeypatch, small_scenario):
     advances = []
-    original = PainModel._advance_part
+    # A step is advanced whole (fused) or in parts (split by a record time).
+    for method in ("_advance_part", "_advance_step"):
+        original = getattr(PainModel, method)
 
-    def counting(self, dt_years):
-        advances.append(dt_years)
-        original(self, dt_years)
+        def counting(self, dt_years, original=original):
+            advances.append(dt_years)
+            original(self, dt_years)
 
-    monkeypatch.setattr(PainModel, "_advance_part", counting)
+        monkeypatch.setattr(PainModel, method, counting)
     reported = []
     run_replicate(small_scenario, 0, progress=reported.append)
     assert sum(reported) == len(advances) == steps_per_replicate(small_scenario.scenario)
