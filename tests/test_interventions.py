@@ -212,3 +212,27 @@ def test_usual_care_responders_come_from_reporting_noise_and_natural_recovery(tr
     """Cherkin 2016: 26.6 % of usual-care patients respond; no treatment parameter can change it."""
     assert trial_statistics["responders_usual_care_26_weeks"] == pytest.approx(0.266, abs=0.08)
     assert trial_statistics["cbt_responder_gap_52_weeks"] > 0  # still better at 52 weeks [M]
+
+
+def test_calibrated_defaults_are_the_posterior_medians_the_model_card_reports():
+    """Every prior of calibration_interventions.toml names a default that docs/model.md lists
+    as its posterior median, and the code's default is that number."""
+    from pathlib import Path
+
+    from sim.core.intervention_params import intervention_parameters
+    from sim.core.interventions import KINDS
+
+    scenario = load_scenario("scenarios/calibration_interventions.toml")
+    card = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    section = card[card.index("### Calibration of the interventions") :]
+    section = section[: section.index("\n## ")]
+    medians = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`") and "." in cells[0]:
+            medians[cells[0].strip("`").split(" ")[0].strip("`")] = float(cells[2])
+    assert set(medians) == set(scenario.calibration.priors)
+    for name, median in medians.items():
+        kinds, field = intervention_parameters()[name]
+        for kind in kinds:
+            assert KINDS[kind].model_fields[field].default == median, (name, kind)
