@@ -3,7 +3,10 @@
 Builds seeded random 17-node connectivity matrices, thresholds them with the
 default absolute rule, times :func:`sim.core.metrics.graph_metrics` on all of them
 (after a warm-up call that JIT-compiles or loads the kernel) and the
-:func:`sim.core.metrics.networkx_metrics` reference on a subset, reported per graph.
+:func:`sim.core.metrics.networkx_metrics` reference on a subset, reported per graph. Also times
+the record-time path, :func:`sim.core.metrics.metrics_from_edges` on the same graphs' edges
+(four graphs at a time, ``sim.core.lane_metrics``), on one thread and on Numba's threads for
+batches of ``PARALLEL_MIN_ROWS`` graphs or more, and checks that it gives the same numbers.
 
 Usage, with painsim installed (``pip install -e .``) or ``PYTHONPATH=.``::
 
@@ -21,7 +24,13 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from sim.core.metrics import METRIC_NAMES, graph_metrics, networkx_metrics, threshold_weights
+from sim.core.metrics import (
+    METRIC_NAMES,
+    graph_metrics,
+    metrics_from_edges,
+    networkx_metrics,
+    threshold_weights,
+)
 
 N_REGIONS = 17
 
@@ -81,6 +90,15 @@ def run(n_graphs: int, n_reference: int, seed: int) -> dict[str, float | int | s
         for name in METRIC_NAMES
     )
     iu = np.triu_indices(N_REGIONS, 1)
+    edges = np.ascontiguousarray(w[:, iu[0], iu[1]])
+    metrics_from_edges(edges[:2], iu, N_REGIONS, "absolute", 0.15)  # compile or load
+    edges_s = best_seconds(
+        lambda: metrics_from_edges(edges, iu, N_REGIONS, "absolute", 0.15), repeats=20
+    )
+    from_edges = metrics_from_edges(edges, iu, N_REGIONS, "absolute", 0.15)
+    identical = all(
+        np.array_equal(from_edges[name], batched[name], equal_nan=True) for name in METRIC_NAMES
+    )
     numba_us = numba_s / n_graphs * 1e6
     networkx_us = networkx_s / len(subset) * 1e6
     return {
@@ -91,9 +109,13 @@ def run(n_graphs: int, n_reference: int, seed: int) -> dict[str, float | int | s
         "numba_us_per_graph": numba_us,
         "networkx_us_per_graph": networkx_us,
         "speedup": networkx_us / numba_us,
+        "record_path_us_per_graph": edges_s / n_graphs * 1e6,
+        "record_path_vs_graph_metrics": numba_s / edges_s,
+        "record_path_identical": identical,
         "max_abs_diff": max_abs_diff,
         "note": "NetworkX timed once on the first n_reference_graphs graphs, scaled per graph; "
-        "Numba is the best of 20 batched calls on all graphs after a warm-up call.",
+        "Numba is the best of 20 batched calls on all graphs after a warm-up call; the record "
+        "path (metrics_from_edges) likewise, on the same graphs' edges.",
     }
 
 

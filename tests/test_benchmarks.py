@@ -104,6 +104,7 @@ def test_bench_metrics_agrees_with_networkx(tmp_path):
     assert report["speedup"] == pytest.approx(
         report["networkx_us_per_graph"] / report["numba_us_per_graph"]
     )
+    assert report["record_path_identical"] is True  # metrics_from_edges: the same numbers
 
 
 def test_bench_sweep_gives_identical_tables_on_every_backend(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.core.jit import PARALLEL_MIN_ROWS
 from sim.core.metrics import (
     METRIC_NAMES,
     PERTURBATION_METRICS,
@@ -196,6 +197,36 @@ def test_metrics_from_edges_matches_graph_metrics_across_chunks(rule: str, value
     expected = graph_metrics(threshold_weights(symmetric(edges, n_regions), rule, value))
     got = metrics_from_edges(edges, iu, n_regions, rule, value, chunk=7)
     assert set(got) == set(METRIC_NAMES)
+    for name in METRIC_NAMES:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+def mixed_edges(n_graphs: int, n_regions: int, seed: int) -> np.ndarray:
+    """(N, E) edges of every kind of graph: dense, sparse with isolated nodes, empty, with NaN."""
+    rng = np.random.default_rng(seed)
+    n_pairs = n_regions * (n_regions - 1) // 2
+    edges = rng.uniform(-0.3, 1.0, (n_graphs, n_pairs))
+    # Per graph, a share of edges below the threshold: from complete to empty graphs.
+    edges[rng.random((n_graphs, n_pairs)) < rng.uniform(0.0, 1.0, (n_graphs, 1))] = 0.1
+    edges[rng.random((n_graphs, n_pairs)) < 0.01] = np.nan
+    edges[::97] = 0.0  # edgeless graphs
+    return edges
+
+
+@pytest.mark.parametrize(
+    ("n_graphs", "n_regions"),
+    [(1, 17), (7, 2), (2003, 17), (PARALLEL_MIN_ROWS + 3, 17), (PARALLEL_MIN_ROWS + 1, 5)],
+)
+def test_the_record_time_kernel_equals_graph_metrics_bit_for_bit(n_graphs, n_regions) -> None:
+    # metrics_from_edges computes four graphs at a time (sim.core.lane_metrics), on Numba's
+    # threads for large batches; every number must be graph_metrics' own.
+    iu = np.triu_indices(n_regions, 1)
+    edges = mixed_edges(n_graphs, n_regions, seed=n_graphs)
+    expected = graph_metrics(threshold_weights(symmetric(edges, n_regions), "absolute", 0.15))
+    got = metrics_from_edges(edges, iu, n_regions, "absolute", 0.15)
+    if n_graphs > 100:  # the batch covers disconnected and empty graphs
+        assert np.isnan(got["char_path_length"]).any()
+        assert (got["global_efficiency"] < expected["global_efficiency"].max() / 2).any()
     for name in METRIC_NAMES:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
 

@@ -15,7 +15,7 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from sim.core import coping, drift, pain
+from sim.core import coping, drift, pain, step
 from sim.core.history import history_years, simulate_history
 from sim.core.model import PainModel
 from sim.core.pain import PainState, draw_severity
@@ -124,3 +124,35 @@ def test_a_run_with_fused_steps_equals_the_vectorized_run(monkeypatch, arm):
         assert got.keys() == want.keys()
         for key in want:
             np.testing.assert_array_equal(got[key], want[key], key)
+
+
+@pytest.mark.parametrize("treated", [False, True])
+def test_the_parallel_step_of_a_large_cohort_equals_the_serial_step(monkeypatch, treated):
+    # Large cohorts run the kernels' parallel twins (blocks of people on Numba's threads); the
+    # starters must come out in the same order and every number must be the serial one.
+    n = 3 * step.PARALLEL_MIN_ROWS + 17  # not a whole number of blocks
+    params = apply_overrides(ModelParams(), {"pain.recurrence_rate": 8.0})
+    drifts = (params.drift, params.drift.model_copy(update={"relax_half_life": 2.0}))
+    rng = np.random.default_rng(4)
+    relief = rng.uniform(0.5, 1.0, n) if treated else None
+    coping_relief = rng.uniform(0.0, 5.0, n) if treated else None
+    uniforms = rng.random((40, 4, n))
+
+    def run(parallel):
+        monkeypatch.setattr(step, "PARALLEL_MIN_ROWS", 1 if parallel else n + 1)
+        state, trait = cohort(n, 6, params)
+        coping_state, reversible, scar = np.zeros(n), np.zeros((2, n)), np.zeros((2, n))
+        for k, block in enumerate(uniforms):
+            step.fused_step(state, k / 26.0, 1 / 26.0, block, trait, coping_state, reversible,
+                            scar, params, drifts=drifts, relief=relief,
+                            coping_relief=coping_relief)  # fmt: skip
+        return state, coping_state, reversible, scar
+
+    parallel, serial = run(True), run(False)
+    assert serial[0].episodes.sum() > 2000  # about 10 starters per block and step
+    for field in fields(PainState):
+        np.testing.assert_array_equal(
+            getattr(parallel[0], field.name), getattr(serial[0], field.name), field.name
+        )
+    for got, want in zip(parallel[1:], serial[1:], strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -23,6 +23,7 @@ import numpy as np
 from sim.core.pain import PainState
 from sim.core.parameters import ModelParams
 from sim.core.step import fused_step
+from sim.core.uniforms import fill_uniforms
 
 
 @dataclass
@@ -99,7 +100,7 @@ def simulate_history(
     uniforms = np.empty((4, n))  # one buffer: a new 4 x N array every step costs page faults
     for k in range(steps):
         t = -(steps - k) * dt_years
-        rng.random(out=uniforms)
+        fill_uniforms(rng, uniforms)  # rng.random(out=uniforms), on two threads
         fused_step(state, t, dt_years, uniforms, coping_trait, coping_state, reversible, scar,
                    params, drifts=drifts, oldest_age=oldest)  # fmt: skip
     if not with_drift:

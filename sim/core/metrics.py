@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import model_validator
 
-from sim.core.jit import PARALLEL_MIN_ROWS, njit, prange
+from sim.core.jit import njit, prange
+from sim.core.lane_metrics import edge_metrics
 from sim.core.paramgroup import ParamGroup, param
 
 if TYPE_CHECKING:
@@ -261,51 +262,6 @@ def _metrics_kernel(w: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(parallel=True, cache=True, fastmath=False)
-def _edge_metrics_kernel(
-    edges: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, threshold: float
-) -> np.ndarray:
-    """(5, N) metrics straight from (N, E) edges with an absolute threshold.
-
-    Same arithmetic as thresholding, building matrices and :func:`_metrics_kernel`, without
-    the (N, R, R) temporaries: this is the hot path at record time.
-    """
-    out = np.empty((5, edges.shape[0]))
-    for g in prange(edges.shape[0]):
-        _edge_metrics_one(out, g, edges, rows, cols, n, threshold)
-    return out
-
-
-@njit(cache=True, fastmath=False)
-def _edge_metrics_serial(
-    edges: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, threshold: float
-) -> np.ndarray:
-    """:func:`_edge_metrics_kernel` on one thread."""
-    out = np.empty((5, edges.shape[0]))
-    for g in range(edges.shape[0]):
-        _edge_metrics_one(out, g, edges, rows, cols, n, threshold)
-    return out
-
-
-@njit(cache=True, fastmath=False)
-def _edge_metrics_one(out, g, edges, rows, cols, n, threshold):
-    """Column ``g`` of the output: graph ``g`` thresholded, its shortest paths and metrics."""
-    d = np.full((n, n), np.inf)
-    n_edges = 0.0
-    strength = 0.0
-    for i in range(n):
-        d[i, i] = 0.0
-    for e in range(rows.size):
-        w = np.float64(edges[g, e])
-        # NaN compares False, so undefined correlations are dropped, as in the slow path.
-        if w >= threshold and w > 0.0:
-            d[rows[e], cols[e]] = 1.0 / w
-            d[cols[e], rows[e]] = 1.0 / w
-            n_edges += 1.0
-            strength += w
-    _store_metrics(out, g, d, n_edges, strength)
-
-
 def graph_metrics(w: np.ndarray) -> dict[str, np.ndarray]:
     """Weighted graph metrics of every graph in a batch.
 
@@ -370,9 +326,10 @@ def metrics_from_edges(
 ) -> dict[str, np.ndarray]:
     """Threshold edge vectors and compute :func:`graph_metrics`, chunk by chunk.
 
-    With the absolute rule a fused kernel reads the edges directly; with the proportional
-    rule the work goes in chunks, which bounds memory: only ``chunk`` dense matrices exist
-    at once.
+    With the absolute rule a fused kernel reads the edges directly, four graphs at a time
+    (:func:`sim.core.lane_metrics.edge_metrics`, the same numbers as :func:`graph_metrics`);
+    with the proportional rule the work goes in chunks, which bounds memory: only ``chunk``
+    dense matrices exist at once.
 
     Parameters
     ----------
@@ -416,10 +373,8 @@ def metrics_from_edges(
         raise ValueError(f"chunk must be positive, got {chunk}")
     if rule == "absolute":
         rows, cols = (np.ascontiguousarray(a, dtype=np.int64) for a in iu)
-        # Numba's threads cost more than they save on small batches (a study's participants).
-        parallel = edges.shape[0] >= PARALLEL_MIN_ROWS
-        kernel = _edge_metrics_kernel if parallel else _edge_metrics_serial
-        out = kernel(np.ascontiguousarray(edges), rows, cols, n_regions, value)
+        # Four graphs at a time, the same numbers as graph_metrics (sim.core.lane_metrics).
+        out = edge_metrics(edges, rows, cols, n_regions, value)
         return dict(zip(METRIC_NAMES, out, strict=True))
     out = {name: np.empty(edges.shape[0]) for name in METRIC_NAMES}
     for start in range(0, edges.shape[0], chunk):

@@ -30,6 +30,7 @@ from sim.core.pain import STAGES, WEEKS_PER_YEAR, PainState
 from sim.core.patient import Cohort, Patient
 from sim.core.replay import ExposureLog, PainPaths
 from sim.core.step import fused_step
+from sim.core.uniforms import fill_uniforms
 
 if TYPE_CHECKING:  # the scenario layer sits above the core; only its type is needed here
     from sim.scenario import ArmSection, Scenario
@@ -263,7 +264,7 @@ class PainModel(mesa.Model):
             if self._grid_left <= 1e-12:
                 if self._uniforms is None:  # one buffer (see sim.core.history)
                     self._uniforms = np.empty((4, self.cohort.size))
-                self._pain_rng.random(out=self._uniforms)
+                fill_uniforms(self._pain_rng, self._uniforms)  # = .random(out=...)
                 self._draws = None  # made from the uniforms if the step is split
                 self._grid_left = self.dt_years
             part = min(dt_years, self._grid_left)

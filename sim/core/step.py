@@ -18,6 +18,11 @@ Two shortcuts keep the results unchanged. An episode starts when a person's Exp(
 people whose ``u`` exceeds an upper bound of anyone's hazard in the step (most people in most
 steps) need neither the budget's logarithm nor their hazard. And only the few people who start
 an episode go through :func:`sim.core.pain.start_episodes` (with its SciPy draws).
+
+Cohorts of at least ``sim.core.jit.PARALLEL_MIN_ROWS`` people run the two loops on Numba's
+threads, in blocks of people (:func:`_onsets_parallel`, :func:`_exposure_parallel`); nobody's
+update depends on anyone else's, and the starters are listed in row order as in the serial loop,
+so the numbers are the same (``tests/test_step.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import numpy as np
 
 from sim.core import coping, pain
 from sim.core.drift import DriftParams
-from sim.core.jit import njit
+from sim.core.jit import PARALLEL_MIN_ROWS, njit, prange
 from sim.core.pain import PainState, onset_hazard_integral
 from sim.core.parameters import ModelParams
 
@@ -114,20 +119,24 @@ def fused_step(
     coping_minus = coping_relief if has_coping_relief else np.zeros(1)
     running = np.empty(n, bool)  # in an episode at the start of the step
     starts = np.empty(n, np.intp)
-    started = _onsets(t, dt, uniforms[0], state.in_pain, state.onset, state.end,
-                      state.persistent, state.scale, state.severity, state.episodes,
-                      state.female, state.age0, coping_trait, coping_state, has_coping_relief,
-                      coping_minus, cp.trait_mean, cp.trait_sd, coping.PCS_MAX, coping_z,
-                      *course, *hazard, ceiling, running, len1, pain1, onset,
-                      starts)  # fmt: skip
+    # Numba's threads cost more than they save on small cohorts (a study's workers).
+    parallel = n >= PARALLEL_MIN_ROWS
+    onsets = _onsets_parallel if parallel else _onsets
+    started = onsets(0, n, t, dt, uniforms[0], state.in_pain, state.onset, state.end,
+                     state.persistent, state.scale, state.severity, state.episodes,
+                     state.female, state.age0, coping_trait, coping_state, has_coping_relief,
+                     coping_minus, cp.trait_mean, cp.trait_sd, coping.PCS_MAX, coping_z,
+                     *course, *hazard, ceiling, running, len1, pain1, onset,
+                     starts)  # fmt: skip
     rows = starts[:started]
     pain.start_episodes(state, rows, onset[rows], uniforms[1:, rows], coping_z[rows], pp)
     has_relief = relief is not None
     factor = relief if has_relief else np.ones(1)
-    _exposure(t, dt, state.in_pain, state.onset, state.end, state.persistent, state.scale,
-              state.severity, state.years_with_pain, coping_z, running, len1, pain1, onset,
-              has_relief, factor, coping_state, reversible, scar, *course, *coping_rates,
-              *drift_rates)  # fmt: skip
+    exposure = _exposure_parallel if parallel else _exposure
+    exposure(0, n, t, dt, state.in_pain, state.onset, state.end, state.persistent, state.scale,
+             state.severity, state.years_with_pain, coping_z, running, len1, pain1, onset,
+             has_relief, factor, coping_state, reversible, scar, *course, *coping_rates,
+             *drift_rates)  # fmt: skip
 
 
 def hazard_ceiling(oldest_age: float, p: pain.PainParams) -> float:
@@ -163,7 +172,7 @@ def _course(persistent, since_onset, level, onset_intensity, long_plateau, short
 
 @njit(cache=True)
 def _onsets(
-    t, dt, budget_uniform, in_pain, onset_time, end, persistent, scale, severity, episodes,
+    lo, hi, t, dt, budget_uniform, in_pain, onset_time, end, persistent, scale, severity, episodes,
     female, age0, trait, coping_state, has_coping_relief, coping_relief, trait_mean, trait_sd,
     pcs_max, coping_z, onset_intensity, long_plateau, short_plateau, long_tau, short_tau,
     h0, log_age, age_ref, start_age, sex_ratio, rate_r, tau_r, many, many_count, tau_m, ceiling,
@@ -171,11 +180,12 @@ def _onsets(
 ):  # fmt: skip
     """Segment 1 (running episodes) and the onset time of a new episode (NaN if none).
 
-    Returns how many people start an episode; their rows are the first entries of ``starts``.
+    For people ``lo`` to ``hi - 1``. Returns how many of them start an episode; their rows are
+    the first entries of ``starts``.
     """
     t_end = t + dt
     started = 0
-    for i in range(in_pain.size):
+    for i in range(lo, hi):
         # coping.z_score of coping.score, less any treatment effect (PainModel.coping_now).
         score = min(max(trait[i] + coping_state[i], 0.0), pcs_max)
         if has_coping_relief:
@@ -215,18 +225,19 @@ def _onsets(
 
 @njit(cache=True)
 def _exposure(
-    t, dt, in_pain, onset_time, end, persistent, scale, severity, years_with_pain, coping_z,
+    lo, hi, t, dt, in_pain, onset_time, end, persistent, scale, severity, years_with_pain, coping_z,
     running, len1, pain1, onset, has_relief, relief, coping_state, reversible, scar,
     onset_intensity, long_plateau, short_plateau, long_tau, short_tau, recovery, sensitization,
     coping_decay, relax, relax_decay, rate, coping_weight, irreversible,
 ):  # fmt: skip
     """Segment 3 (new episodes), years with pain, and coping and drift over the four segments.
 
-    Sequential on purpose: a parallel loop's start-up per call costs more than it saves for
-    the small cohorts of studies and tests, and worker processes already use every core.
+    For people ``lo`` to ``hi - 1``, on one thread: a parallel loop's start-up per call costs
+    more than it saves for the small cohorts of studies and tests, and worker processes already
+    use every core. Large cohorts use :func:`_exposure_parallel`.
     """
     t_end = t + dt
-    for i in range(in_pain.size):
+    for i in range(lo, hi):
         started = not np.isnan(onset[i])
         if not (running[i] or started):
             coping_state[i] = coping_state[i] * coping_decay
@@ -267,6 +278,63 @@ def _exposure(
             a_r = _drift_free(a_r, d1, relax[d])
             a_r, a_s = _drift_pain(a_r, a_s, d2, p2, speed, irreversible[d])
             reversible[d, i], scar[d, i] = _drift_free(a_r, d3, relax[d]), a_s
+
+
+# Parallel twins for large cohorts: separate functions (Numba's on-disk cache keeps one
+# compilation per function), each running the serial kernel on blocks of people. Every person's
+# update is independent of the others', so the results are the serial ones, bit for bit.
+BLOCK = 2048
+"""People per block of a parallel twin (a call per block; Numba splits the blocks among threads)."""
+
+
+@njit(parallel=True, cache=True)
+def _onsets_parallel(
+    lo, hi, t, dt, budget_uniform, in_pain, onset_time, end, persistent, scale, severity, episodes,
+    female, age0, trait, coping_state, has_coping_relief, coping_relief, trait_mean, trait_sd,
+    pcs_max, coping_z, onset_intensity, long_plateau, short_plateau, long_tau, short_tau,
+    h0, log_age, age_ref, start_age, sex_ratio, rate_r, tau_r, many, many_count, tau_m, ceiling,
+    running, len1, pain1, onset, starts,
+):  # fmt: skip
+    """:func:`_onsets` on Numba's threads; the starters' rows come out in the same order."""
+    blocks = (hi - lo + BLOCK - 1) // BLOCK
+    counts = np.empty(blocks, np.int64)
+    for b in prange(blocks):
+        first = lo + b * BLOCK
+        counts[b] = _onsets(
+            first, min(first + BLOCK, hi), t, dt, budget_uniform, in_pain, onset_time, end,
+            persistent, scale, severity, episodes, female, age0, trait, coping_state,
+            has_coping_relief, coping_relief, trait_mean, trait_sd, pcs_max, coping_z,
+            onset_intensity, long_plateau, short_plateau, long_tau, short_tau, h0, log_age,
+            age_ref, start_age, sex_ratio, rate_r, tau_r, many, many_count, tau_m, ceiling,
+            running, len1, pain1, onset, starts[first - lo :],
+        )  # fmt: skip
+    # Each block wrote its starters at its own offset: close the gaps, in row order.
+    started = 0
+    for b in range(blocks):
+        for k in range(counts[b]):
+            starts[started] = starts[b * BLOCK + k]
+            started += 1
+    return started
+
+
+@njit(parallel=True, cache=True)
+def _exposure_parallel(
+    lo, hi, t, dt, in_pain, onset_time, end, persistent, scale, severity, years_with_pain, coping_z,
+    running, len1, pain1, onset, has_relief, relief, coping_state, reversible, scar,
+    onset_intensity, long_plateau, short_plateau, long_tau, short_tau, recovery, sensitization,
+    coping_decay, relax, relax_decay, rate, coping_weight, irreversible,
+):  # fmt: skip
+    """:func:`_exposure` on Numba's threads."""
+    blocks = (hi - lo + BLOCK - 1) // BLOCK
+    for b in prange(blocks):
+        first = lo + b * BLOCK
+        _exposure(
+            first, min(first + BLOCK, hi), t, dt, in_pain, onset_time, end, persistent, scale,
+            severity, years_with_pain, coping_z, running, len1, pain1, onset, has_relief, relief,
+            coping_state, reversible, scar, onset_intensity, long_plateau, short_plateau, long_tau,
+            short_tau, recovery, sensitization, coping_decay, relax, relax_decay, rate,
+            coping_weight, irreversible,
+        )  # fmt: skip
 
 
 # An empty segment without pain leaves a state exactly as it is (its exp is 1 and its target 0),
