@@ -132,9 +132,14 @@ def main() -> None:
             f"[cohort]\nsize = {args.patients}\n",
             encoding="utf-8",
         )
-        # Warm the Numba caches once (a user's first run compiles; later runs load).
+        # Warm the Numba caches once (a user's first run compiles; later runs load). 5,000
+        # people reach the parallel kernels (sim.core.jit.PARALLEL_MIN_ROWS) a big run uses.
         warm = tmp / "warm.toml"
-        warm.write_text('[scenario]\nname = "warm"\nyears = 1\n[cohort]\nsize = 100\n')
+        warm_size = min(args.patients, 5_000)
+        warm.write_text(
+            f'[scenario]\nname = "warm"\nyears = 1\n[cohort]\nsize = {warm_size}\n',
+            encoding="utf-8",
+        )
         timed(
             [
                 *painsim,
