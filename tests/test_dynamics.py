@@ -35,6 +35,18 @@ def test_coping_trait_has_the_community_mean_and_sd():
     assert trait.min() >= 0 and trait.max() <= 52
 
 
+def test_coping_trait_is_the_scaled_beta_quantile_of_scipy_stats_bit_for_bit():
+    """draw_trait avoids importing scipy.stats (slow) but returns exactly beta.ppf's numbers."""
+    from scipy.stats import beta
+
+    p = CopingParams()
+    m, v = p.trait_mean / coping.PCS_MAX, (p.trait_sd / coping.PCS_MAX) ** 2
+    k = m * (1 - m) / v - 1
+    u = np.concatenate([[0.0, 1e-300, 0.5, 1 - 2**-53], np.random.default_rng(7).random(100_000)])
+    expected = coping.PCS_MAX * beta.ppf(u, m * k, (1 - m) * k)
+    np.testing.assert_array_equal(coping.draw_trait(u, p), expected)
+
+
 def test_coping_state_follows_the_exact_solution_while_in_pain():
     p = CopingParams()
     s = coping.advance(np.zeros(1), _pain_for(5.0, 4.0), p)

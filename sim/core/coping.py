@@ -81,9 +81,11 @@ def draw_trait(u: np.ndarray, p: CopingParams) -> np.ndarray:
     k = m * (1 - m) / v - 1
     if k <= 0:
         raise ValueError("coping trait SD too large for its mean on a 0-52 scale")
-    from scipy.stats import beta  # slow to import; checking a scenario does not need it
+    # The Beta quantile function itself: scipy.stats.beta.ppf returns exactly these numbers
+    # (tests/test_coping.py), but importing scipy.stats costs every run most of a second.
+    from scipy.special import betaincinv
 
-    return PCS_MAX * beta.ppf(u, m * k, (1 - m) * k)
+    return PCS_MAX * betaincinv(m * k, (1 - m) * k, u)
 
 
 def score(trait: np.ndarray, state: np.ndarray) -> np.ndarray:
