@@ -91,8 +91,17 @@ def test_console_script_runs_a_scenario(tmp_path, write_toml):
         f"console script not installed beside {sys.executable} (pip install -e .)"
     )
     root = tmp_path / "results"
+    # --no-figures: drawing them took most of this test's time; that `painsim run` draws them by
+    # default is tests/test_figures.py, test_painsim_run_makes_figures_unless_told_not_to.
     done = subprocess.run(
-        [str(painsim), "run", str(write_toml(SMALL_TOML)), "--results-root", str(root)],
+        [
+            str(painsim),
+            "run",
+            str(write_toml(SMALL_TOML)),
+            "--results-root",
+            str(root),
+            "--no-figures",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
