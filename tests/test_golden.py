@@ -3,8 +3,9 @@
 ``tests/golden/`` was first written by the code before the package was split into layers
 (issue 10), so these tests prove that the move kept every number of runs (all arms), summaries,
 arm comparisons, a study's replications and a sweep. The arms' tables were regenerated when the
-intervention defaults became the calibration's posterior medians (issue 11). Cohorts are made small so the whole file runs
-in seconds; everything else (seeds, arms, steps, record times) is the shipped scenario's.
+intervention defaults became the calibration's posterior medians (issue 11). Cohorts are made
+small so the whole file runs in seconds; everything else (seeds, arms, steps, record times) is
+the shipped scenario's.
 
 If a change to the model is intended, regenerate in the same commit and say why::
 

@@ -24,11 +24,13 @@ from sim.scenario import load_scenario, parse_scenario
 # a poll (20 ms) of the third of 12 run files, so the other 9 (4 to 5 run times on two workers)
 # are the margin. history = "none": the years of pain before year 0 took three quarters of each
 # run and nothing here depends on them; the SIGKILL test simulates about 24 runs.
+# Slow enough that a signal sent after the third finished run lands well before the last one,
+# even on a loaded machine (12 runs of 14 years; about 6 s on 2 idle cores with 8 years).
 SLOW_TOML = """
 [scenario]
 name = "slow sweep"
 seed = 9
-years = 8
+years = 14
 dt_weeks = 1
 
 [cohort]
@@ -201,6 +203,10 @@ def stop_midway(command: list[str], root: Path, pattern: str, stop: int) -> tupl
 
     Returns the exit status (negative: killed by that signal) and what it wrote on stderr.
     """
+    # A child inherits an ignored or blocked SIGINT, and Python then keeps ignoring Ctrl-C; give
+    # the sweep the Ctrl-C of a terminal whatever earlier code in this process did with it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
