@@ -14,7 +14,7 @@ import statsmodels.api as sm
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
-from sim.analysis import stats
+from sim.analysis import resample, stats
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +89,91 @@ def test_two_level_bootstrap_widens_with_differences_between_replicates(skewed):
         *stats.two_level_bootstrap_interval(shifted, np.random.default_rng(5), 2000)[::-1]
     )
     assert wide > 2 * narrow
+
+
+@pytest.mark.parametrize(
+    ("replicates", "patients"), [(1, 1), (1, 2), (2, 1), (2, 3), (5, 7), (3, 1001)]
+)
+@pytest.mark.parametrize("earlier", ["none", "one 32-bit draw", "doubles"])
+def test_resampling_counts_are_numpys_integer_draws_and_leave_the_stream_where_they_do(
+    replicates, patients, earlier
+):
+    present = np.random.default_rng(patients).random((replicates, patients)) < 0.8
+    for seed in range(20):
+        fast, numpy_ = np.random.default_rng(seed), np.random.default_rng(seed)
+        for g in (fast, numpy_):
+            if earlier == "one 32-bit draw":  # leaves half of a 64-bit output buffered
+                g.integers(0, 7, 1)
+            elif earlier == "doubles":
+                g.random(3)
+        resamples = 1 + seed % 4
+        reps, weights, counts = resample.two_level_counts(fast, present, resamples)
+        for b in range(resamples):
+            drawn = numpy_.integers(0, replicates, replicates)
+            assert reps[b].tolist() == drawn.tolist()
+            for k in range(replicates):
+                expected = np.bincount(numpy_.integers(0, patients, patients), minlength=patients)
+                assert weights[b * replicates + k].tolist() == expected.tolist()
+                assert counts[b, k] == expected @ present[drawn[k]]
+        assert fast.random(3).tolist() == numpy_.random(3).tolist()
+
+
+@pytest.mark.parametrize("bound", [3 * 2**30, 2**31 + 12_345, 2**32 - 3])
+def test_bounded_draws_reject_exactly_as_numpy_does(bound):
+    """Large bounds reject many 32-bit draws (a quarter at 3 * 2**30), the path small ones
+    almost never take."""
+    rng = np.random.default_rng(5)
+    copy = np.random.PCG64(0)
+    copy.state = rng.bit_generator.state
+    raw = copy.random_raw(60_000)
+    position, has_half, half, drawn = 0, False, np.uint64(0), []
+    for _ in range(40_000):
+        value, position, has_half, half = resample._bounded(
+            raw, position, has_half, np.uint64(half), np.uint64(bound)
+        )
+        drawn.append(value)
+    assert drawn == rng.integers(0, bound + 1, 40_000).tolist()
+
+
+def one_draw_per_call_two_level_bootstrap(values, rng, resamples, level=0.95):
+    """The two-level bootstrap as defined: one call for the replicates of a resample, then
+    one call per drawn replicate for its patients (the implementation batches the draws)."""
+    r, n = values.shape
+    present = ~np.isnan(values)
+    filled = np.where(present, values, 0.0)
+    means = np.empty(resamples)
+    for b in range(resamples):
+        total = count = 0.0
+        for rep in rng.integers(0, r, r):
+            weights = np.bincount(rng.integers(0, n, n), minlength=n)
+            total += weights @ filled[rep]
+            count += weights @ present[rep]
+        means[b] = total / count if count else np.nan
+    if np.isnan(means).all():
+        return np.nan, np.nan
+    tail = 100 * (1 - level) / 2
+    low, high = np.nanpercentile(means, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+@pytest.mark.parametrize(("replicates", "patients"), [(1, 1), (1, 257), (2, 40), (3, 1001)])
+@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.MT19937])
+def test_two_level_bootstrap_gives_the_one_call_per_draw_numbers_bit_for_bit(
+    replicates, patients, bits, monkeypatch
+):
+    monkeypatch.setattr(stats, "_DRAWS_PER_BATCH", 1000)  # several batches, one cut short
+    rng = np.random.default_rng(replicates * 1000 + patients)
+    values = rng.normal(size=(replicates, patients))
+    values[rng.random(values.shape) < 0.2] = np.nan  # patients not in the table at that time
+    for seed in (0, 1):
+        got_rng, want_rng = np.random.Generator(bits(seed)), np.random.Generator(bits(seed))
+        if seed:  # a generator holding half of a 64-bit output from an earlier draw
+            got_rng.integers(0, 9, 1), want_rng.integers(0, 9, 1)
+        got = stats.two_level_bootstrap_interval(values, got_rng, 300)
+        want = one_draw_per_call_two_level_bootstrap(values, want_rng, 300)
+        np.testing.assert_array_equal(got, want)
+        # and the generator is left where the definition leaves it
+        assert got_rng.random(4).tolist() == want_rng.random(4).tolist()
 
 
 def test_cluster_bootstrap_with_one_record_per_person_is_the_percentile_bootstrap(skewed):

@@ -25,6 +25,8 @@ import math
 import numpy as np
 from scipy import special
 
+from sim.analysis.resample import exact_draws, two_level_counts
+
 # scipy.stats takes most of a second to import; the quantiles below are its own functions
 # (norm.ppf is special.ndtri, t.ppf(q, df) is special.stdtrit(df, q)), so only the one
 # function that needs more (correlation_test) imports it.
@@ -33,6 +35,8 @@ LEVEL = 0.95
 """Default confidence level."""
 RESAMPLES = 1000
 """Default number of bootstrap resamples."""
+_DRAWS_PER_BATCH = 1 << 21
+"""Patient draws counted per batch of resamples (bounds the counts' memory to 16 MB)."""
 
 
 def _tails(level: float) -> tuple[float, float]:
@@ -125,20 +129,43 @@ def two_level_bootstrap_interval(
 ) -> tuple[float, float]:
     """Percentile interval of the NaN-aware mean of (R, N) values: replicates, then patients.
 
-    Each resample draws replicates with replacement, then patients with replacement within
-    each drawn replicate; NaN entries are left out of the mean. (NaN, NaN) if no value exists.
+    Each resample draws replicates with replacement (``rng.integers(0, R, R)``), then patients
+    with replacement within each drawn replicate (``rng.integers(0, N, N)`` each); NaN entries
+    are left out of the mean. (NaN, NaN) if no value exists. With a PCG64 generator the draws
+    are made in one Numba loop (:func:`sim.analysis.resample.two_level_counts`), with exactly
+    the numbers of those calls.
+
+    Examples
+    --------
+    >>> values = np.array([[1.0, 2.0, 3.0, np.nan], [2.0, 3.0, 4.0, 5.0]])
+    >>> low, high = two_level_bootstrap_interval(values, np.random.default_rng(1))
+    >>> bool(1.0 <= low < 3.0 < high <= 5.0)
+    True
     """
     r, n = values.shape
     present = ~np.isnan(values)
     filled = np.where(present, values, 0.0)
     means = np.empty(resamples)
-    for b in range(resamples):
-        total = count = 0.0
-        for rep in rng.integers(0, r, r):
-            weights = np.bincount(rng.integers(0, n, n), minlength=n)
-            total += weights @ filled[rep]
-            count += weights @ present[rep]
-        means[b] = total / count if count else np.nan
+    if exact_draws(rng):
+        batch = max(1, _DRAWS_PER_BATCH // max(r * n, 1))  # bounds the counts' memory
+        for first in range(0, resamples, batch):
+            size = min(batch, resamples - first)
+            reps, weights, counts = two_level_counts(rng, present, size)
+            for b in range(size):
+                total = count = 0.0
+                for k in range(r):
+                    # The same products, in the same order, as the definition below.
+                    total += weights[b * r + k] @ filled[reps[b, k]]
+                    count += counts[b, k]
+                means[first + b] = total / count if count else np.nan
+    else:
+        for b in range(resamples):
+            total = count = 0.0
+            for rep in rng.integers(0, r, r):
+                weights = np.bincount(rng.integers(0, n, n), minlength=n)
+                total += weights @ filled[rep]
+                count += weights @ present[rep]
+            means[b] = total / count if count else np.nan
     if np.isnan(means).all():
         return np.nan, np.nan
     low, high = np.nanpercentile(means, _tails(level))

@@ -197,6 +197,25 @@ def simulation_seed(seed: int, values: dict[str, float], replicate: int = 0) -> 
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
+ABC_STREAM = 0xABC
+"""First part of the spawn key of evaluation seeds (other streams of the seed use 7 and 8)."""
+
+
+def evaluation_seed(seed: int, t: int, j: int) -> np.ndarray:
+    """Seed of NumPy's global generator for evaluation ``j`` of generation ``t``.
+
+    ``t`` is -1 for pyabc's calibration sample from the prior (before generation 0).
+
+    Examples
+    --------
+    >>> a = evaluation_seed(3, 0, 5)
+    >>> bool((a == evaluation_seed(3, 0, 5)).all()), bool((a == evaluation_seed(3, 1, 5)).all())
+    (True, False)
+    """
+    sequence = np.random.SeedSequence(seed, spawn_key=(ABC_STREAM, t + 1, j))
+    return sequence.generate_state(4)
+
+
 # pyabc names parameters with identifiers; dotted names are mapped both ways.
 def to_key(name: str) -> str:
     """pyabc key of a dotted parameter name (``pain.onset_rate`` -> ``pain__onset_rate``)."""

@@ -33,28 +33,12 @@ import numpy as np
 from pyabc.sampler import Sampler
 
 from sim.experiments.backends import Pool
+from sim.experiments.calibrate.problem import evaluation_seed
 
-ABC_STREAM = 0xABC
-"""First part of the spawn key of evaluation seeds (other streams of the seed use 7 and 8)."""
 BATCHES_PER_SLOT = 2
 """Batches in flight per worker: one running and one waiting, so no worker idles."""
 
 _function: tuple[bytes, Callable[[], Any]] | None = None  # last simulate_one of this process
-
-
-def evaluation_seed(seed: int, t: int, j: int) -> np.ndarray:
-    """Seed of NumPy's global generator for evaluation ``j`` of generation ``t``.
-
-    ``t`` is -1 for pyabc's calibration sample from the prior (before generation 0).
-
-    Examples
-    --------
-    >>> a = evaluation_seed(3, 0, 5)
-    >>> bool((a == evaluation_seed(3, 0, 5)).all()), bool((a == evaluation_seed(3, 1, 5)).all())
-    (True, False)
-    """
-    sequence = np.random.SeedSequence(seed, spawn_key=(ABC_STREAM, t + 1, j))
-    return sequence.generate_state(4)
 
 
 def _simulate_one(payload: bytes) -> Callable[[], Any]:
