@@ -33,10 +33,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import ipyvuetify as v
 import numpy as np
 import pytest
-import solara
 from matplotlib.colors import to_hex
 from typer.testing import CliRunner
 
@@ -47,6 +45,20 @@ from sim.interfaces.cli import app as cli
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.viz import style as hs
 
+
+class LazyModule:
+    """The module named, imported when first used: with ``pytest -n``, every worker collects
+    this file, and only the one that runs its tests should pay for importing Solara."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __getattr__(self, attribute: str):
+        return getattr(importlib.import_module(self.name), attribute)
+
+
+solara = LazyModule("solara")
+v = LazyModule("ipyvuetify")
 ROOT = Path(__file__).resolve().parent.parent
 CLASSROOM = ROOT / "scenarios" / "classroom.toml"
 CHROMIUM = Path("/usr/bin/chromium")

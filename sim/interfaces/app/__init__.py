@@ -9,9 +9,17 @@ works too: the package exposes the page's ``Page`` component). Laid out as a Mes
 * :mod:`~sim.interfaces.app.page`: the Solara components (:func:`Page`, :func:`Controls`,
   :func:`Views`, ...);
 * :mod:`~sim.interfaces.app.serve`: the server command, its environment and :func:`serve`.
+
+The page's components, the views and ``routes`` are imported when first used, so that
+importing the model (:mod:`sim.interfaces.app.model`, used without a browser) or the server
+command does not import Solara, ipyvuetify and the views; Solara finds ``routes`` and ``Page``
+by attribute lookup, which imports them.
 """
 
-import solara
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from sim.interfaces.app.model import (
     ADAPTIVE,
@@ -34,17 +42,6 @@ from sim.interfaces.app.model import (
     scenario_defaults,
     teaching_scenario,
 )
-from sim.interfaces.app.page import (
-    INFO_HTML,
-    Controls,
-    Figures,
-    Monitors,
-    Page,
-    Settings,
-    Views,
-    initial_settings,
-    model_params,
-)
 from sim.interfaces.app.serve import (
     HostError,
     check_host,
@@ -54,17 +51,39 @@ from sim.interfaces.app.serve import (
     server_env,
     server_folder,
 )
-from sim.interfaces.app.views import (
-    BrainView,
-    DriftView,
-    brain_figure,
-    drift_figure,
-    figure_png,
-)
 
-routes = [solara.Route(path="/", component=Page, label="painsim")]
-"""The page's one route. Solara serves a package's submodules as pages of their own unless the
-package defines ``routes``; with this, ``solara run sim.interfaces.app`` shows one page."""
+_SUBMODULE = {
+    **dict.fromkeys(
+        ("INFO_HTML", "Controls", "Figures", "Monitors", "Page", "Settings", "Views"), "page"
+    ),
+    **dict.fromkeys(("initial_settings", "model_params"), "page"),
+    **dict.fromkeys(
+        ("BrainView", "DriftView", "brain_figure", "drift_figure", "figure_png"), "views"
+    ),
+}
+"""Names imported from their submodule when first used."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "routes":
+        # The page's one route. Solara serves a package's submodules as pages of their own
+        # unless the package defines ``routes``; with this, ``solara run sim.interfaces.app``
+        # shows one page.
+        import solara
+
+        page = importlib.import_module("sim.interfaces.app.page")
+        value: Any = [solara.Route(path="/", component=page.Page, label="painsim")]
+    elif name in _SUBMODULE:
+        value = getattr(importlib.import_module(f"sim.interfaces.app.{_SUBMODULE[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once: later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ADAPTIVE",
