@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 import sim.api
 from sim.scenario import Scenario
+
+
+class LazyModule:
+    """The module named, imported when first used.
+
+    With ``pytest -n``, every worker collects every test file; a library that only some tests
+    use (Solara, statsmodels) is then imported only by the worker that runs them.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("_"):  # collection looks for fixture and test markers
+            raise AttributeError(attribute)
+        return getattr(importlib.import_module(self.name), attribute)
 
 
 def run_scenario(

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
+from support import LazyModule
 from typer.testing import CliRunner
 
 from sim.core.model import PainModel
@@ -45,18 +46,7 @@ from sim.interfaces.cli import app as cli
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.viz import style as hs
 
-
-class LazyModule:
-    """The module named, imported when first used: with ``pytest -n``, every worker collects
-    this file, and only the one that runs its tests should pay for importing Solara."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __getattr__(self, attribute: str):
-        return getattr(importlib.import_module(self.name), attribute)
-
-
+# Only the worker that runs these tests imports Solara (tests/support.py).
 solara = LazyModule("solara")
 v = LazyModule("ipyvuetify")
 ROOT = Path(__file__).resolve().parent.parent

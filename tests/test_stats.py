@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import statsmodels.api as sm
 from scipy import stats as scipy_stats
-from statsmodels.stats.proportion import proportion_confint
+from support import LazyModule
 
 from sim.analysis import resample, stats
+
+sm = LazyModule("statsmodels.api")  # imported by the worker that runs these tests only
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +189,8 @@ def test_cluster_bootstrap_with_one_record_per_person_is_the_percentile_bootstra
 @pytest.mark.parametrize(("successes", "n"), [(0, 10), (3, 10), (10, 10), (57, 200)])
 def test_wilson_interval_is_statsmodels_wilson_interval(successes, n):
     low, high = stats.wilson_interval(np.array([successes]), np.array([n]))
-    expected = proportion_confint(successes, n, alpha=0.05, method="wilson")
+    proportion = LazyModule("statsmodels.stats.proportion")
+    expected = proportion.proportion_confint(successes, n, alpha=0.05, method="wilson")
     assert (low[0], high[0]) == pytest.approx(expected, abs=1e-12)
 
 

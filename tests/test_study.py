@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
 from scipy import stats
+from support import LazyModule
 from typer.testing import CliRunner
 
 import sim
@@ -56,6 +56,8 @@ from sim.interfaces.cli import app
 from sim.results.manifest import read_manifest
 from sim.results.run import ResultsError
 from sim.scenario import ScenarioError, StudySection, parse_scenario
+
+sm = LazyModule("statsmodels.api")  # imported by the worker that runs these tests only
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 runner = CliRunner()
