@@ -415,15 +415,28 @@ def test_drawing_without_the_animation_keeps_the_earlier_one(from_memory):
 
 
 # -- house style --------------------------------------------------------------------------------
-def test_arms_keep_their_colours_across_figures(run_data):
-    arms = run_data["arms"]
-    colors = hs.arm_colors(arms)
+@pytest.fixture(scope="module")
+def run_built(run_data) -> dict:
+    """The run's figures 1, 2 and 5 (talk), built once for the tests that read their artists,
+    and the arm differences figure 2 shows."""
+    patients, arms = run_data["patients"], run_data["arms"]
+    differences = farms.arm_differences(patients, arms)
+    horizon = patients[(patients["year"] == patients["year"].max()) & (patients["arm"] == arms[0])]
+    return {
+        "differences": differences,
+        "01": frun.perturbation_by_years(patients, arms, "talk", min_people=10),
+        "02": farms.arm_comparison(differences, arms, "talk"),
+        "05": frun.metrics_by_years(horizon, "talk"),
+    }
+
+
+def test_arms_keep_their_colours_across_figures(run_data, run_built):
+    colors = hs.arm_colors(run_data["arms"])
     assert colors == {"usual care": "#000000", "CBT + TMS": "#0072B2"}
-    fig = frun.perturbation_by_years(run_data["patients"], arms, "talk", min_people=10)
+    fig = run_built["01"]
     drawn = {line.get_color() for line in fig.axes[0].get_lines() if line.get_marker() == "o"}
     assert drawn and drawn <= set(colors.values())
-    diffs = farms.arm_differences(run_data["patients"], arms)
-    fig = farms.arm_comparison(diffs, arms, "talk")
+    fig = run_built["02"]
     drawn = {
         line.get_color()
         for ax in fig.axes
@@ -433,15 +446,13 @@ def test_arms_keep_their_colours_across_figures(run_data):
     assert drawn == {colors["CBT + TMS"]}
 
 
-def test_axis_labels_carry_units_from_the_outcome_registry(run_data):
-    patients, arms = run_data["patients"], run_data["arms"]
-    fig = frun.perturbation_by_years(patients, arms, "talk", min_people=10)
+def test_axis_labels_carry_units_from_the_outcome_registry(run_built):
+    fig = run_built["01"]
     assert fig.axes[1].get_ylabel() == "DMN perturbation (healthy SD)"  # panel B: levels
-    fig = farms.arm_comparison(farms.arm_differences(patients, arms), arms, "talk")
+    fig = run_built["02"]
     assert fig.axes[1].get_xlabel().startswith("Δ pain (NRS points)")
     assert fig.axes[2].get_xlabel().startswith("Δ catastrophizing (PCS points)")
-    horizon = patients[(patients["year"] == patients["year"].max()) & (patients["arm"] == arms[0])]
-    fig = frun.metrics_by_years(horizon, "talk")
+    fig = run_built["05"]
     assert [ax.get_ylabel() for ax in fig.axes] == ["1/r", "edges per region", "r units", "r units"]
 
 
@@ -677,7 +688,7 @@ def test_path_intervals_have_the_estimates_of_the_study_mediation():
     m = 10 + 0.5 * x + rng.normal(0, 5, 108)
     y = 0.8 + 0.02 * m + 0.03 * x + rng.normal(0, 0.4, 108)
     reference = mediation(x, m, y, age, np.random.default_rng(0), resamples=200)
-    paths = path_intervals(x, m, y, age, np.random.default_rng(0), resamples=500)
+    paths = path_intervals(x, m, y, age, np.random.default_rng(0), resamples=200)
     assert paths["a"][0] == pytest.approx(reference["a_path"])
     assert paths["b"][0] == pytest.approx(reference["b_path"])
     assert paths["c"][0] == pytest.approx(reference["total"])
@@ -687,11 +698,9 @@ def test_path_intervals_have_the_estimates_of_the_study_mediation():
         assert low <= estimate <= high
 
 
-def test_the_forest_plot_shows_the_enrolled_with_n_estimates_d_and_what_is_better(run_data):
-    patients, arms = run_data["patients"], run_data["arms"]
-    differences = farms.arm_differences(patients, arms)
+def test_the_forest_plot_shows_the_enrolled_with_n_estimates_d_and_what_is_better(run_built):
+    differences, fig = run_built["differences"], run_built["02"]
     assert farms.forest_who(differences) == "enrolled"
-    fig = farms.arm_comparison(differences, arms, "talk")
     texts = [t.get_text() for t in drawn_texts(fig)[0]]
     enrolled = differences[(differences["who"] == "enrolled") & (differences["outcome"] == "pain")]
     n = int(enrolled["n_pairs"].iloc[0])
