@@ -29,17 +29,20 @@ them.
 
 Examples
 --------
+A timing experiment gets its headline slide and figure 9 (``docs/python.md`` draws a run's
+figures, and shows what a run with one arm skips):
+
 >>> import tempfile
->>> from sim.experiments.run import simulate
->>> from sim.scenario import parse_scenario
->>> res = simulate(parse_scenario({"scenario": {"name": "demo", "years": 2},
-...                                "cohort": {"size": 60}}))
->>> made = make_figures(res, tempfile.mkdtemp() + "/figures", animation=False)
->>> [e.name for e in made.entries]  # doctest: +NORMALIZE_WHITESPACE
-['00_headline', '01_perturbation_by_years', '01b_cohort_over_time', '03_connectomes',
- '04_connectivity_matrices', '05_metrics_by_years']
->>> [name for name, reason in made.skipped]
-['02_arm_comparison', '02b_treatment_over_time']
+>>> import sim
+>>> timing = sim.timing({"scenario": {"name": "demo", "years": 3},
+...                      "cohort": {"size": 100, "history": "none"},
+...                      "arms": [{"name": "CBT", "interventions": [{"kind": "cbt"}]}],
+...                      "timing": {"start_years_with_pain": [0, 1], "follow_up_years": [1]}})
+>>> made = make_figures(timing, tempfile.mkdtemp() + "/figures")
+>>> [e.name for e in made.entries], made.skipped
+(['00_headline', '09_timing'], [])
+>>> [f.name for f in made.files], made.index.name
+(['00_headline.png', '09_timing.png'], 'index.html')
 """
 
 from __future__ import annotations
