@@ -30,7 +30,7 @@ from sim.core.pain import STAGES, WEEKS_PER_YEAR, PainState
 from sim.core.patient import Cohort, Patient
 from sim.core.replay import ExposureLog, PainPaths
 from sim.core.step import fused_step
-from sim.core.uniforms import fill_uniforms
+from sim.core.uniforms import StepUniforms
 
 if TYPE_CHECKING:  # the scenario layer sits above the core; only its type is needed here
     from sim.scenario import ArmSection, Scenario
@@ -129,7 +129,7 @@ class PainModel(mesa.Model):
         self.time_years = 0.0
         self._pain_rng = stream(seed, replicate, "pain")
         self._grid_left = 0.0  # years left in the current step of the random-number grid
-        self._uniforms: np.ndarray | None = None  # the current grid step's (4, N) uniforms
+        self._uniforms: StepUniforms | None = None  # the current grid step's (4, N) uniforms
         self._draws: pain.StepDraws | None = None
         self._branch_key: int | None = None
         self.cohort = self._new_cohort(
@@ -263,8 +263,9 @@ class PainModel(mesa.Model):
         while dt_years > 1e-12:
             if self._grid_left <= 1e-12:
                 if self._uniforms is None:  # one buffer (see sim.core.history)
-                    self._uniforms = np.empty((4, self.cohort.size))
-                fill_uniforms(self._pain_rng, self._uniforms)  # = .random(out=...)
+                    self._uniforms = StepUniforms(self.cohort.size)
+                # = .random((4, N)); rows 1-3 are made when needed (sim.core.uniforms)
+                self._uniforms.draw(self._pain_rng)
                 self._draws = None  # made from the uniforms if the step is split
                 self._grid_left = self.dt_years
             part = min(dt_years, self._grid_left)
@@ -310,7 +311,7 @@ class PainModel(mesa.Model):
         """
         p, c, t = self.params, self.cohort, self.time_years
         if self._draws is None:
-            self._draws = pain.StepDraws.from_uniforms(self._uniforms)
+            self._draws = pain.StepDraws.from_uniforms(self._uniforms.full())
         cz = coping.z_score(self.coping_now(), p.coping)
         exposure = pain.advance(c.pain, t, dt_years, self._draws, cz, p.pain)
         relief = self.effects.pain_factor(t + dt_years / 2)
