@@ -29,6 +29,7 @@ from sim.experiments.run import (
     summarize_timeseries,
 )
 from sim.results.folder import OutputFolderError
+from sim.results.run import BackgroundSink
 from sim.scenario import RunSection, ScenarioError
 
 PATIENT_COLUMNS = [
@@ -424,6 +425,54 @@ def test_failure_while_writing_files_leaves_no_results_and_no_temp_folder(
     with pytest.raises(OSError, match="No space"):
         run_scenario(small_scenario, results_root=tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []  # not even the parent folder it made
+
+
+def test_a_failed_background_write_of_patient_rows_leaves_no_results(
+    tmp_path, monkeypatch, small_scenario
+):
+    # painsim run writes patients.parquet on a background thread; its error still surfaces.
+    import pyarrow.parquet as pq
+
+    def disk_full(self, batch, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_batch", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        run_scenario(small_scenario, results_root=tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_background_sink_writes_in_order_and_raises_a_failed_write():
+    written = []
+
+    def write(item):
+        time.sleep(0.001 * (item % 3))  # uneven write times keep their order
+        if item == 7:
+            raise ValueError("cannot write 7")
+        written.append(item)
+
+    sink = BackgroundSink(write)
+    with pytest.raises(ValueError, match="cannot write 7"), sink:
+        for item in range(20):
+            sink(item)  # the call after the failed write raises its error
+    assert written == list(range(7))
+
+
+def test_background_sink_raises_a_failed_last_write_when_the_block_ends():
+    def write(item):
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"), BackgroundSink(write) as sink:
+        sink("rows")
+
+
+def test_an_error_of_the_block_wins_over_a_failed_background_write():
+    def write(item):
+        raise OSError("disk gone")
+
+    with pytest.raises(KeyboardInterrupt), BackgroundSink(write) as sink:
+        sink("rows")
+        raise KeyboardInterrupt
 
 
 KILLED_SCENARIO = """
