@@ -399,7 +399,7 @@ def test_existing_non_empty_out_folder_is_refused_and_left_alone(tmp_path, small
 def test_interrupted_run_leaves_no_results_and_no_temp_folder(
     tmp_path, monkeypatch, small_scenario
 ):
-    original = PainModel.snapshot
+    original = PainModel.snapshot_later  # what a run records with
     calls = []
 
     def interrupted_midway(self, **options):
@@ -408,7 +408,7 @@ def test_interrupted_run_leaves_no_results_and_no_temp_folder(
             raise KeyboardInterrupt
         return original(self, **options)
 
-    monkeypatch.setattr(PainModel, "snapshot", interrupted_midway)
+    monkeypatch.setattr(PainModel, "snapshot_later", interrupted_midway)
     with pytest.raises(KeyboardInterrupt):
         run_scenario(small_scenario, results_root=tmp_path, progress=False)
     assert len(calls) == 3
@@ -521,3 +521,16 @@ def test_run_killed_with_sigkill_leaves_only_a_hidden_temp_folder(tmp_path, writ
     leftovers = [p.name for p in (root / "killed").iterdir()]
     assert len(leftovers) == 1
     assert re.fullmatch(r"\.\d{8}T\d{6}Z-[0-9a-f]{4}\.tmp-\d+", leftovers[0])
+
+
+def test_records_finished_on_a_second_thread_equal_records_made_in_turn(monkeypatch, make_scenario):
+    # record_replicate computes a record's network outcomes while the model steps on, where
+    # Numba's threading layer allows it; the rows must be the ones recorded in turn.
+    import sim.experiments.run as run_module
+
+    scenario = make_scenario(cohort={"size": 5000}, scenario={"years": 3})
+    monkeypatch.setattr(run_module, "concurrent_launches_safe", lambda: False)
+    expected = run_replicate(scenario, 0).patients
+    monkeypatch.setattr(run_module, "concurrent_launches_safe", lambda: True)
+    got = run_replicate(scenario, 0).patients
+    assert_frame_equal(got, expected)

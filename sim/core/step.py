@@ -176,7 +176,7 @@ def _course(persistent, since_onset, level, onset_intensity, long_plateau, short
     return min(max(level * base, 0.0), 10.0)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _onsets(
     lo, hi, t, dt, budget_uniform, in_pain, onset_time, end, persistent, scale, severity, episodes,
     female, age0, trait, coping_state, has_coping_relief, coping_relief, trait_mean, trait_sd,
@@ -229,7 +229,7 @@ def _onsets(
     return started
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _exposure(
     lo, hi, t, dt, in_pain, onset_time, end, persistent, scale, severity, years_with_pain, coping_z,
     running, len1, pain1, onset, has_relief, relief, coping_state, reversible, scar,
@@ -293,7 +293,7 @@ BLOCK = 2048
 """People per block of a parallel twin (a call per block; Numba splits the blocks among threads)."""
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, parallel=True, cache=True)
 def _onsets_parallel(
     lo, hi, t, dt, budget_uniform, in_pain, onset_time, end, persistent, scale, severity, episodes,
     female, age0, trait, coping_state, has_coping_relief, coping_relief, trait_mean, trait_sd,
@@ -323,7 +323,7 @@ def _onsets_parallel(
     return started
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, parallel=True, cache=True)
 def _exposure_parallel(
     lo, hi, t, dt, in_pain, onset_time, end, persistent, scale, severity, years_with_pain, coping_z,
     running, len1, pain1, onset, has_relief, relief, coping_state, reversible, scar,
