@@ -8,6 +8,12 @@ NumPy's ``Generator.random(out=...)`` releases the GIL while it fills, and a PCG
 the generator moved on by the first half's length. The block holds the same numbers as one
 draw, and the stream is left where one draw leaves it, so every later draw is unchanged too
 (``tests/test_uniforms.py``).
+
+Most of a fused step's block is never read: rows 1-3 (an episode's course, duration and
+intensity) only for the few people who start an episode in the step. :class:`StepUniforms`
+draws row 0 and computes just those entries of rows 1-3 by jumping the generator's 128-bit LCG
+to their positions (NumPy's PCG64 makes each double from one 64-bit output: its top 53 bits
+times 2**-53), with the same numbers and the same stream afterwards.
 """
 
 from __future__ import annotations
