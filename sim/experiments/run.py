@@ -297,9 +297,10 @@ def record_replicate(
     model = PainModel(scenario, replicate, arm=arm, create_agents=False)
     dt = scenario.scenario.dt_years
     before = model.time_years
-    # A record's graph metrics (most of its cost) are computed on a second thread while the
-    # model steps on to the next record (PainModel.snapshot_later); rows are added in order.
-    pending: tuple[Future, float] | None = None
+    # A record's graph metrics (most of its cost) are computed, and the record handed to the
+    # recorder, on a second thread while the model steps on to the next record
+    # (PainModel.snapshot_later); one record at a time, so rows are added in order.
+    pending: Future | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as pool:
         try:
             for year in model.iter_times():
@@ -308,21 +309,31 @@ def record_replicate(
                 before = year
                 finish = model.snapshot_later(labels=False)
                 if pending is not None:
-                    recorder.add(pending[0].result(), arm, replicate, pending[1])
-                    pending = None
+                    pending, done = None, pending
+                    done.result()  # the previous record is in (or its error is raised here)
                 if concurrent_launches_safe():
-                    pending = (pool.submit(finish), year)
+                    pending = pool.submit(_record, recorder, finish, arm, replicate, year)
                 else:  # Numba's threading layer cannot run two parallel kernels at once
-                    recorder.add(finish(), arm, replicate, year)
+                    _record(recorder, finish, arm, replicate, year)
             if pending is not None:
-                recorder.add(pending[0].result(), arm, replicate, pending[1])
-                pending = None
+                pending, done = None, pending
+                done.result()
         finally:
             if pending is not None:
-                pending[0].cancel()
+                pending.cancel()
     if connectivity:
         return edges_to_matrix(model.connectivity().astype(np.float32), diagonal=1.0)
     return None
+
+
+def _record(
+    recorder: Recorder,
+    finish: Callable[[], Mapping[str, np.ndarray]],
+    arm: str,
+    replicate: int,
+    year: float,
+) -> None:
+    recorder.add(finish(), arm, replicate, year)
 
 
 def run_replicate(
