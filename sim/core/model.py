@@ -647,15 +647,15 @@ class PainModel(mesa.Model):
         trial = self._trial_outcomes(pain_now)
         brain, params, norms = self.brain, self.params, self.norms
         baseline, idiosyncrasy = c.baseline, c.idiosyncrasy
-        if any(d.spec.dmn_effect > 0 for d in self.effects.deliveries):
-            expression = self.effects.drift_factor(self.time_years, slice(None))
-        else:
-            expression = None
+        effects, t = self.effects, self.time_years
+        acts_on_network = any(d.spec.dmn_effect > 0 for d in effects.deliveries)
 
         def network_part(rows: slice) -> dict[str, np.ndarray]:
+            # (n, E) factors of a treatment acting on the network, a chunk at a time (now).
+            expression = effects.drift_factor(t, rows) if acts_on_network else None
             return network_outcomes(
                 brain, params, norms, baseline[rows], idiosyncrasy[rows], adaptation[rows],
-                pain_now[rows], age[rows], None if expression is None else expression[rows],
+                pain_now[rows], age[rows], expression,
             )  # fmt: skip
 
         def finish() -> dict[str, np.ndarray]:
@@ -668,8 +668,8 @@ class PainModel(mesa.Model):
             healthy = joined["dmn_perturbation"] <= norms.healthy_upper
             return {**front, **joined, "healthy_range": healthy, **trial}
 
-        if expression is not None:
-            done = finish()  # (N, E) factors: not kept for later
+        if acts_on_network:
+            done = finish()  # the treatment's effect depends on the time: now
             return lambda: done
         return finish
 
