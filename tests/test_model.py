@@ -212,3 +212,31 @@ def test_removed_history_settings_say_what_replaced_them():
         parse_scenario({"scenario": {"name": "x"}, "cohort": {"pain_history_share": 0.3}}, "s.toml")
     assert str(err.value).startswith("s.toml: cohort.pain_history_share: removed")
     assert 'history = "simulated"' in str(err.value)
+
+
+@pytest.mark.parametrize("arm", ["usual care", "TMS with a posited DMN effect"])
+def test_a_snapshot_taken_now_and_finished_later_is_the_snapshot_of_now(arm):
+    # A run finishes a record's network outcomes on another thread while the model steps on.
+    from sim.scenario import load_scenario
+
+    s = load_scenario("scenarios/treatments.toml")
+    s = s.model_copy(update={"cohort": s.cohort.model_copy(update={"size": 9000})})
+    model = PainModel(s, arm=arm, create_agents=False)
+    model.run_until(10.5)  # treatment under way (the DMN arm acts on the network)
+    expected = model.snapshot(labels=False)
+    later = model.snapshot_later(labels=False)
+    model.run_until(12.0)  # pain, coping and adaptation change meanwhile
+    got = later()
+    assert list(got) == list(expected)
+    for name, values in expected.items():
+        np.testing.assert_array_equal(got[name], values, err_msg=name)
+    assert not np.array_equal(model.snapshot(labels=False)["adaptation"], got["adaptation"])
+
+
+def test_network_outcomes_of_some_people_are_their_entries_of_the_snapshot():
+    model = PainModel(scenario(size=300), create_agents=False)
+    model.run_until(3.0)
+    snapshot = model.snapshot()
+    rows = np.array([3, 50, 299])
+    for name, values in model.network_outcomes(rows).items():
+        np.testing.assert_array_equal(values, snapshot[name][rows], err_msg=name)

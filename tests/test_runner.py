@@ -29,6 +29,7 @@ from sim.experiments.run import (
     summarize_timeseries,
 )
 from sim.results.folder import OutputFolderError
+from sim.results.run import BackgroundSink
 from sim.scenario import RunSection, ScenarioError
 
 PATIENT_COLUMNS = [
@@ -398,7 +399,7 @@ def test_existing_non_empty_out_folder_is_refused_and_left_alone(tmp_path, small
 def test_interrupted_run_leaves_no_results_and_no_temp_folder(
     tmp_path, monkeypatch, small_scenario
 ):
-    original = PainModel.snapshot
+    original = PainModel.snapshot_later  # what a run records with
     calls = []
 
     def interrupted_midway(self, **options):
@@ -407,7 +408,7 @@ def test_interrupted_run_leaves_no_results_and_no_temp_folder(
             raise KeyboardInterrupt
         return original(self, **options)
 
-    monkeypatch.setattr(PainModel, "snapshot", interrupted_midway)
+    monkeypatch.setattr(PainModel, "snapshot_later", interrupted_midway)
     with pytest.raises(KeyboardInterrupt):
         run_scenario(small_scenario, results_root=tmp_path, progress=False)
     assert len(calls) == 3
@@ -424,6 +425,54 @@ def test_failure_while_writing_files_leaves_no_results_and_no_temp_folder(
     with pytest.raises(OSError, match="No space"):
         run_scenario(small_scenario, results_root=tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []  # not even the parent folder it made
+
+
+def test_a_failed_background_write_of_patient_rows_leaves_no_results(
+    tmp_path, monkeypatch, small_scenario
+):
+    # painsim run writes patients.parquet on a background thread; its error still surfaces.
+    import pyarrow.parquet as pq
+
+    def disk_full(self, batch, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_batch", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        run_scenario(small_scenario, results_root=tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_background_sink_writes_in_order_and_raises_a_failed_write():
+    written = []
+
+    def write(item):
+        time.sleep(0.001 * (item % 3))  # uneven write times keep their order
+        if item == 7:
+            raise ValueError("cannot write 7")
+        written.append(item)
+
+    sink = BackgroundSink(write)
+    with pytest.raises(ValueError, match="cannot write 7"), sink:
+        for item in range(20):
+            sink(item)  # the call after the failed write raises its error
+    assert written == list(range(7))
+
+
+def test_background_sink_raises_a_failed_last_write_when_the_block_ends():
+    def write(item):
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"), BackgroundSink(write) as sink:
+        sink("rows")
+
+
+def test_an_error_of_the_block_wins_over_a_failed_background_write():
+    def write(item):
+        raise OSError("disk gone")
+
+    with pytest.raises(KeyboardInterrupt), BackgroundSink(write) as sink:
+        sink("rows")
+        raise KeyboardInterrupt
 
 
 KILLED_SCENARIO = """
@@ -472,3 +521,16 @@ def test_run_killed_with_sigkill_leaves_only_a_hidden_temp_folder(tmp_path, writ
     leftovers = [p.name for p in (root / "killed").iterdir()]
     assert len(leftovers) == 1
     assert re.fullmatch(r"\.\d{8}T\d{6}Z-[0-9a-f]{4}\.tmp-\d+", leftovers[0])
+
+
+def test_records_finished_on_a_second_thread_equal_records_made_in_turn(monkeypatch, make_scenario):
+    # record_replicate computes a record's network outcomes while the model steps on, where
+    # Numba's threading layer allows it; the rows must be the ones recorded in turn.
+    import sim.experiments.run as run_module
+
+    scenario = make_scenario(cohort={"size": 5000}, scenario={"years": 3})
+    monkeypatch.setattr(run_module, "concurrent_launches_safe", lambda: False)
+    expected = run_replicate(scenario, 0).patients
+    monkeypatch.setattr(run_module, "concurrent_launches_safe", lambda: True)
+    got = run_replicate(scenario, 0).patients
+    assert_frame_equal(got, expected)

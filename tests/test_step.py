@@ -80,6 +80,44 @@ def test_fused_history_equals_the_vectorized_equations_bit_for_bit(dt_weeks, wit
     np.testing.assert_array_equal(fused.scar, expected[2])
 
 
+def test_a_history_that_leaves_out_people_before_their_start_age_changes_nothing():
+    # simulate_history runs each step over the people whose history has started (oldest
+    # first, in a reordered copy). Here: big enough for the parallel kernels, people younger
+    # than the start age even at time 0, and young people already in an episode (they take
+    # part from the first step).
+    params = ModelParams()
+    n, dt_years = 6000, 4.0 / pain.WEEKS_PER_YEAR
+    states, traits = [], []
+    for _ in range(2):
+        rng = np.random.default_rng(17)
+        state = PainState.new(
+            draw_severity(rng.random(n), params.pain), rng.random(n) < 0.5, rng.uniform(16, 75, n)
+        )
+        young = np.flatnonzero(state.age0 < 20)[:40]
+        begin = -history_years(state.age0, params)
+        state.in_pain[young] = True
+        state.onset[young] = begin - 0.1
+        state.end[young] = begin + rng.uniform(0.05, 3.0, young.size)
+        state.episodes[young] = 1
+        states.append(state)
+        traits.append(coping.draw_trait(rng.random(n), params.coping))
+
+    fused = simulate_history(states[0], traits[0], params, np.random.default_rng(4), dt_years)
+    expected = reference_history(states[1], traits[1], params, np.random.default_rng(4), dt_years)
+
+    for field in fields(PainState):
+        np.testing.assert_array_equal(
+            getattr(states[0], field.name), getattr(states[1], field.name), field.name
+        )
+    np.testing.assert_array_equal(fused.coping_state, expected[0])
+    np.testing.assert_array_equal(fused.reversible, expected[1])
+    np.testing.assert_array_equal(fused.scar, expected[2])
+    untouched = states[0].age0 < 18
+    untouched[young] = False
+    assert untouched.sum() > 100 and (fused.coping_state[untouched] == 0).all()
+    assert (fused.reversible > 0).mean() > 0.5
+
+
 def vectorized_steps(monkeypatch):
     """Make PainModel take every whole step through the vectorized functions."""
     monkeypatch.setattr(PainModel, "_advance_step", lambda self, dt: self._advance_part(dt))

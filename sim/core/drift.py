@@ -269,7 +269,7 @@ def connectivity(
     )
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, parallel=True, cache=True)
 def _connectivity_kernel(mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift, mi, expr):
     """r_ij = tanh(mu + sd*eps + age_shift*AP + a*(Delta + tau*eta)*X + pain_shift*MI)."""
     out = np.empty(eps.shape)
@@ -279,7 +279,7 @@ def _connectivity_kernel(mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_sh
     return out
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _connectivity_serial(mu, sd, eps, eta, age_shift, ap, a, delta, tau, pain_shift, mi, expr):
     """:func:`_connectivity_kernel` on one thread."""
     out = np.empty(eps.shape)

@@ -91,3 +91,26 @@ def njit(**options: Any) -> Callable[[Callable[..., Any]], LazyKernel]:
         return LazyKernel(function, options)
 
     return wrap
+
+
+def concurrent_launches_safe() -> bool:
+    """Whether parallel kernels may run from two Python threads at once.
+
+    Numba's OpenMP and TBB threading layers allow it; its fallback layer ("workqueue") aborts
+    the process when two threads launch parallel kernels at the same time. False until a
+    parallel kernel has run (the layer is chosen then) or when Numba is not imported yet.
+
+    Examples
+    --------
+    >>> concurrent_launches_safe() in (True, False)
+    True
+    """
+    import sys
+
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return False
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel kernel has run yet
+        return False

@@ -71,7 +71,7 @@ def edge_metrics(
     return out
 
 
-@njit(cache=True, fastmath=False)
+@njit(nogil=True, cache=True, fastmath=False)
 def _lanes_serial(edges, rows, cols, n, threshold, out, n_graphs):
     """Columns ``0 .. n_graphs - 1`` of ``out`` (``n_graphs`` a multiple of four), one thread."""
     d = np.empty(n * n * LANES)
@@ -80,7 +80,7 @@ def _lanes_serial(edges, rows, cols, n, threshold, out, n_graphs):
         _block(edges, rows, cols, n, threshold, out, g0, d, row_k)
 
 
-@njit(parallel=True, cache=True, fastmath=False)
+@njit(nogil=True, parallel=True, cache=True, fastmath=False)
 def _lanes_parallel(edges, rows, cols, n, threshold, out, n_graphs):
     """:func:`_lanes_serial` on Numba's threads, in tasks of :data:`GRAPHS_PER_TASK` graphs."""
     tasks = (n_graphs + GRAPHS_PER_TASK - 1) // GRAPHS_PER_TASK

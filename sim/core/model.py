@@ -12,25 +12,26 @@ the same people and the same luck, whatever else differs (common random numbers)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from sim.core import coping, drift, pain
-from sim.core.brain import build_brain
+from sim.core.brain import Brain, build_brain
 from sim.core.history import simulate_history
 from sim.core.indices import model_indices
 from sim.core.interventions import KINDS, ArmEffects, Delivery, reported_pain
 from sim.core.metrics import METRIC_NAMES, metrics_from_edges, perturbation_index
-from sim.core.norms import healthy_norms
+from sim.core.norms import HealthyNorms, healthy_norms
 from sim.core.outcomes import NETWORK, TRIAL
 from sim.core.pain import STAGES, WEEKS_PER_YEAR, PainState
+from sim.core.parameters import ModelParams
 from sim.core.patient import Cohort, Patient
 from sim.core.replay import ExposureLog, PainPaths
 from sim.core.step import fused_step
-from sim.core.uniforms import fill_uniforms
+from sim.core.uniforms import StepUniforms
 
 if TYPE_CHECKING:  # the scenario layer sits above the core; only its type is needed here
     from sim.scenario import ArmSection, Scenario
@@ -129,7 +130,7 @@ class PainModel(mesa.Model):
         self.time_years = 0.0
         self._pain_rng = stream(seed, replicate, "pain")
         self._grid_left = 0.0  # years left in the current step of the random-number grid
-        self._uniforms: np.ndarray | None = None  # the current grid step's (4, N) uniforms
+        self._uniforms: StepUniforms | None = None  # the current grid step's (4, N) uniforms
         self._draws: pain.StepDraws | None = None
         self._branch_key: int | None = None
         self.cohort = self._new_cohort(
@@ -263,8 +264,9 @@ class PainModel(mesa.Model):
         while dt_years > 1e-12:
             if self._grid_left <= 1e-12:
                 if self._uniforms is None:  # one buffer (see sim.core.history)
-                    self._uniforms = np.empty((4, self.cohort.size))
-                fill_uniforms(self._pain_rng, self._uniforms)  # = .random(out=...)
+                    self._uniforms = StepUniforms(self.cohort.size)
+                # = .random((4, N)); rows 1-3 are made when needed (sim.core.uniforms)
+                self._uniforms.draw(self._pain_rng)
                 self._draws = None  # made from the uniforms if the step is split
                 self._grid_left = self.dt_years
             part = min(dt_years, self._grid_left)
@@ -310,7 +312,7 @@ class PainModel(mesa.Model):
         """
         p, c, t = self.params, self.cohort, self.time_years
         if self._draws is None:
-            self._draws = pain.StepDraws.from_uniforms(self._uniforms)
+            self._draws = pain.StepDraws.from_uniforms(self._uniforms.full())
         cz = coping.z_score(self.coping_now(), p.coping)
         exposure = pain.advance(c.pain, t, dt_years, self._draws, cz, p.pain)
         relief = self.effects.pain_factor(t + dt_years / 2)
@@ -588,15 +590,14 @@ class PainModel(mesa.Model):
         self, rows: np.ndarray | slice = slice(None), pain_now: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
         """Graph metrics, perturbation index and edge signature of the selected people."""
-        edges = self.connectivity(rows, pain_now)
-        m = self.params.metrics
-        out = metrics_from_edges(
-            edges, self.brain.iu, self.brain.n_regions, rule=m.threshold_rule, value=m.threshold
-        )
-        out["dmn_perturbation"] = perturbation_index(out, self.norms.at(self.age[rows]))
-        for name in ("mpfc_pcc", "mpfc_insula"):
-            out[name] = edges[:, self.brain.edge_sets[name]].mean(axis=1)
-        return out
+        c = self.cohort
+        if pain_now is None:
+            pain_now = self.current_pain()[rows]
+        return network_outcomes(
+            self.brain, self.params, self.norms, c.baseline[rows], c.idiosyncrasy[rows],
+            c.adaptation[rows], pain_now, self.age[rows],
+            self.effects.drift_factor(self.time_years, rows),
+        )  # fmt: skip
 
     def indices(
         self, rows: np.ndarray | slice = slice(None), pain_now: np.ndarray | None = None
@@ -617,30 +618,60 @@ class PainModel(mesa.Model):
             False, ``sex`` is a boolean "female" array and ``stage`` the stage code (int8), which
             is what a recorder storing categories needs (no string arrays are built).
         """
+        return self.snapshot_later(labels=labels)()
+
+    def snapshot_later(self, *, labels: bool = True) -> Callable[[], dict[str, np.ndarray]]:
+        """:meth:`snapshot` of now, with its network outcomes computed when it is called.
+
+        Everything the network outcomes need (current pain, adaptation, age) is taken now, so
+        the model may step on before the returned function is called, in another thread if
+        need be: a run computes a record's graph metrics while it steps to the next record.
+        With an intervention acting on the network (its effect depends on time), they are
+        computed now.
+        """
         c, n = self.cohort, self.cohort.size
         pain_now = self.current_pain()
-        network: dict[str, list[np.ndarray]] = {}
-        for start in range(0, n, RECORD_CHUNK):
-            rows = slice(start, min(start + RECORD_CHUNK, n))
-            part = self.network_outcomes(rows, pain_now[rows])
-            for key, value in part.items():
-                network.setdefault(key, []).append(value)
-        network = {k: np.concatenate(v) for k, v in network.items()}
+        age, adaptation = self.age, c.adaptation
         stages = self.stages()
-        return {
+        front = {
             "patient_id": np.arange(n),
-            "age": self.age,
+            "age": age,
             "sex": np.where(c.female, "F", "M") if labels else c.female.copy(),
             "stage": np.asarray(STAGES)[stages] if labels else stages,
             "episodes": c.pain.episodes.copy(),
             "years_with_pain": c.pain.years_with_pain.copy(),
             "pain": pain_now,
             "coping": self.coping_now(),
-            "adaptation": c.adaptation,
-            **network,
-            "healthy_range": network["dmn_perturbation"] <= self.norms.healthy_upper,
-            **self._trial_outcomes(pain_now),
+            "adaptation": adaptation,
         }
+        trial = self._trial_outcomes(pain_now)
+        brain, params, norms = self.brain, self.params, self.norms
+        baseline, idiosyncrasy = c.baseline, c.idiosyncrasy
+        effects, t = self.effects, self.time_years
+        acts_on_network = any(d.spec.dmn_effect > 0 for d in effects.deliveries)
+
+        def network_part(rows: slice) -> dict[str, np.ndarray]:
+            # (n, E) factors of a treatment acting on the network, a chunk at a time (now).
+            expression = effects.drift_factor(t, rows) if acts_on_network else None
+            return network_outcomes(
+                brain, params, norms, baseline[rows], idiosyncrasy[rows], adaptation[rows],
+                pain_now[rows], age[rows], expression,
+            )  # fmt: skip
+
+        def finish() -> dict[str, np.ndarray]:
+            network: dict[str, list[np.ndarray]] = {}
+            for start in range(0, n, RECORD_CHUNK):
+                part = network_part(slice(start, min(start + RECORD_CHUNK, n)))
+                for key, value in part.items():
+                    network.setdefault(key, []).append(value)
+            joined = {k: np.concatenate(v) for k, v in network.items()}
+            healthy = joined["dmn_perturbation"] <= norms.healthy_upper
+            return {**front, **joined, "healthy_range": healthy, **trial}
+
+        if acts_on_network:
+            done = finish()  # the treatment's effect depends on the time: now
+            return lambda: done
+        return finish
 
     def trial_outcomes(self) -> dict[str, np.ndarray]:
         """What a trial measures now, without the network: (N,) arrays ``pain``, ``coping``,
@@ -673,6 +704,36 @@ class PainModel(mesa.Model):
             "baseline_pain": baseline,
             "responder": responder,
         }
+
+
+def network_outcomes(
+    brain: Brain,
+    params: ModelParams,
+    norms: HealthyNorms,
+    baseline: np.ndarray,
+    idiosyncrasy: np.ndarray,
+    adaptation: np.ndarray,
+    pain_now: np.ndarray,
+    age: np.ndarray,
+    expression: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Graph metrics, perturbation index and edge signature of people in the given state.
+
+    What :meth:`PainModel.network_outcomes` computes, from the state it reads (arguments as
+    :func:`sim.core.drift.connectivity` takes them).
+    """
+    edges = drift.connectivity(
+        brain, params.brain, params.drift, baseline, idiosyncrasy, adaptation, pain_now, age,
+        expression,
+    )  # fmt: skip
+    m = params.metrics
+    out = metrics_from_edges(
+        edges, brain.iu, brain.n_regions, rule=m.threshold_rule, value=m.threshold
+    )
+    out["dmn_perturbation"] = perturbation_index(out, norms.at(age))
+    for name in ("mpfc_pcc", "mpfc_insula"):
+        out[name] = edges[:, brain.edge_sets[name]].mean(axis=1)
+    return out
 
 
 OUTCOMES = NETWORK

@@ -36,13 +36,14 @@ from sim.core.drift import DriftParams
 from sim.core.jit import PARALLEL_MIN_ROWS, njit, prange
 from sim.core.pain import PainState, onset_hazard_integral
 from sim.core.parameters import ModelParams
+from sim.core.uniforms import StepUniforms
 
 
 def fused_step(
     state: PainState,
     t: float,
     dt: float,
-    uniforms: np.ndarray,
+    uniforms: np.ndarray | StepUniforms,
     coping_trait: np.ndarray,
     coping_state: np.ndarray,
     reversible: np.ndarray,
@@ -63,7 +64,9 @@ def fused_step(
     t, dt
         Start and length of the step in years.
     uniforms
-        (4, N) the step's uniforms, as for :meth:`sim.core.pain.StepDraws.from_uniforms`.
+        (4, N) the step's uniforms, as for :meth:`sim.core.pain.StepDraws.from_uniforms`, or a
+        :class:`sim.core.uniforms.StepUniforms` holding them (only the entries of rows 1-3 of
+        the people who start an episode are then made).
     coping_trait
         (N,) coping trait (PCS points).
     coping_state
@@ -122,14 +125,17 @@ def fused_step(
     # Numba's threads cost more than they save on small cohorts (a study's workers).
     parallel = n >= PARALLEL_MIN_ROWS
     onsets = _onsets_parallel if parallel else _onsets
-    started = onsets(0, n, t, dt, uniforms[0], state.in_pain, state.onset, state.end,
+    lazy = not isinstance(uniforms, np.ndarray)  # a StepUniforms, or columns of one
+    first = uniforms.first if lazy else uniforms[0]
+    started = onsets(0, n, t, dt, first, state.in_pain, state.onset, state.end,
                      state.persistent, state.scale, state.severity, state.episodes,
                      state.female, state.age0, coping_trait, coping_state, has_coping_relief,
                      coping_minus, cp.trait_mean, cp.trait_sd, coping.PCS_MAX, coping_z,
                      *course, *hazard, ceiling, running, len1, pain1, onset,
                      starts)  # fmt: skip
     rows = starts[:started]
-    pain.start_episodes(state, rows, onset[rows], uniforms[1:, rows], coping_z[rows], pp)
+    episode = uniforms.others(rows) if lazy else uniforms[1:, rows]
+    pain.start_episodes(state, rows, onset[rows], episode, coping_z[rows], pp)
     has_relief = relief is not None
     factor = relief if has_relief else np.ones(1)
     exposure = _exposure_parallel if parallel else _exposure
@@ -170,7 +176,7 @@ def _course(persistent, since_onset, level, onset_intensity, long_plateau, short
     return min(max(level * base, 0.0), 10.0)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _onsets(
     lo, hi, t, dt, budget_uniform, in_pain, onset_time, end, persistent, scale, severity, episodes,
     female, age0, trait, coping_state, has_coping_relief, coping_relief, trait_mean, trait_sd,
@@ -223,7 +229,7 @@ def _onsets(
     return started
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _exposure(
     lo, hi, t, dt, in_pain, onset_time, end, persistent, scale, severity, years_with_pain, coping_z,
     running, len1, pain1, onset, has_relief, relief, coping_state, reversible, scar,
@@ -287,7 +293,7 @@ BLOCK = 2048
 """People per block of a parallel twin (a call per block; Numba splits the blocks among threads)."""
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, parallel=True, cache=True)
 def _onsets_parallel(
     lo, hi, t, dt, budget_uniform, in_pain, onset_time, end, persistent, scale, severity, episodes,
     female, age0, trait, coping_state, has_coping_relief, coping_relief, trait_mean, trait_sd,
@@ -317,7 +323,7 @@ def _onsets_parallel(
     return started
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, parallel=True, cache=True)
 def _exposure_parallel(
     lo, hi, t, dt, in_pain, onset_time, end, persistent, scale, severity, years_with_pain, coping_z,
     running, len1, pain1, onset, has_relief, relief, coping_state, reversible, scar,

@@ -13,6 +13,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -25,6 +26,7 @@ import pyarrow as pa
 
 from sim.analysis.stats import normal_interval, t_interval, wilson_interval
 from sim.core.brain import edges_to_matrix
+from sim.core.jit import concurrent_launches_safe
 from sim.core.model import TIME_TOL, PainModel, record_grid, steps_between
 from sim.core.outcomes import (
     HORIZON,
@@ -295,14 +297,43 @@ def record_replicate(
     model = PainModel(scenario, replicate, arm=arm, create_agents=False)
     dt = scenario.scenario.dt_years
     before = model.time_years
-    for year in model.iter_times():
-        if progress is not None:
-            progress(steps_between(before, year, dt))
-        before = year
-        recorder.add(model.snapshot(labels=False), arm, replicate, year)
+    # A record's graph metrics (most of its cost) are computed, and the record handed to the
+    # recorder, on a second thread while the model steps on to the next record
+    # (PainModel.snapshot_later); one record at a time, so rows are added in order.
+    pending: Future | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as pool:
+        try:
+            for year in model.iter_times():
+                if progress is not None:
+                    progress(steps_between(before, year, dt))
+                before = year
+                finish = model.snapshot_later(labels=False)
+                if pending is not None:
+                    pending, done = None, pending
+                    done.result()  # the previous record is in (or its error is raised here)
+                if concurrent_launches_safe():
+                    pending = pool.submit(_record, recorder, finish, arm, replicate, year)
+                else:  # Numba's threading layer cannot run two parallel kernels at once
+                    _record(recorder, finish, arm, replicate, year)
+            if pending is not None:
+                pending, done = None, pending
+                done.result()
+        finally:
+            if pending is not None:
+                pending.cancel()
     if connectivity:
         return edges_to_matrix(model.connectivity().astype(np.float32), diagonal=1.0)
     return None
+
+
+def _record(
+    recorder: Recorder,
+    finish: Callable[[], Mapping[str, np.ndarray]],
+    arm: str,
+    replicate: int,
+    year: float,
+) -> None:
+    recorder.add(finish(), arm, replicate, year)
 
 
 def run_replicate(

@@ -8,7 +8,8 @@ so a damaged folder gives one line naming the file and what is wrong.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,53 @@ PARQUET_OPTIONS: dict[str, Any] = {
 """How ``patients.parquet`` is written (pyarrow ``ParquetWriter`` options)."""
 TEXT_COLUMNS: frozenset[str] = frozenset({"arm", "sex", "stage", "outcome", "method"})
 """Columns of a run's tables that hold text; every other column must hold numbers."""
+
+
+class BackgroundSink:
+    """Hand each item to ``write`` on a background thread, in order, one at a time.
+
+    ``painsim run`` writes each record time's patient rows to ``patients.parquet`` while the
+    model goes on to the next record (pyarrow compresses and writes without holding Python's
+    lock). At most one item is being written: a call waits for the previous write to finish
+    first, so memory holds at most one more record time. A write that fails raises its error
+    from the next call or from leaving the ``with`` block; if the block itself raises, its own
+    error is the one that propagates (after the write under way has finished).
+
+    Examples
+    --------
+    >>> written = []
+    >>> with BackgroundSink(written.append) as sink:
+    ...     for item in range(5):
+    ...         sink(item)
+    >>> written
+    [0, 1, 2, 3, 4]
+    """
+
+    def __init__(self, write: Callable[[Any], object]):
+        self._write = write
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink")
+        self._pending: Future | None = None
+
+    def __call__(self, item: Any) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self._write, item)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()  # re-raises the write's error here
+
+    def __enter__(self) -> BackgroundSink:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            self._wait()
+        except Exception:
+            if kind is None:
+                raise  # the block's own error wins over a failed write
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 class ResultsError(ValueError):
@@ -160,14 +208,17 @@ def run_to_folder(
     path = destination(folder, results_root, scenario.scenario.slug, run_id)
     schema = patient_schema([arm.name for arm in scenario.arm_list])
     with staged_folder(path) as staging:
-        with pq.ParquetWriter(staging / PATIENTS, schema, **PARQUET_OPTIONS) as writer:
+        with (
+            pq.ParquetWriter(staging / PATIENTS, schema, **PARQUET_OPTIONS) as writer,
+            BackgroundSink(writer.write_batch) as sink,  # writing overlaps the next steps
+        ):
             result = simulate(
                 scenario,
                 connectivity=connectivity,
                 progress=progress,
                 command=command,
                 run_id=run_id,
-                patients_sink=writer.write_batch,
+                patients_sink=sink,
                 parameter_sets=parameter_sets,
                 posterior=posterior,
             )
