@@ -272,7 +272,7 @@ HEUKAMP = {
         "max_simulations": 30,
         "draws_for_fit": 2,
         "observation_noise": True,
-        "design": {"population": 3000, "nodes": 2, "predict_draws": 2, "predict_replications": 2},
+        "design": {"population": 1500, "nodes": 2, "predict_draws": 2, "predict_replications": 2},
         "priors": {"drift.rate": [0.05, 0.6, "log"], "coping.recovery_rate": [0.05, 1.0, "log"]},
         "targets": {"d_cbp_hc": "published", "r_ylp": "published"},
     },
