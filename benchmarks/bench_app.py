@@ -11,7 +11,9 @@ included. Reported per year: median and worst wall-clock time and median CPU tim
 
 Usage, with painsim and its page dependencies installed (``pip install -e .``)::
 
-    python benchmarks/bench_app.py [--patients 500] [--out FILE.json]
+    python benchmarks/bench_app.py [--patients 500] [--years N] [--out FILE.json]
+
+``--years`` shortens the scenario's horizon (default: its 20 years; tests use a few).
 """
 
 from __future__ import annotations
@@ -31,11 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 0.5
 
 
-def time_years(patients: int, intervention: str) -> dict[str, float]:
+def time_years(patients: int, intervention: str, years: float | None = None) -> dict[str, float]:
     """Seconds per simulated year (step + redraw of all views) over the scenario's horizon."""
     from mesa.visualization.utils import force_update
 
     base = load_scenario(ROOT / "scenarios" / "classroom.toml")
+    if years is not None:
+        base = base.model_copy(
+            update={"scenario": base.scenario.model_copy(update={"years": years})}
+        )
     start = time.perf_counter()
     model = TeachingModel(cohort_size=patients, intervention=intervention, base=base)
     solara.render(Views(model), handle_error=False)
@@ -60,10 +66,12 @@ def time_years(patients: int, intervention: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=500)
+    parser.add_argument("--years", type=float, default=None, help="horizon (default: 20)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "bench_app.json")
     args = parser.parse_args()
-    time_years(args.patients, "none")  # warm-up: JIT kernels, norms, fonts, brain outline
-    runs = [time_years(args.patients, name) for name in ("none", "CBT")]
+    # warm-up: JIT kernels, norms, fonts, brain outline
+    time_years(args.patients, "none", args.years)
+    runs = [time_years(args.patients, name, args.years) for name in ("none", "CBT")]
     result = {
         "patients": args.patients,
         "target_s_per_year": TARGET_SECONDS,

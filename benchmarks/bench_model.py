@@ -13,7 +13,9 @@ Ratios are computed from figures measured in the same invocation. Results go to 
 
 Usage::
 
-    python benchmarks/bench_model.py [--patients 100000] [--years 30] [--out FILE]
+    python benchmarks/bench_model.py [--patients 100000] [--years 30] [--no-warm-up] [--out FILE]
+
+``--no-warm-up`` skips the first, unreported run that loads the Numba caches (for tests).
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ def main() -> None:
     parser.add_argument("--years", type=float, default=30.0)
     parser.add_argument("--naive-patients", type=int, default=200)
     parser.add_argument("--naive-weeks", type=int, default=104)
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
     parser.add_argument("--case", choices=["model", "naive"], help=argparse.SUPPRESS)
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "out" / "bench_model.json"
@@ -151,7 +154,8 @@ def main() -> None:
         print(json.dumps(time_naive(args.naive_patients, args.naive_weeks)))
         return
 
-    in_subprocess("model", "--patients", "1000", "--years", "1")  # compile/load JIT caches
+    if args.warm_up:
+        in_subprocess("model", "--patients", "1000", "--years", "1")  # compile/load JIT caches
     full = in_subprocess("model", "--patients", str(args.patients), "--years", str(args.years))
     small = in_subprocess(
         "model", "--patients", str(args.patients // 10), "--years", str(args.years)

@@ -1,7 +1,7 @@
 """Throughput of ``painsim sweep`` on each backend, and the overhead of Dask, in one run.
 
 The same sweep (a grid of ``--points`` values of ``drift.rate``, one replicate, one arm; each
-run is ``--patients`` people x 20 years at weekly steps, a little over a second) runs on
+run is ``--patients`` people x ``--years`` (20) at weekly steps, a little over a second) runs on
 
 * ``serial``: one process (the model's Numba kernels may use both cores while recording);
 * ``process``: ``--workers`` local worker processes (one Numba thread each);
@@ -28,7 +28,7 @@ idle machine. Results go to stdout and ``benchmarks/out/bench_sweep.json``.
 
 Usage::
 
-    python benchmarks/bench_sweep.py [--points 32] [--patients 17000] [--workers 2]
+    python benchmarks/bench_sweep.py [--points 32] [--patients 17000] [--years 20] [--workers 2]
                                      [--backends serial,process,dask] [--out FILE]
 """
 
@@ -51,12 +51,12 @@ from sim.scenario import parse_scenario
 BACKENDS = ("serial", "process", "dask")
 
 
-def bench_scenario(points: int, patients: int):
+def bench_scenario(points: int, patients: int, years: float = 20):
     """A grid of ``points`` drift rates, one replicate, one arm."""
     rates = np.round(np.linspace(0.05, 0.6, points), 5).tolist()
     return parse_scenario(
         {
-            "scenario": {"name": "bench sweep", "seed": 3, "years": 20, "dt_weeks": 1},
+            "scenario": {"name": "bench sweep", "seed": 3, "years": years, "dt_weeks": 1},
             "cohort": {"size": patients},
             "sweep": {"grid": {"drift.rate": rates}, "outcomes": ["dmn_perturbation", "pain"]},
         },
@@ -98,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=32)
     parser.add_argument("--patients", type=int, default=17000)
+    parser.add_argument("--years", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--backends",
@@ -109,7 +110,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     backends = [b for b in BACKENDS if b in args.backends.split(",")]
-    scenario = bench_scenario(args.points, args.patients)
+    scenario = bench_scenario(args.points, args.patients, args.years)
     with tempfile.TemporaryDirectory() as tmp:
         cases = {b: timed_sweep(scenario, b, args.workers, Path(tmp) / b) for b in backends}
     tables = {b: case.pop("table") for b, case in cases.items()}
@@ -124,6 +125,7 @@ def main() -> None:
         },
         "points": args.points,
         "patients": args.patients,
+        "years": args.years,
         "workers": args.workers,
         "cases": cases,
         "tables_identical": True,

@@ -76,7 +76,7 @@ def test_bench_model_reports_the_full_case_its_tenth_and_the_naive_design(tmp_pa
     report = run_benchmark(
         "bench_model.py",
         tmp_path,
-        *("--patients", "500", "--years", "1"),
+        *("--patients", "500", "--years", "1", "--no-warm-up"),
         *("--naive-patients", "4", "--naive-weeks", "3"),
     )
     full, tenth = report["full"], report["tenth"]
@@ -111,9 +111,10 @@ def test_bench_sweep_gives_identical_tables_on_every_backend(tmp_path):
     report = run_benchmark(
         "bench_sweep.py",
         tmp_path,
-        *("--points", "6", "--patients", "60", "--workers", "2"),
+        *("--points", "6", "--patients", "60", "--years", "1", "--workers", "2"),
         *("--backends", "serial,process,dask"),
     )
+    assert (report["points"], report["patients"], report["years"]) == (6, 60, 1)
     assert report["tables_identical"] is True
     assert set(report["cases"]) == {"serial", "process", "dask"}
     for case in report["cases"].values():
@@ -124,9 +125,9 @@ def test_bench_sweep_gives_identical_tables_on_every_backend(tmp_path):
 
 def test_bench_app_times_every_simulated_year_with_and_without_treatment(tmp_path):
     pytest.importorskip("solara")
-    report = run_benchmark("bench_app.py", tmp_path, "--patients", "50")
+    report = run_benchmark("bench_app.py", tmp_path, "--patients", "50", "--years", "3")
     runs = {r["intervention"]: r for r in report["runs"]}
     assert set(runs) == {"none", "CBT"}
     for r in runs.values():
-        assert r["years"] == 20  # scenarios/classroom.toml: one step per year up to its horizon
+        assert r["years"] == 3  # one step per year up to the (shortened) horizon
         assert 0 < r["median_year_s"] <= r["worst_year_s"]

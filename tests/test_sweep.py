@@ -375,10 +375,11 @@ def test_a_scenario_without_a_sweep_section_is_refused(tmp_path, write_toml):
 
 # -- in memory, folders, loading ----------------------------------------------------------------
 def sobol_scenario() -> dict:
-    """Two arms, a 4-sample Sobol design over three settings, two replicates: 40 runs."""
+    """Two arms, a 4-sample Sobol design over three settings, one replicate: 20 runs."""
     return tiny(
         method="sobol",
         samples=4,
+        replicates=1,
         grid={},
         bounds={
             "drift.rate": [0.1, 0.5],
@@ -406,7 +407,7 @@ def test_an_in_memory_sweep_gives_the_tables_of_a_folder_sweep(sobol_folder):
     pd.testing.assert_frame_equal(
         memory.sensitivity, pd.read_csv(sobol_folder / "sensitivity.csv"), rtol=1e-15
     )
-    assert (memory.computed, memory.kept, memory.failed) == (40, 0, 0)
+    assert (memory.computed, memory.kept, memory.failed) == (20, 0, 0)
 
 
 @pytest.mark.slow
@@ -452,7 +453,7 @@ def test_a_damaged_sweep_folder_gives_one_line_naming_the_file(tmp_path, sobol_f
     (broken / "manifest.json").write_bytes((sobol_folder / "manifest.json").read_bytes())
     table = pd.read_parquet(sobol_folder / "sweep.parquet")
     table.head(5).to_parquet(broken / "sweep.parquet")
-    with pytest.raises(ResultsError, match=r"sweep\.parquet: 5 rows, the sweep has 80"):
+    with pytest.raises(ResultsError, match=r"sweep\.parquet: 5 rows, the sweep has 40"):
         sim.load(broken)
 
 
