@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
+from support import LazyModule
 
 import sim
 from sim.analysis.stats import mediation, mediation_sensitivity
@@ -41,6 +41,8 @@ from sim.experiments.study.indexes import mean_abs_z
 from sim.experiments.study.longitudinal import LongitudinalJob, summarize_windows
 from sim.experiments.study.variants import plan
 from sim.scenario import ScenarioError, parse_scenario
+
+sm = LazyModule("statsmodels.api")  # imported by the worker that runs these tests only
 
 EVIDENCE = {
     "scenario": {"name": "evidence", "seed": 11, "dt_weeks": 4},
