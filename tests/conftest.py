@@ -27,30 +27,29 @@ SMALL: dict[str, Any] = {
 
 
 # Test files by measured cost, heaviest first (the summed durations of their tests and fixtures
-# in a whole-suite run, --durations=0, 28 Nov 2026; files under about 15 s are left in collection
-# order). With ``--dist loadfile`` a file is one worker's serial load, and the
-# workers take files in collection order, so the heavy files start first and the many light ones
-# fill in around them; last in the queue, a heavy file would run alone at the end of the run.
-# Only the order of files changes, never the order of the tests within a file.
+# in a whole-suite run from a clean clone, --durations=0, 28 Nov 2026, evening; files under
+# about 7 s are left in collection order). With ``--dist loadfile`` a file is one worker's
+# serial load, and the workers take files in collection order, so the heavy files start first
+# and the many light ones fill in around them; last in the queue, a heavy file would run alone
+# at the end of the run. Only the order of files changes, never the order of tests in a file.
 HEAVIEST_FIRST = (
     "test_calibrate.py",
     "test_figures.py",
-    "test_benchmarks.py",
     "test_study.py",
+    "test_benchmarks.py",
+    "test_study_evidence.py",
     "test_sweep_folder.py",
     "test_app.py",
-    "test_figure_layout.py",
-    "test_golden.py",
-    "test_study_evidence.py",
-    "test_cli.py",
-    "test_docs.py",
     "test_sweep.py",
-    "test_model.py",
-    "test_step.py",
+    "test_golden.py",
+    "test_figure_layout.py",
+    "test_docs.py",
     "test_interventions.py",
-    "test_runner.py",
+    "test_model.py",
     "test_posterior.py",
-    "test_timing.py",
+    "test_cli.py",
+    "test_step.py",
+    "test_runner.py",
 )
 
 

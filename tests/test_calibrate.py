@@ -453,6 +453,7 @@ def test_every_backend_and_worker_count_gives_the_serial_calibration_bit_for_bit
         assert list(run.generations["simulations"]) == serial_toy.simulations, where
 
 
+@pytest.mark.slow  # two calibrations
 def test_a_resumed_calibration_ends_where_an_uninterrupted_one_does(serial_toy, tmp_path):
     from sim.experiments.calibrate.abc import run_abc
 

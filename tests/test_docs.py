@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from sim.core.parameters import ModelParams, parameter_markdown, parameter_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +39,7 @@ def test_results_readme_column_table_matches_the_code():
     )
 
 
+@pytest.mark.slow  # runs every example of docs/python.md
 def test_python_guide_examples_run_as_written(monkeypatch):
     """docs/python.md is executed: its examples show what the code really prints."""
     import doctest

@@ -214,6 +214,7 @@ def sweep_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # -- a run --------------------------------------------------------------------------------------
+@pytest.mark.slow  # draws a whole figure set (the quick tests draw single figures)
 def test_run_folder_gets_every_run_figure_as_a_slide_and_the_animation(arms_figures, arms_run):
     names = [e.name for e in arms_figures.entries]
     assert names == [*RUN_FIGURES, "08_patient_animation"]
@@ -223,6 +224,7 @@ def test_run_folder_gets_every_run_figure_as_a_slide_and_the_animation(arms_figu
         assert png_info(path)[0] == (1920, 1080)
 
 
+@pytest.mark.slow  # draws a whole figure set (the quick tests draw single figures)
 def test_every_file_carries_version_and_run_id_in_its_metadata(arms_figures, arms_run):
     run_id = json.loads((arms_run / "manifest.json").read_text())["run_id"]
     for name in RUN_FIGURES:
@@ -232,6 +234,7 @@ def test_every_file_carries_version_and_run_id_in_its_metadata(arms_figures, arm
     # SVGs: test_svgs_of_every_run_figure_..., PDFs: test_pdfs_..., GIF: test_animation_...
 
 
+@pytest.mark.slow  # draws a whole figure set (the quick tests draw single figures)
 def test_animation_is_a_small_multi_frame_gif_with_provenance(arms_figures, arms_run):
     gif = arms_run / "figures" / "08_patient_animation.gif"
     assert 0 < gif.stat().st_size <= fanim.GIF_MAX_BYTES
@@ -242,6 +245,7 @@ def test_animation_is_a_small_multi_frame_gif_with_provenance(arms_figures, arms
         assert run_id.encode() in image.info["comment"]
 
 
+@pytest.mark.slow  # draws a whole figure set (the quick tests draw single figures)
 def test_index_lists_every_figure_with_a_caption(arms_figures, arms_run):
     text = (arms_run / "figures" / "index.html").read_text()
     for entry in arms_figures.entries:
@@ -250,6 +254,7 @@ def test_index_lists_every_figure_with_a_caption(arms_figures, arms_run):
     assert "connectivity.npz" in text  # says where the connectivity came from
 
 
+@pytest.mark.slow  # draws a whole figure set (the quick tests draw single figures)
 def test_captions_travel_as_data_into_the_files(arms_figures):
     for entry in arms_figures.entries:
         if entry.files[0].suffix == ".png":
@@ -481,6 +486,7 @@ def study_figures(study_folder) -> fg.FigureSet:
     return fg.make_figures(study_folder)
 
 
+@pytest.mark.slow  # draws a whole figure set (the quick tests draw single figures)
 def test_study_folder_gets_every_study_figure(study_figures):
     made = study_figures
     assert [e.name for e in made.entries] == list(STUDY_FIGURES)
@@ -787,6 +793,7 @@ def test_the_animation_patient_starts_without_pain_history_and_changes_most(run_
     assert mine["dmn_perturbation"].iloc[-1] > mine["dmn_perturbation"].iloc[0]
 
 
+@pytest.mark.slow  # draws a whole figure set (the quick tests draw single figures)
 def test_every_kind_of_result_has_a_headline_slide(arms_figures, study_figures, sweep_figures):
     for made in (arms_figures, study_figures, sweep_figures):
         headline = made.entries[0]
@@ -817,6 +824,7 @@ def test_progress_is_shown_on_stderr_for_slow_figure_sets(sweep_drawn):
     assert "figures" in stderr
 
 
+@pytest.mark.slow  # draws a whole figure set (the quick tests draw single figures)
 def test_captions_name_every_mark_and_interval(arms_figures):
     captions = {e.name: e.caption for e in arms_figures.entries}
     assert "normal 95 % confidence interval" in captions["02_arm_comparison"]
@@ -932,6 +940,7 @@ class AskedFor:
         self.names.append(name)
 
 
+@pytest.mark.slow  # draws a whole figure set (the quick tests draw single figures)
 def test_variant_and_longitudinal_figures_are_drawn_only_when_the_study_ran_them(study_figures):
     names = [e.name for e in study_figures.entries]  # a study folder with both tables
     assert "06g_study_variants" in names and "06h_study_longitudinal" in names

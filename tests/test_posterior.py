@@ -134,6 +134,7 @@ def test_draws_are_weighted_and_seeded():
 
 
 # -- a run under a posterior -------------------------------------------------------------------
+@pytest.mark.slow  # a run per posterior draw
 def test_each_replicate_runs_its_own_draw_and_the_summary_says_so(drift_posterior):
     res = sim.run(RUN, posterior=drift_posterior)
     sets = res.parameter_sets

@@ -488,6 +488,7 @@ history = "none"  # the test needs the run to reach its save step within a minut
 """
 
 
+@pytest.mark.slow  # starts and kills a painsim process
 def test_run_killed_with_sigkill_leaves_only_a_hidden_temp_folder(tmp_path, write_toml):
     scenario = write_toml(KILLED_SCENARIO)
     root = tmp_path / "results"

@@ -51,7 +51,7 @@ def cohort(n: int, seed: int, params: ModelParams):
 @pytest.mark.parametrize(
     ("dt_weeks", "with_drift", "changes"),
     [
-        (1.0, True, {}),
+        pytest.param(1.0, True, {}, marks=pytest.mark.slow),  # the quick tests: the two below
         (4.0, False, {}),
         # A strong recurrence and many-episodes hazard: several episodes per step window.
         (2.0, True, {"pain.recurrence_rate": 8.0, "pain.many_episodes_ratio": 3.0}),
@@ -123,7 +123,14 @@ def vectorized_steps(monkeypatch):
     monkeypatch.setattr(PainModel, "_advance_step", lambda self, dt: self._advance_part(dt))
 
 
-@pytest.mark.parametrize("arm", ["usual care", "CBT + TMS", "TMS with a posited DMN effect"])
+@pytest.mark.parametrize(
+    "arm",
+    [
+        "CBT + TMS",  # the quick tests (-m "not slow") check the arm with most going on
+        pytest.param("usual care", marks=pytest.mark.slow),
+        pytest.param("TMS with a posited DMN effect", marks=pytest.mark.slow),
+    ],
+)
 def test_a_run_with_fused_steps_equals_the_vectorized_run(monkeypatch, arm):
     scenario = load_scenario("scenarios/treatments.toml")
     scenario = scenario.model_copy(

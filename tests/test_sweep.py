@@ -198,8 +198,9 @@ def test_morris_screening_ranks_a_parameter_without_effect_last():
     ("method", "samples", "indices"),
     [
         ("sobol", 4, {"S1", "ST"}),
-        ("morris", 4, {"mu_star", "mu", "sigma"}),
-        ("latin", 8, {"S1"}),
+        # one method in the quick tests (-m "not slow"); all three in the whole suite
+        pytest.param("morris", 4, {"mu_star", "mu", "sigma"}, marks=pytest.mark.slow),
+        pytest.param("latin", 8, {"S1"}, marks=pytest.mark.slow),
     ],
 )
 def test_sample_sweeps_give_finite_sensitivity_indices_of_every_setting(method, samples, indices):
