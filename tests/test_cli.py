@@ -288,6 +288,7 @@ near_valid_documents = st.builds(
 toml_documents = arbitrary_documents | near_valid_documents
 
 
+@pytest.mark.slow  # 300 generated documents; the quick tests: tests/test_bad_input.py
 @settings(max_examples=300, deadline=None)
 @given(toml_documents)
 def test_parse_scenario_accepts_or_raises_one_line_scenario_error(data):

@@ -94,6 +94,7 @@ def model() -> PainModel:
     return cohort_model()
 
 
+@pytest.mark.slow  # recomputes every index with NetworkX
 def test_every_variant_matches_an_independent_networkx_recomputation(model: PainModel) -> None:
     rows = np.arange(model.cohort.size)
     ours = model.indices(rows)

@@ -170,6 +170,7 @@ def test_stage_triggered_arm_enrols_patients_as_they_reach_the_stage():
     assert len(np.unique(enrolled[np.isfinite(enrolled)])) > 20  # spread over time
 
 
+@pytest.mark.slow  # compare end to end (the quick tests: tests/test_cli_arms.py)
 def test_compare_reports_twin_differences_with_intervals():
     s = trial("cbt", size=1500)
     patients = pd.concat([simulate_replicate(s, 0, arm) for arm in ("usual care", "cbt")])

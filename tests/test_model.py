@@ -214,7 +214,9 @@ def test_removed_history_settings_say_what_replaced_them():
     assert 'history = "simulated"' in str(err.value)
 
 
-@pytest.mark.parametrize("arm", ["usual care", "TMS with a posited DMN effect"])
+@pytest.mark.parametrize(
+    "arm", ["usual care", pytest.param("TMS with a posited DMN effect", marks=pytest.mark.slow)]
+)
 def test_a_snapshot_taken_now_and_finished_later_is_the_snapshot_of_now(arm):
     # A run finishes a record's network outcomes on another thread while the model steps on.
     from sim.scenario import load_scenario

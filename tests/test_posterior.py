@@ -251,6 +251,7 @@ def test_study_under_a_posterior_shares_its_work_over_draws(drift_posterior):
     assert len(res.posterior["parameter_sets"]) == 2 and res.posterior["replications_per_draw"] == 2
 
 
+@pytest.mark.slow  # in the whole suite; the quick tests keep the simpler cases
 def test_a_sweep_under_a_posterior_runs_draw_r_in_replicate_r_of_every_point(
     drift_posterior, tmp_path
 ):

@@ -177,6 +177,7 @@ def test_two_level_bootstrap_gives_the_one_call_per_draw_numbers_bit_for_bit(
         assert got_rng.random(4).tolist() == want_rng.random(4).tolist()
 
 
+@pytest.mark.slow  # 20,000-resample comparison with SciPy
 def test_cluster_bootstrap_with_one_record_per_person_is_the_percentile_bootstrap(skewed):
     sums, counts = skewed[:, None], np.ones((400, 1))
     low, high = stats.cluster_bootstrap_interval(sums, counts, np.random.default_rng(6), 20_000)

@@ -51,10 +51,15 @@ def cohort(n: int, seed: int, params: ModelParams):
 @pytest.mark.parametrize(
     ("dt_weeks", "with_drift", "changes"),
     [
-        pytest.param(1.0, True, {}, marks=pytest.mark.slow),  # the quick tests: the two below
+        pytest.param(1.0, True, {}, marks=pytest.mark.slow),  # the quick tests: the one below
         (4.0, False, {}),
         # A strong recurrence and many-episodes hazard: several episodes per step window.
-        (2.0, True, {"pain.recurrence_rate": 8.0, "pain.many_episodes_ratio": 3.0}),
+        pytest.param(
+            2.0,
+            True,
+            {"pain.recurrence_rate": 8.0, "pain.many_episodes_ratio": 3.0},
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_fused_history_equals_the_vectorized_equations_bit_for_bit(dt_weeks, with_drift, changes):

@@ -126,6 +126,7 @@ def test_common_random_numbers_give_every_point_the_same_seeds():
     assert plan.seed(2, 1) == run_seed(5, 0, 1) != plan.seed(2, 0)
 
 
+@pytest.mark.slow  # in the whole suite; the quick tests keep the simpler cases
 def test_a_run_gives_the_numbers_painsim_run_gives_with_its_seed_at_that_horizon():
     data = tiny(horizon_years=2.0)  # a record time of the scenario
     result = simulate_sweep(parse_scenario(data), backend="serial")

@@ -145,6 +145,7 @@ def test_benefit_shrinks_monotonically_when_drift_is_strong_and_irreversible() -
     assert pain.max() - pain.min() < 0.05 * abs(pain.mean())
 
 
+@pytest.mark.slow  # an ordinary run per pair
 def test_every_pair_matches_an_ordinary_run_of_the_same_people() -> None:
     data = timing_scenario(
         [{"name": "PRT", "interventions": [{"kind": "prt"}]}],
