@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 from contextlib import closing
 
@@ -11,6 +12,7 @@ import pytest
 import sim
 from sim.experiments.backends import (
     MAX_WORKERS,
+    WORKER_PRELOAD,
     BackendError,
     WorkerLost,
     check_dask_workers,
@@ -88,11 +90,61 @@ def test_each_worker_process_gets_its_share_of_the_cores_for_numba(monkeypatch):
     assert worker_threads(2) == max(1, default_workers() // 2)
 
 
-@pytest.mark.slow  # starts a LocalCluster
-def test_each_local_dask_worker_gets_its_share_of_the_cores_for_numba(monkeypatch):
+def numba_threads(_: object) -> int:
+    """In a worker: the thread count Numba read from the environment when it was imported."""
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def worker_view(_: object) -> tuple[str | None, str, bool]:
+    """In a worker: a variable of the parent's, its start method, and whether pandas came
+    preloaded (already imported before any task asked for it)."""
+    import multiprocessing
+    import sys
+
+    return (
+        os.getenv("PAINSIM_TEST_MARK"),
+        multiprocessing.get_start_method(),
+        "pandas" in sys.modules,
+    )
+
+
+def test_numba_in_a_worker_reads_the_workers_share_not_the_forkservers(monkeypatch):
+    # Numba is never preloaded: it must read NUMBA_NUM_THREADS after the worker has set it.
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
-    got = list(execute(os.getenv, ["NUMBA_NUM_THREADS"], backend="dask", workers=2))
-    assert got == [str(worker_threads(2))]
+    got = list(execute(numba_threads, [0], backend="process", workers=2))
+    assert got == [worker_threads(2)]
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here"
+)
+def test_forkserver_workers_start_preloaded_with_the_parents_current_environment(monkeypatch):
+    monkeypatch.setenv("PAINSIM_TEST_MARK", "first")
+    [(mark, _, _)] = execute(worker_view, [0], backend="process", workers=1)
+    assert mark == "first"
+    # The forkserver is running now, with "first" in its environment; a later pool's workers
+    # still see what the parent has when the pool starts, as spawned workers would.
+    monkeypatch.setenv("PAINSIM_TEST_MARK", "second")
+    [(mark, method, preloaded)] = execute(worker_view, [0], backend="process", workers=1)
+    assert mark == "second"
+    # Workers started from the forkserver, then act as spawned ones (Numba asks for a named
+    # process lock in any start method called "fork...", which Ctrl-C would leave behind).
+    assert method == "spawn"
+    assert preloaded and set(WORKER_PRELOAD) >= {"pandas", "scipy.stats", "mesa"}
+
+
+@pytest.mark.slow  # starts a LocalCluster
+def test_each_local_dask_worker_gets_its_share_of_the_cores_and_the_parents_environment(
+    monkeypatch,
+):
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.setenv("PAINSIM_TEST_MARK", "for dask")  # after any forkserver started
+    with workers_pool("dask", 2) as pool:
+        assert list(pool.execute(numba_threads, [0])) == [worker_threads(2)]
+        [(mark, _, preloaded)] = pool.execute(worker_view, [0])
+    assert mark == "for dask" and preloaded
 
 
 def test_a_dead_worker_process_raises_worker_lost():

@@ -11,7 +11,9 @@ Backends (:data:`BACKENDS`):
 ``serial``
     In this process, in task order (for debugging and small jobs).
 ``process``
-    Local worker processes (spawned; Ctrl-C reaches only this process, which stops them).
+    Local worker processes (started by a forkserver that has imported the heavy libraries
+    once, where the platform has one, else spawned; Ctrl-C reaches only this process, which
+    stops them).
 ``dask``
     A ``dask.distributed`` LocalCluster bound to 127.0.0.1 with single-threaded workers, or the
     running cluster at ``scheduler``; every worker must run the same painsim version (checked
@@ -67,6 +69,8 @@ QUIET_DASK: dict[str, Any] = {
     "distributed.worker.memory.monitor-interval": "1s",
     "distributed.admin.system-monitor.interval": "2s",
 }
+NANNY_ENVIRON = "distributed.nanny.environ"
+"""Dask's config of the variables a nanny sets in its worker (kept over this process's own)."""
 _MAX_ERROR = 500
 
 
@@ -277,7 +281,7 @@ def workers_pool(
 ) -> Iterator[Pool]:
     """Start workers once for several rounds of tasks; stop them when the block ends.
 
-    Options as for :func:`execute`, checked at once. Local worker processes are spawned by the
+    Options as for :func:`execute`, checked at once. Local worker processes are started by the
     first round; a LocalCluster starts here. An exception (or Ctrl-C) in the block stops local
     workers at once.
 
@@ -388,15 +392,25 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _start_worker(threads: int) -> None:
-    """A worker process: ignore Ctrl-C (the parent handles it) and share the cores.
+def _start_worker(threads: int, environ: dict[str, str]) -> None:
+    """A worker process: the parent's environment, Ctrl-C ignored, its share of the cores.
+
+    A forkserver's worker inherits the environment the forkserver started with; the parent's
+    current one (``environ``) is restored so workers see what spawned ones would.
 
     Numba's parallel kernels (graph metrics, connectivity) start one thread per core in every
     process; with several workers that oversubscribes the cores, and their threads wait on each
     other at every call. Each worker gets its share (set before Numba is imported, which the
-    first kernel call does). Results do not depend on the number of threads.
+    first task does: Numba is never preloaded). Results do not depend on the number of threads.
     """
     _ignore_sigint()
+    if os.environ != environ:
+        os.environ.clear()
+        os.environ.update(environ)
+    # As in a spawned worker. Numba takes "fork" in a start method's name to mean it needs a
+    # named process lock; a worker stopped by Ctrl-C would leave that lock to the resource
+    # tracker, which then warns about a leaked semaphore.
+    multiprocessing.set_start_method("spawn", force=True)
     if "NUMBA_NUM_THREADS" not in os.environ:
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
 
@@ -422,15 +436,50 @@ def _terminate(executor: ProcessPoolExecutor) -> None:
         process.join(timeout=10)
 
 
+WORKER_PRELOAD: tuple[str, ...] = (
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "scipy.stats",
+    "networkx",
+    "mesa",
+    "pydantic",
+    "cloudpickle",
+)
+"""Modules the forkserver imports once, so that its workers start with them (local processes).
+
+Importing them takes about 3 s of CPU; a spawned worker paid it again each time. None starts a
+thread at import. Numba is not among them: a worker's thread count must be in its environment
+before Numba is imported (:func:`_start_worker`). :data:`PRELOAD_IF_LOADED` adds more.
+"""
+PRELOAD_IF_LOADED: tuple[str, ...] = ("pyabc",)
+"""Preloaded too if this process has already imported them (a calibration's sampler needs pyabc,
+a sweep does not: its workers would not import it)."""
+
+
+def _start_method(extra: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
+    """A forkserver with :data:`WORKER_PRELOAD` where the platform has one, else spawn.
+
+    The forkserver starts with the first worker and serves every later pool of this process;
+    its workers skip the imports. Never plain fork: this process may run threads (Numba's, the
+    record thread, Dask's), and a forked copy of a running thread pool can deadlock.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    loaded = [m for m in PRELOAD_IF_LOADED if m in sys.modules]
+    context.set_forkserver_preload([*WORKER_PRELOAD, *loaded, *extra])
+    return context
+
+
 @contextmanager
 def _process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """Local worker processes (spawned, ignoring Ctrl-C); stopped at once if the block fails."""
-    context = multiprocessing.get_context("spawn")
+    """Local worker processes (ignoring Ctrl-C); stopped at once if the block fails."""
     executor = ProcessPoolExecutor(
         workers,
-        mp_context=context,
+        mp_context=_start_method(),
         initializer=_start_worker,
-        initargs=(worker_threads(workers),),
+        initargs=(worker_threads(workers), dict(os.environ)),
     )
     try:
         yield executor
@@ -454,7 +503,9 @@ def _processes(
         by_future[executor.submit(run_one, function, task)] = task
 
     try:
-        with sigint_held():  # the workers are spawned by these first submissions
+        # The workers (and the forkserver, the first time) start with these first submissions:
+        # they inherit the blocked SIGINT.
+        with sigint_held():
             for task in itertools.islice(tasks, window):
                 submit(task)
         while by_future:
@@ -510,6 +561,26 @@ def check_dask_workers(client: Any, option: str, where: str) -> None:
         )
 
 
+def _dask_start_method() -> dict[str, str]:
+    """Dask config that lets a LocalCluster's nannies start workers from the forkserver.
+
+    Dask sets its own preload list on first use of a forkserver context; it is set here first,
+    so that :func:`_start_method` can add :data:`WORKER_PRELOAD` to it rather than be
+    overwritten. Empty where the platform has no forkserver (workers are spawned).
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return {}
+    import dask
+    from distributed.utils import get_mp_context
+    from distributed.versions import optional_packages, required_packages
+
+    config = {"distributed.worker.multiprocessing-method": "forkserver"}
+    with dask.config.set(config):
+        get_mp_context()
+    _start_method(extra=("distributed", *required_packages, *optional_packages))
+    return config
+
+
 @contextmanager
 def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
     """A ``distributed.Client``: on a new LocalCluster bound to 127.0.0.1, or at ``scheduler``.
@@ -528,7 +599,7 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
     cluster = None
     with sigint_held():
         if scheduler is None:
-            with dask.config.set(QUIET_DASK):
+            with dask.config.set({**QUIET_DASK, **_dask_start_method()}):
                 cluster = LocalCluster(
                     n_workers=workers,
                     threads_per_worker=1,
@@ -536,11 +607,15 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
                     host="127.0.0.1",
                     dashboard_address=None,
                     silence_logs=logging.ERROR,
-                    # Each worker's share of the cores for Numba (see _start_worker).
+                    # Each worker's share of the cores for Numba (see _start_worker), over
+                    # this process's environment as a spawned worker would inherit it (a
+                    # forkserver's has the environment the forkserver started with).
                     env={
+                        **os.environ,
+                        **{k: str(v) for k, v in dask.config.get(NANNY_ENVIRON, {}).items()},
                         "NUMBA_NUM_THREADS": os.environ.get(
                             "NUMBA_NUM_THREADS", str(worker_threads(workers))
-                        )
+                        ),
                     },
                 )
             client = Client(cluster)
