@@ -29,18 +29,21 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from sim.experiments.calibrate.problem import Distance, Problem, Simulator, from_key, to_key
 from sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from sim.experiments.backends import Pool
 
 BACKENDS = ("serial", "process", "dask")
 
@@ -109,10 +112,16 @@ generation ends.
 
 
 @contextmanager
-def _sampler(backend: str, workers: int, scheduler: str | None, seed: int):
-    """The calibration's sampler, with its workers started for the whole run."""
+def calibration_pool(backend: str, workers: int, scheduler: str | None) -> Iterator[Pool]:
+    """The workers of a whole calibration (populations, ABC generations, fit table).
+
+    Raises
+    ------
+    CalibrationError
+        Unknown backend, a scheduler without Dask, or the scheduler cannot be reached or its
+        workers cannot run this painsim.
+    """
     from sim.experiments.backends import BackendError, workers_pool
-    from sim.experiments.calibrate.sampler import OrderedSampler
 
     if backend not in BACKENDS:
         raise CalibrationError(
@@ -125,7 +134,27 @@ def _sampler(backend: str, workers: int, scheduler: str | None, seed: int):
             pool = stack.enter_context(workers_pool(backend, workers, scheduler))
         except BackendError as exc:  # the scheduler cannot be reached, or its workers are wrong
             raise CalibrationError(exc.message, option=exc.option) from None
-        yield OrderedSampler(pool, seed, batch_size=BATCH_SIZE[backend])
+        yield pool
+
+
+def check_database(database: Path, resume: bool) -> None:
+    """A new calibration needs no database at ``database``; a resumed one needs one.
+
+    Raises
+    ------
+    CalibrationError
+        With ``option="resume"``.
+    """
+    if resume and not database.is_file():
+        raise CalibrationError(
+            f"{database}: no unfinished calibration of this scenario to resume", option="resume"
+        )
+    if not resume and database.exists():
+        raise CalibrationError(
+            f"{database}: an unfinished calibration of this scenario is there; continue it "
+            "with resume or delete the file",
+            option="resume",
+        )
 
 
 class _Progress(logging.Handler):
@@ -175,10 +204,13 @@ def run_abc(
     resume: bool = False,
     progress: Callable[[str], None] | None = None,
     problem: Problem | None = None,
+    pool: Pool | None = None,
 ) -> AbcRun:
     """Run (or continue) the ABC-SMC calibration of a scenario's ``[calibration]`` section.
 
-    ``problem`` is the scenario's problem, if already made (e.g. with its populations ready).
+    ``problem`` is the scenario's problem, if already made (e.g. with its populations ready);
+    ``pool`` the workers already started for it by :func:`calibration_pool` with the same
+    ``backend``, ``workers`` and ``scheduler`` (else they start here).
 
     Raises
     ------
@@ -188,19 +220,12 @@ def run_abc(
     """
     import pyabc
 
+    from sim.experiments.calibrate.sampler import OrderedSampler
+
     section = scenario.calibration
     problem = problem or Problem.from_scenario(scenario)
-    n_workers = 1 if backend == "serial" else _workers(workers)
-    if resume and not database.is_file():
-        raise CalibrationError(
-            f"{database}: no unfinished calibration of this scenario to resume", option="resume"
-        )
-    if not resume and database.exists():
-        raise CalibrationError(
-            f"{database}: an unfinished calibration of this scenario is there; continue it "
-            "with resume or delete the file",
-            option="resume",
-        )
+    n_workers = workers_for(backend, workers)
+    check_database(database, resume)
     database.parent.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda message: None)
     prior = pyabc.Distribution(
@@ -214,10 +239,11 @@ def run_abc(
     start = time.monotonic()
     seed = scenario.scenario.seed
     try:
-        with (
-            _pyabc_logging(progress, start),
-            _sampler(backend, n_workers, scheduler, seed) as sampler,
-        ):
+        with ExitStack() as stack:
+            stack.enter_context(_pyabc_logging(progress, start))
+            if pool is None:
+                pool = stack.enter_context(calibration_pool(backend, n_workers, scheduler))
+            sampler = OrderedSampler(pool, seed, batch_size=BATCH_SIZE[backend])
             abc = pyabc.ABCSMC(
                 Simulator(problem),
                 prior,

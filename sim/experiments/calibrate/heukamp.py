@@ -80,6 +80,7 @@ from sim.experiments.study.population import recruitment_plan
 from sim.scenario import Scenario, parse_scenario
 
 if TYPE_CHECKING:
+    from sim.experiments.backends import Pool as WorkerPool
     from sim.experiments.calibrate.problem import Problem
 
 NODE_PARAMETER = "coping.recovery_rate"
@@ -297,15 +298,18 @@ def node_files(cache: Path, count: int) -> list[Path]:
     return [Path(cache) / f"node-{i}.npz" for i in range(count)]
 
 
-def _build_and_save(scenario: Scenario, population: int, value: float | None, path: Path) -> str:
+def _build_and_save(job: tuple[Scenario, int, float | None, Path]) -> str:
+    """Simulate one population and save it (a worker task); its file."""
+    scenario, population, value, path = job
     save_node(build_node(scenario, population, value), path)
     return str(path)
 
 
-def prepare_nodes(problem: Problem, cache: Path, workers: int = 1, say=None) -> None:
-    """Simulate the experiment's populations into ``cache`` (those already there are kept)."""
-    from concurrent.futures import ProcessPoolExecutor
+def prepare_nodes(problem: Problem, cache: Path, pool: WorkerPool | None = None, say=None) -> None:
+    """Simulate the experiment's populations into ``cache`` (those already there are kept).
 
+    ``pool`` simulates them on the calibration's workers (default: in this process).
+    """
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     values = node_values(problem)
@@ -329,12 +333,8 @@ def prepare_nodes(problem: Problem, cache: Path, workers: int = 1, say=None) -> 
     if say and todo:
         say(f"simulating {len(todo)} study populations of {problem.design.population:,} people")
     jobs = [(problem.scenario, problem.design.population, v, f) for v, f in todo]
-    if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(min(workers, len(jobs))) as pool:
-            list(pool.map(_build_and_save, *zip(*jobs, strict=True)))
-    else:
-        for job in jobs:
-            _build_and_save(*job)
+    for _ in map(_build_and_save, jobs) if pool is None else pool.execute(_build_and_save, jobs):
+        pass
 
 
 def nodes_of(problem: Problem) -> list[Node]:

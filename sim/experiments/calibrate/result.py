@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,8 @@ from sim.core.targets import CATALOGUES
 from sim.experiments.calibrate.abc import (
     AbcRun,
     cache_path,
+    calibration_pool,
+    check_database,
     database_path,
     emit,
     run_abc,
@@ -25,6 +26,9 @@ from sim.experiments.calibrate.abc import (
 from sim.experiments.calibrate.problem import Problem, weighted_quantile
 from sim.experiments.provenance import new_run_id, utc_now
 from sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from sim.experiments.backends import Pool
 
 TARGET_COLUMNS: tuple[str, ...] = (
     "statistic",
@@ -103,8 +107,10 @@ def posterior_medians(posterior: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def _statistics_at(problem: Problem, values: dict[str, float], replicate: int) -> dict:
-    return problem.simulate(values, replicate, every=True)
+def _statistics_of(task: tuple[Problem, dict[str, float], int]) -> tuple[int, dict]:
+    """Every statistic of one posterior draw (a worker task): (replicate, statistics)."""
+    problem, values, replicate = task
+    return replicate, problem.simulate(values, replicate, every=True)
 
 
 def fit_table(
@@ -112,9 +118,12 @@ def fit_table(
     posterior: pd.DataFrame,
     draws: int,
     rng: np.random.Generator,
-    workers: int = 1,
+    pool: Pool | None = None,
 ) -> pd.DataFrame:
     """Simulate ``draws`` posterior draws again (new random numbers) and compare with targets.
+
+    ``pool`` runs the draws on the calibration's workers (default: in this process); the table
+    is the same either way.
 
     Returns
     -------
@@ -124,12 +133,13 @@ def fit_table(
     names = [c for c in posterior.columns if c != "weight"]
     picks = rng.choice(len(posterior), size=draws, p=posterior["weight"].to_numpy())
     points = [{n: float(posterior[n].iloc[i]) for n in names} for i in picks]
-    args = [(problem, point, k + 1) for k, point in enumerate(points)]
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(_statistics_at, *zip(*args, strict=True)))
+    tasks = [(problem, point, k + 1) for k, point in enumerate(points)]
+    if pool is None:
+        done = map(_statistics_of, tasks)
     else:
-        results = [_statistics_at(*a) for a in args]
+        done = pool.execute(_statistics_of, tasks, label="fit")
+    by_replicate = dict(done)
+    results = [by_replicate[k + 1] for k in range(len(points))]
     frame = pd.DataFrame(results)
     rows = []
     catalogue = CATALOGUES[problem.experiment]
@@ -210,34 +220,38 @@ def calibrate(
     started, run_id = utc_now(), new_run_id()
     say = emit if progress else None
     database = database_path(scenario, Path(out) if out is not None else None, Path(results_root))
+    n_workers = workers_for(backend, workers)
+    check_database(database, resume)  # before any worker starts or population is simulated
     clock = time.monotonic()
     problem = Problem.from_scenario(scenario)
     seconds: dict[str, float] = {}
-    if problem.experiment in ("heukamp", "interventions"):
-        # Simulated once, before ABC: the populations every proposal is replayed on.
-        cache = cache_path(database)
-        prepare = _preparer(problem.experiment)
-        prepare(problem, cache, workers_for(backend, workers), say)
-        problem = replace(problem, cache=str(cache))
-        seconds["populations"] = round(time.monotonic() - clock, 1)
-    run: AbcRun = run_abc(
-        scenario,
-        database=database,
-        backend=backend,
-        workers=workers,
-        scheduler=scheduler,
-        resume=resume,
-        progress=say,
-        problem=problem,
-    )
-    abc_seconds = time.monotonic() - clock - seconds.get("populations", 0.0)
     section = scenario.calibration
-    if say:
-        say(f"simulating {section.draws_for_fit} posterior draws for the fit table")
     rng = np.random.default_rng(np.random.SeedSequence(scenario.scenario.seed, spawn_key=(7,)))
-    fit_clock = time.monotonic()
-    targets = fit_table(problem, run.posterior, section.draws_for_fit, rng, run.workers)
-    seconds["fit"] = round(time.monotonic() - fit_clock, 1)
+    # One set of workers for the whole calibration: populations, generations, fit table.
+    with calibration_pool(backend, n_workers, scheduler) as pool:
+        if problem.experiment in ("heukamp", "interventions"):
+            # Simulated once, before ABC: the populations every proposal is replayed on.
+            cache = cache_path(database)
+            _preparer(problem.experiment)(problem, cache, pool, say)
+            problem = replace(problem, cache=str(cache))
+            seconds["populations"] = round(time.monotonic() - clock, 1)
+        run: AbcRun = run_abc(
+            scenario,
+            database=database,
+            backend=backend,
+            workers=workers,
+            scheduler=scheduler,
+            resume=resume,
+            progress=say,
+            problem=problem,
+            pool=pool,
+        )
+        abc_seconds = time.monotonic() - clock - seconds.get("populations", 0.0)
+        if say:
+            say(f"simulating {section.draws_for_fit} posterior draws for the fit table")
+        fit_clock = time.monotonic()
+        targets = fit_table(problem, run.posterior, section.draws_for_fit, rng, pool)
+        seconds["fit"] = round(time.monotonic() - fit_clock, 1)
     predictions = None
     if problem.experiment == "heukamp" and problem.design.predict_draws > 0:
         from sim.experiments.calibrate.heukamp import predict_findings, prediction_summary

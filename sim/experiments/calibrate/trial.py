@@ -37,6 +37,7 @@ from sim.core.pain import STAGES, WEEKS_PER_YEAR
 from sim.scenario import ArmSection, Scenario, parse_scenario
 
 if TYPE_CHECKING:
+    from sim.experiments.backends import Pool as WorkerPool
     from sim.experiments.calibrate.problem import Problem
 
 ARMS: dict[str, str] = {
@@ -173,8 +174,11 @@ def population_file(cache: Path) -> Path:
     return Path(cache) / "trial-population.pkl"
 
 
-def prepare_trial(problem: Problem, cache: Path, workers: int = 1, say=None) -> None:
-    """Live the trial population once into ``cache`` (kept if already there)."""
+def prepare_trial(problem: Problem, cache: Path, pool: WorkerPool | None = None, say=None) -> None:
+    """Live the trial population once into ``cache`` (kept if already there).
+
+    One population, lived in this process; ``pool`` (the calibration's workers) is not needed.
+    """
     path = population_file(cache)
     if path.is_file():
         return
