@@ -40,6 +40,7 @@ stream of their own, so arms that share an intervention share its luck (common r
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -757,27 +758,36 @@ class Delivery:
         t: float,
         stage: np.ndarray,
         years_with_pain: np.ndarray,
-        coping: np.ndarray,
-        pain_now: np.ndarray,
+        coping: Callable[[], np.ndarray],
+        pain_now: Callable[[], np.ndarray],
         report_sd: float,
     ) -> None:
-        """Enrol the patients for whom trigger and eligibility hold at time ``t`` (in place)."""
+        """Enrol the patients for whom trigger and eligibility hold at time ``t`` (in place).
+
+        ``coping`` and ``pain_now`` give everyone's (N,) catastrophizing score and pain now;
+        they are called only if someone passes the other rules (in most steps of a triggered
+        intervention nobody does, and they cost most of a small cohort's enrolment).
+        """
         s = self.spec
         if not self.is_open(t):
             return
         self.recruited = True
         eligible = np.isnan(self.enrolled_at)
-        eligible &= np.isin(stage, [STAGE_CODE[x] for x in s.eligible_stages])
+        allowed = np.zeros(len(STAGES), bool)
+        allowed[[STAGE_CODE[x] for x in s.eligible_stages]] = True
+        eligible &= allowed[stage]
         eligible &= (years_with_pain >= s.min_years_with_pain) & (
             years_with_pain <= s.max_years_with_pain
         )
-        eligible &= coping >= s.min_coping
-        reported = reported_pain(pain_now, self.report_noise, report_sd)
-        eligible &= reported >= s.min_pain
         if s.at_stage is not None:
             eligible &= stage == STAGE_CODE[s.at_stage]
         if s.at_years_with_pain is not None:
             eligible &= years_with_pain >= s.at_years_with_pain
+        if not eligible.any():
+            return
+        eligible &= coping() >= s.min_coping
+        reported = reported_pain(pain_now(), self.report_noise, report_sd)
+        eligible &= reported >= s.min_pain
         self.enrolled_at[eligible] = t
         self.baseline_pain[eligible] = reported[eligible]
 

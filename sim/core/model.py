@@ -11,6 +11,7 @@ the same people and the same luck, whatever else differs (common random numbers)
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -332,8 +333,9 @@ class PainModel(mesa.Model):
         open_ = [d for d in self.effects.deliveries if d.is_open(t)]
         if not open_:
             return
-        stages, pain_now = self.stages(), self.current_pain()
-        ylp, coping_now = self.cohort.pain.years_with_pain, self.coping_now()
+        stages, ylp = self.stages(), self.cohort.pain.years_with_pain
+        # Computed once, and only if some delivery has people who pass its other rules.
+        pain_now, coping_now = functools.cache(self.current_pain), functools.cache(self.coping_now)
         for delivery in open_:
             delivery.enroll(t, stages, ylp, coping_now, pain_now, self.params.pain.report_sd)
 
