@@ -117,6 +117,27 @@ def test_numba_in_a_worker_reads_the_workers_share_not_the_forkservers(monkeypat
     assert got == [worker_threads(2)]
 
 
+def blas_view(_: object) -> tuple[str | None, int]:
+    """In a worker: the BLAS thread variable, and the threads its loaded BLAS uses."""
+    import numpy  # noqa: F401 - loads BLAS if the worker has not yet
+    from threadpoolctl import threadpool_info
+
+    threads = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    return os.getenv("OPENBLAS_NUM_THREADS"), threads
+
+
+def test_each_worker_process_gets_its_share_of_the_cores_for_blas_unless_the_user_chose(
+    monkeypatch,
+):
+    for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    [(variable, threads)] = execute(blas_view, [0], backend="process", workers=2)
+    assert variable == str(worker_threads(2)) and threads <= worker_threads(2)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # the user's choice is kept
+    [(variable, threads)] = execute(blas_view, [0], backend="process", workers=1)
+    assert (variable, threads) == ("1", 1)
+
+
 @pytest.mark.skipif(
     "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here"
 )

@@ -413,6 +413,34 @@ def _start_worker(threads: int, environ: dict[str, str]) -> None:
     multiprocessing.set_start_method("spawn", force=True)
     if "NUMBA_NUM_THREADS" not in os.environ:
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    share_blas_threads(threads)
+
+
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""Variables that set the threads of NumPy's BLAS (OpenBLAS, MKL) when it loads."""
+
+
+def share_blas_threads(threads: int) -> None:
+    """Let this process's BLAS use ``threads`` threads, or the number the user has chosen.
+
+    Worker processes share the cores, as for Numba (:func:`_start_worker`); Dask's nannies
+    give their workers one BLAS thread each for the same reason. Sets the variables for a BLAS
+    not loaded yet and, with threadpoolctl, limits one already loaded (a forkserver's workers
+    start with NumPy imported, under the forkserver's environment). A number the user set in
+    :data:`BLAS_THREADS` wins. Results do not depend on the number of BLAS threads.
+    """
+    chosen = next((os.environ[name] for name in BLAS_THREADS if name in os.environ), None)
+    if chosen is None:
+        for name in BLAS_THREADS:
+            os.environ[name] = str(threads)
+    elif chosen.strip().isdigit() and int(chosen) > 0:
+        threads = int(chosen)
+    else:
+        return  # not a number: left to the BLAS library, as without painsim
+    if "numpy" in sys.modules:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="blas")
 
 
 def worker_threads(workers: int) -> int:
