@@ -26,11 +26,13 @@ from sim.scenario import load_scenario, parse_scenario
 # run and nothing here depends on them; the SIGKILL test simulates about 24 runs.
 # Slow enough that a signal sent after the third finished run lands well before the last one,
 # even on a loaded machine (12 runs of 14 years; about 6 s on 2 idle cores with 8 years).
+# Twelve runs of about a quarter of a second each on two workers: the tests below stop the sweep
+# once three have finished, with most of the rest still to run (and to be resumed, serially).
 SLOW_TOML = """
 [scenario]
 name = "slow sweep"
 seed = 9
-years = 14
+years = 5
 dt_weeks = 1
 
 [cohort]
