@@ -54,29 +54,30 @@ def precompile() -> float:
     >>> precompile() >= 0.0  # a few seconds when the kernels are already cached
     True
     """
-    import sim
-    import sim.api
     from sim.analysis.stats import two_level_bootstrap_interval
     from sim.core.jit import PARALLEL_MIN_ROWS
     from sim.core.metrics import graph_metrics, metrics_from_edges
     from sim.core.model import PainModel
     from sim.core.pain import cumulative_onset_hazard
     from sim.core.replay import replay
+    from sim.experiments.run import simulate
+    from sim.experiments.study import simulate_study
+    from sim.scenario import parse_scenario
 
     start = time.perf_counter()
     small = _scenario(40, 1.0, 4, histories=True, arms=True)
     # Pain histories, whole and split steps, enrolment, connectivity and metrics at records.
-    sim.api.run(small, connectivity=True)
+    simulate(small, connectivity=True)
     # The parallel twins of the step, connectivity and metrics kernels.
     wide = _scenario(PARALLEL_MIN_ROWS, 0.04, 1, histories=False, arms=True)
-    sim.api.run(wide, connectivity=True)
+    simulate(wide, connectivity=True)
     # A study: its populations, and connectivity and metrics as the scanner observes them.
     study = {
         "scenario": {"name": "precompile", "seed": 1, "dt_weeks": 4},
         "study": {"population": 3000, "age_max": 40, "replications": 1, "power_multipliers": []},
     }
     study["study"].update(n_healthy=4, n_subacute=4, n_chronic=4, counterfactual=False)
-    sim.study(study, backend="serial")
+    simulate_study(parse_scenario(study, "precompile"), backend="serial")
     # Logged pain replayed under other parameters (the calibration's populations).
     model = PainModel(small, create_agents=False)
     log = model.log_exposures()
