@@ -2,7 +2,7 @@
 
 painsim's kernels compile on first use (:mod:`sim.core.jit`) and are cached beside their
 modules, so every later process loads them in a fraction of a second. On a fresh install the
-first run of a scenario compiles them instead, about 20 s of one core, and processes that start
+first run of a scenario compiles them instead, about 25 s of one core, and processes that start
 at the same time (the test suite's workers, a sweep's worker processes) each compile the same
 kernels. Run this module once after installing (the README's set-up command does)::
 
@@ -13,8 +13,9 @@ runs pass, so that they find the compiled code: a short run with pain histories,
 enrolment and records of connectivity; a run of :data:`sim.core.jit.PARALLEL_MIN_ROWS` people
 (the kernels' parallel twins); a replay of logged pain (calibration); graph metrics of a batch;
 a small study (its populations and observed connectivity); and a two-level bootstrap
-(comparisons). A kernel that none of them reaches still compiles on
-first use; ``tests/test_precompile.py`` checks that none is left.
+(comparisons). A kernel that none of them reaches still compiles on first use;
+``tests/test_precompile.py`` checks that none is left. Matplotlib's font cache, which its first
+import on a fresh machine builds, is built here too.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def precompile() -> float:
     state = model.cohort.pain
     cumulative_onset_hazard(state, 0.5, np.full(state.end.size, 0.1), model.params.pain)
     two_level_bootstrap_interval(np.ones((2, 3)), np.random.default_rng(0), resamples=10)
+    import matplotlib.font_manager  # noqa: F401 - builds the font cache if there is none
+
     return time.perf_counter() - start
 
 
