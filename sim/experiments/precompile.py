@@ -56,6 +56,7 @@ def precompile() -> float:
     True
     """
     from sim.analysis.stats import two_level_bootstrap_interval
+    from sim.core import drift
     from sim.core.jit import PARALLEL_MIN_ROWS
     from sim.core.metrics import graph_metrics, metrics_from_edges
     from sim.core.model import PainModel
@@ -86,12 +87,28 @@ def precompile() -> float:
     rows = np.arange(model.cohort.size)
     paths = model.pain_paths(log, rows, np.full(rows.size, 0.5))
     replay(paths, model.params.coping, model.params.drift)
+    # Connectivity of some people (a slice, as the teaching page and figures ask), and from
+    # float64 draws (the calibration's stored populations).
+    model.connectivity(slice(0, 5))
+    p, c = model.params, model.cohort
+    drift.connectivity(
+        model.brain,
+        p.brain,
+        p.drift,
+        c.baseline.astype(np.float64),
+        c.idiosyncrasy.astype(np.float64),
+        c.reversible + c.scar,
+        model.current_pain(),
+        model.age,
+    )
     # Metrics of float64 edges (as from replays and NetworkX checks; runs keep float32), and the
     # onset hazard integral from one time for everyone.
     rng = np.random.default_rng(0)
     graph_metrics(rng.random((2, 5, 5)))
-    brain = model.brain
-    metrics_from_edges(rng.random((2, brain.n_edges)), brain.iu, len(brain.names))
+    brain, n = model.brain, len(model.brain.names)
+    metrics_from_edges(rng.random((2, brain.n_edges)), brain.iu, n)
+    # With fresh (writable) indices, and a batch large enough for the parallel twin (norms).
+    metrics_from_edges(rng.random((PARALLEL_MIN_ROWS + 2, brain.n_edges)), np.triu_indices(n, 1), n)
     state = model.cohort.pain
     cumulative_onset_hazard(state, 0.5, np.full(state.end.size, 0.1), model.params.pain)
     two_level_bootstrap_interval(np.ones((2, 3)), np.random.default_rng(0), resamples=10)
